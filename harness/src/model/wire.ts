@@ -1,0 +1,65 @@
+// The line protocol between host and guest. Host → guest: one text line per cell (below).
+// Guest → host: one JSON line per cell (GuestCellReport). Anything else the guest prints is ignored.
+//
+//   cell id=<id> fam=4|6|m addr=lo|any range=<lo>-<hi> reuse=absent|0|1 dst=<n> s=<R><P><N>:<euid>... op=<op>...
+//
+// s= appears once per socket, in order; R, P, N are 0/1 for SO_REUSEADDR, SO_REUSEPORT,
+// IP_BIND_ADDRESS_NO_PORT. op= appears once per step, in order: b<i> bind(sock i, port 0),
+// c<i>.<j> connect(sock i, destination j), l<i> listen(sock i), x<i> close(sock i).
+import type { Cell, GuestCellReport, Op, OpResult } from './cell.js';
+
+const ID_CHARS = /^[A-Za-z0-9._:/=,+@-]+$/;
+const FAMILY_CODE = { inet: '4', inet6: '6', v4mapped: 'm' } as const;
+
+const bit = (b: boolean): string => (b ? '1' : '0');
+
+function encodeOp(op: Op): string {
+  switch (op.op) {
+    case 'bind': return `b${op.sock}`;
+    case 'listen': return `l${op.sock}`;
+    case 'close': return `x${op.sock}`;
+    case 'connect': return `c${op.sock}.${op.dst}`;
+  }
+}
+
+/** Encodes a cell as the guest's input line (no trailing newline). */
+export function encodeCell(cell: Cell): string {
+  if (!ID_CHARS.test(cell.id)) throw new Error(`cell id ${JSON.stringify(cell.id)} has characters outside ${ID_CHARS}`);
+  const parts = [
+    'cell',
+    `id=${cell.id}`,
+    `fam=${FAMILY_CODE[cell.family]}`,
+    `addr=${cell.addr === 'loopback' ? 'lo' : 'any'}`,
+    `range=${cell.portRange[0]}-${cell.portRange[1]}`,
+    `reuse=${cell.autobindReuse}`,
+    `dst=${cell.destinations}`,
+    ...cell.sockets.map((s) => `s=${bit(s.reuseaddr)}${bit(s.reuseport)}${bit(s.bindAddressNoPort)}:${s.euid}`),
+    ...cell.ops.map((op) => `op=${encodeOp(op)}`),
+  ];
+  return parts.join(' ');
+}
+
+function isOpResult(v: unknown): v is OpResult {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  if (r.ok === true) return r.port === null || typeof r.port === 'number';
+  return r.ok === false && typeof r.errno === 'string';
+}
+
+/** Parses one guest output line; returns undefined for lines that are not cell reports. */
+export function parseReportLine(line: string): GuestCellReport | undefined {
+  const t = line.trim();
+  if (!t.startsWith('{')) return undefined;
+  let v: unknown;
+  try { v = JSON.parse(t); } catch { return undefined; }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const r = v as Record<string, unknown>;
+  if (typeof r.id !== 'string') return undefined;
+  if (r.status === 'done' && Array.isArray(r.results) && r.results.every(isOpResult)) {
+    return { id: r.id, status: 'done', results: r.results as OpResult[] };
+  }
+  if ((r.status === 'unsupported' || r.status === 'error') && typeof r.reason === 'string') {
+    return { id: r.id, status: r.status, reason: r.reason };
+  }
+  return undefined;
+}
