@@ -1,0 +1,153 @@
+// One QEMU virtual machine: started so it dies with the harness (setpriv --pdeathsig, own
+// process group), console captured to a file and scanned, SSH forwarded to 127.0.0.1 on a
+// port the host kernel picks (read back over QMP), and stopped by QMP quit then SIGKILL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AccelChoice } from './accel.js';
+import { Qmp, parseHostFwdPort } from './qmp.js';
+import { register } from './registry.js';
+
+export interface VmSpec {
+  /** Short name, unique within the run (e.g. the kernel variant). */
+  name: string;
+  runId: string;
+  /** Directory that receives console-<name>.log and vm-<name>.pid. */
+  runDir: string;
+  kernel: string;
+  initramfs: string;
+  /** Read-only raw disk (the Node.js runtime), attached as virtio /dev/vda. */
+  disk?: string;
+  /** Extra kernel command-line words. */
+  cmdline: string[];
+  memoryMiB: number;
+  accel: AccelChoice;
+  /** The emulator binary; $KPH_QEMU or qemu-system-x86_64. */
+  qemu?: string;
+}
+
+export interface VmExit { code: number | null; signal: string | null }
+
+/** Builds the QEMU argument vector for a spec. */
+export function qemuArgs(spec: VmSpec, qmpPath: string, pidFile: string): string[] {
+  const accel = spec.accel.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
+  // loglevel=5 keeps boot quiet but still prints WARNING splats (KERN_WARNING) for the scanner.
+  const append = ['console=ttyS0', 'panic=-1', 'loglevel=5', ...spec.cmdline];
+  return [
+    '-name', `kph:${process.pid}:${spec.runId}:${spec.name}`,
+    '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none',
+    ...accel,
+    '-m', String(spec.memoryMiB), '-smp', '1',
+    '-no-reboot',
+    '-serial', 'stdio',
+    '-kernel', spec.kernel, '-initrd', spec.initramfs,
+    '-append', append.join(' '),
+    ...(spec.disk ? ['-drive', `file=${spec.disk},if=virtio,format=raw,readonly=on`] : []),
+    '-device', 'virtio-rng-pci',
+    '-nic', 'user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:0-:22',
+    '-qmp', `unix:${qmpPath},server=on,wait=off`,
+    '-pidfile', pidFile,
+  ];
+}
+
+export class Vm {
+  readonly consolePath: string;
+  readonly exited: Promise<VmExit>;
+  private console = '';
+  private listeners = new Set<(text: string) => void>();
+  private exitInfo: VmExit | undefined;
+  private qmp: Qmp | undefined;
+  private unregister: () => void;
+
+  private constructor(readonly spec: VmSpec, private readonly child: ChildProcess, private readonly tmpDir: string, readonly startedAt: number) {
+    this.consolePath = path.join(spec.runDir, `console-${spec.name}.log`);
+    const log = fs.createWriteStream(this.consolePath);
+    const onData = (d: Buffer): void => {
+      const s = d.toString('utf8');
+      this.console += s;
+      log.write(d);
+      for (const l of this.listeners) l(s);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d: Buffer) => onData(Buffer.from(`[qemu stderr] ${d.toString('utf8')}`)));
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        log.end();
+        this.unregister();
+        fs.rmSync(this.tmpDir, { recursive: true, force: true });
+        resolve(this.exitInfo);
+      });
+    });
+    this.unregister = register(child.pid!, () => this.killNow());
+  }
+
+  /** Starts QEMU; resolves once its QMP socket answers. */
+  static async start(spec: VmSpec, signal?: AbortSignal): Promise<Vm> {
+    const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-vm-'));
+    const qmpPath = path.join(tmpDir, 'qmp.sock');
+    const pidFile = path.join(spec.runDir, `vm-${spec.name}.pid`);
+    const qemu = spec.qemu ?? process.env.KPH_QEMU ?? 'qemu-system-x86_64';
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', qemu, ...qemuArgs(spec, qmpPath, pidFile)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const vm = new Vm(spec, child, tmpDir, Date.now());
+    const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
+    const earlyExit = vm.exited.then((e) => {
+      throw new Error(`QEMU exited during start-up (${e.signal ?? `code ${e.code}`}): ${vm.console.trim().slice(-800)}`);
+    });
+    try {
+      vm.qmp = await Promise.race([Qmp.connect(qmpPath, 15_000, signal), spawnError, earlyExit]);
+    } catch (e) {
+      vm.killNow();
+      throw e;
+    }
+    earlyExit.catch(() => undefined);
+    return vm;
+  }
+
+  get pid(): number { return this.child.pid!; }
+  get consoleText(): string { return this.console; }
+  get hasExited(): VmExit | undefined { return this.exitInfo; }
+
+  /** Subscribes to console output; returns the unsubscribe function. */
+  onConsole(listener: (text: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The host port that forwards to the guest's port 22. */
+  async sshPort(): Promise<number> {
+    const text = await this.qmp!.hmp('info usernet');
+    const port = parseHostFwdPort(text);
+    if (!port) throw new Error(`QEMU did not report a hostfwd port for guest port 22: ${text}`);
+    return port;
+  }
+
+  /** What QEMU really runs on: `query-kvm`. */
+  async kvmStatus(): Promise<{ enabled: boolean; present: boolean }> {
+    return (await this.qmp!.execute('query-kvm')) as { enabled: boolean; present: boolean };
+  }
+
+  /** Pauses the guest's CPUs (fault injection: a hung guest). */
+  async pause(): Promise<void> { await this.qmp!.execute('stop'); }
+
+  /** Asks QEMU to quit, then kills its process group after `graceMs`. */
+  async stop(graceMs = 3_000): Promise<VmExit> {
+    if (this.exitInfo) return this.exitInfo;
+    this.qmp?.execute('quit').catch(() => undefined);
+    const timer = setTimeout(() => this.killNow(), graceMs);
+    const e = await this.exited;
+    clearTimeout(timer);
+    this.qmp?.close();
+    return e;
+  }
+
+  /** SIGKILL to QEMU's whole process group, synchronously. */
+  killNow(): void {
+    if (this.exitInfo) return;
+    try { process.kill(-this.child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
