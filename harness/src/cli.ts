@@ -1,0 +1,80 @@
+// Command-line options of harness/run.mjs: parsed and validated here, nothing else.
+import { parseArgs } from 'node:util';
+import type { Accel } from './vm/accel.js';
+
+export interface Options {
+  accel: Accel | 'auto';
+  jobs: number;
+  bootAttempts: number;
+  resultsDir?: string;
+  /** Oracle profile flags to toggle on every kernel (self-test of the comparison). */
+  oracleFlip: string[];
+  ts: boolean;
+  help: boolean;
+}
+
+export const HELP = `Usage: npx zx harness/run.mjs [options]
+
+Builds Debian's linux-source-6.1 twice (after = as shipped, before = with
+kernels/patches/6.1/revert-4b01a967.patch), boots both in QEMU, runs the reproduction
+cells of commit 4b01a967 in each guest over SSH and compares them with the oracle.
+
+Options:
+  --accel auto|kvm|tcg   accelerator; auto uses KVM only when the CPU has vmx/svm (default auto)
+  --jobs N               VMs booted at once (default 2)
+  --boot-attempts N      boots tried per kernel when the lab fails (not on a kernel crash) (default 2)
+  --results DIR          parent folder of run directories (default ./results)
+  --oracle-flip FLAG     toggle one oracle profile flag on every kernel, to prove a wrong
+                         model is caught (autobindReuseSysctl | followupSameEuidConflict)
+  --no-ts                skip the TypeScript (Node.js) guest
+  -h, --help             this text
+
+Exit codes: 0 every cell matches the oracle; 1 a cell differs from the oracle or the kernel
+crashed; 2 bad usage or missing system packages; 3 the lab failed (no boot, lost SSH) and
+nothing differed; 4 internal error; 130 interrupted.`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const positiveInt = (name: string, v: string | undefined, dflt: number): number => {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} expects a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+/** Parses argv (without node and script); throws UsageError with the offending option. */
+export function parseOptions(argv: string[]): Options {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        accel: { type: 'string' },
+        jobs: { type: 'string' },
+        'boot-attempts': { type: 'string' },
+        results: { type: 'string' },
+        'oracle-flip': { type: 'string', multiple: true },
+        'no-ts': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nRun with --help for the options.`);
+  }
+  const v = parsed.values;
+  const accel = v.accel ?? 'auto';
+  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel expects auto, kvm or tcg, got ${JSON.stringify(accel)}`);
+  return {
+    accel,
+    jobs: positiveInt('jobs', v.jobs, 2),
+    bootAttempts: positiveInt('boot-attempts', v['boot-attempts'], 2),
+    resultsDir: v.results,
+    oracleFlip: v['oracle-flip'] ?? [],
+    ts: !v['no-ts'],
+    help: v.help ?? false,
+  };
+}
