@@ -1,0 +1,32 @@
+// Compiles the project with tsc when any TypeScript source is newer than its build output,
+// so a fresh clone runs from the README's one command.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+export async function ensureBuilt() {
+  const stamp = path.join(root, 'build', '.stamp');
+  const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
+  const sources = Math.max(...['harness/src', 'guest/ts', 'test'].map((d) => newestMtime(path.join(root, d))), fs.statSync(path.join(root, 'tsconfig.json')).mtimeMs);
+  if (sources <= built) return;
+  const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
+  if (!fs.existsSync(tsc)) {
+    console.error('kph: node_modules is missing; run `npm ci` in the checkout first.');
+    process.exit(2);
+  }
+  execFileSync(tsc, ['-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  fs.writeFileSync(stamp, new Date().toISOString());
+}

@@ -1,0 +1,67 @@
+// Writes the final files of a run directory: results.json (everything), expected.json and
+// observed.json (per kernel, guest and cell), summary.md; prints the matrix on stdout.
+import type { CellRecord } from '../run/assemble.js';
+import type { KernelJobResult } from '../run/kernel-job.js';
+import type { AccelChoice } from '../vm/accel.js';
+import { matrixMarkdown, matrixText } from './summary.js';
+import { writeJson, writeText } from './write.js';
+
+export interface RunSummaryInput {
+  runId: string;
+  accel: AccelChoice;
+  jobs: KernelJobResult[];
+  records: CellRecord[];
+  timings: Record<string, number>;
+  exitCode: number;
+  complete: boolean;
+  kernels: Array<{ name: string; release: string; profile: string; cached: boolean; seconds: number; bzImage: string }>;
+  image: { cached: boolean; seconds: number; sizes: { initramfsBytes: number; nodeDiskBytes: number } };
+}
+
+/** Writes every final file of the run and prints the terminal summary. */
+export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise<void> {
+  const key = (r: CellRecord): string => `${r.kernel}/${r.guest}/${r.id}`;
+  const kernels = s.jobs.map((j) => ({
+    name: j.kernel.name, release: j.kernel.release, profile: j.kernel.profile, unameR: j.unameR,
+    bootMs: j.bootMs, kvm: j.kvm, attempts: j.attempts, infraError: j.infraError, bootCrash: j.bootCrash, timings: j.timings,
+    built: s.kernels.find((k) => k.name === j.kernel.name),
+  }));
+  await writeJson(runDir, 'expected.json', Object.fromEntries(s.records.map((r) => [key(r), r.expected])));
+  await writeJson(runDir, 'observed.json', Object.fromEntries(s.records.map((r) => [key(r), r.observed ?? null])));
+  await writeJson(runDir, 'results.json', {
+    runId: s.runId,
+    complete: s.complete,
+    exitCode: s.exitCode,
+    accel: { requested: s.accel.accel, reason: s.accel.reason, timeScale: s.accel.timeScale, used: kernels.map((k) => ({ kernel: k.name, kvm: k.kvm })) },
+    kernels,
+    image: s.image,
+    timings: s.timings,
+    records: s.records.map(({ cell, ...r }) => ({ ...r, params: { autobindReuse: cell.autobindReuse, portRange: cell.portRange, family: cell.family, addr: cell.addr, sockets: cell.sockets, ops: cell.ops, destinations: cell.destinations } })),
+  });
+  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
+  for (const r of s.records) counts[r.outcome]++;
+  const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
+  const problems = s.records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP');
+  const md = [
+    `# Run ${s.runId}${s.complete ? '' : ' (INCOMPLETE)'}`,
+    '',
+    `Exit code ${s.exitCode}. PASS ${counts.PASS}, FAIL ${counts.FAIL}, ERROR ${counts.ERROR}, MISS ${counts.MISS}, SKIP ${counts.SKIP}.`,
+    `Accelerator: ${s.accel.accel} (${s.accel.reason}).`,
+    '',
+    ...kernelLines,
+    '',
+    '## Matrix (observed; `ok` = matches the oracle; ports renamed p1, p2… per cell)',
+    '',
+    matrixMarkdown(s.records),
+    '',
+    ...(problems.length ? ['## Not passing', '', ...problems.map((r) => `- ${r.outcome} ${r.kernel} ${r.guest} \`${r.id}\`: ${r.reason}`), ''] : []),
+    '## Timings (ms)',
+    '',
+    ...Object.entries(s.timings).map(([k, v]) => `- ${k}: ${v}`),
+    '',
+  ].join('\n');
+  await writeText(runDir, 'summary.md', md);
+  process.stdout.write(`\n${matrixText(s.records)}\n\n`);
+  for (const r of problems) process.stdout.write(`${r.outcome} ${r.kernel} ${r.guest} ${r.id}: ${r.reason}\n`);
+  process.stdout.write(`results: ${runDir}\n`);
+}

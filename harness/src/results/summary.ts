@@ -1,0 +1,56 @@
+// The behaviour matrix: one row per case and guest, one column per kernel × sysctl value,
+// as plain text for the terminal and as Markdown for summary.md.
+import type { CellRecord } from '../run/assemble.js';
+import { compactResults } from './format.js';
+import type { Outcome } from './outcome.js';
+
+export interface MatrixColumn { kernel: string; reuse: string }
+export interface MatrixRow { case: string; guest: string; title: string; cells: Array<{ text: string; outcome: Outcome } | undefined> }
+
+const MARK: Record<Outcome, string> = { PASS: 'ok', FAIL: 'FAIL', ERROR: 'ERROR', MISS: 'MISS', SKIP: 'skip' };
+
+/** Rows and columns of the matrix; SKIP cells (not applicable) are left out of the columns. */
+export function buildMatrix(records: CellRecord[]): { columns: MatrixColumn[]; rows: MatrixRow[] } {
+  const columns: MatrixColumn[] = [];
+  const colKey = (r: CellRecord): string => `${r.kernel}|${r.cell.autobindReuse}`;
+  for (const r of records) {
+    if (r.outcome === 'SKIP') continue;
+    if (!columns.some((c) => `${c.kernel}|${c.reuse}` === colKey(r))) columns.push({ kernel: r.kernel, reuse: String(r.cell.autobindReuse) });
+  }
+  const rows = new Map<string, MatrixRow>();
+  for (const r of records) {
+    const key = `${r.case}|${r.guest}|${r.cell.portRange.join('-')}|${r.cell.family}|${r.cell.addr}`;
+    if (!rows.has(key)) rows.set(key, { case: r.case, guest: r.guest, title: r.title, cells: columns.map(() => undefined) });
+    const i = columns.findIndex((c) => `${c.kernel}|${c.reuse}` === colKey(r));
+    if (i < 0) continue;
+    rows.get(key)!.cells[i] = { text: cellText(r), outcome: r.outcome };
+  }
+  return { columns, rows: [...rows.values()] };
+}
+
+function cellText(r: CellRecord): string {
+  if (r.observed?.status === 'done') return compactResults(r.cell.ops, r.observed.results, r.cell.portRange);
+  return r.reason;
+}
+
+/** Text table for the terminal. */
+export function matrixText(records: CellRecord[]): string {
+  const { columns, rows } = buildMatrix(records);
+  const header = ['case', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
+  const body = rows.map((r) => [r.case, r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cols: string[]): string => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** Markdown table for summary.md. */
+export function matrixMarkdown(records: CellRecord[]): string {
+  const { columns, rows } = buildMatrix(records);
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  const out = [
+    `| case | guest | ${columns.map((c) => `${c.kernel} reuse=${c.reuse}`).join(' | ')} |`,
+    `|---|---|${columns.map(() => '---').join('|')}|`,
+  ];
+  for (const r of rows) out.push(`| ${r.case} | ${r.guest} | ${r.cells.map((c) => (c ? `${MARK[c.outcome]} \`${esc(c.text)}\`` : '-')).join(' | ')} |`);
+  return out.join('\n');
+}

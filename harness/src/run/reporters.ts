@@ -1,0 +1,47 @@
+// Reporters: consumers of the run's event stream. The terminal one prints progress and the
+// final matrix; the event log appends one JSON line per event, as it happens.
+import fs from 'node:fs';
+import type { Reporter, RunEvent } from './events.js';
+
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** Human progress on stderr (stdout stays for the summary). */
+export function terminalReporter(out: NodeJS.WritableStream = process.stderr): Reporter {
+  const t0 = Date.now();
+  const lastProgress = new Map<string, number>();
+  const say = (s: string): void => { out.write(`[${secs(Date.now() - t0).padStart(7)}] ${s}\n`); };
+  return (e: RunEvent) => {
+    switch (e.type) {
+      case 'run-start': say(`run ${e.runId}: ${e.cells} cells on ${e.kernels.join(', ')} → ${e.runDir}`); break;
+      case 'phase': if (e.state === 'end') say(`${e.phase} done in ${secs(e.ms ?? 0)}`); else say(`${e.phase}…`); break;
+      case 'progress': {
+        // Throttle chatty scopes (kernel builds) to one line every 5 s.
+        const last = lastProgress.get(e.scope) ?? 0;
+        if (Date.now() - last < 5_000 && !/done|cached|start/i.test(e.message)) return;
+        lastProgress.set(e.scope, Date.now());
+        say(`${e.scope}: ${e.message}`);
+        break;
+      }
+      case 'kernel-built': say(`kernel ${e.kernel} (${e.release}) ${e.cached ? 'cached' : `built in ${e.seconds.toFixed(0)} s`}`); break;
+      case 'image-built': say(`guest image ${e.cached ? 'cached' : `built in ${e.seconds.toFixed(1)} s`}: initramfs ${(e.initramfsBytes / 1e6).toFixed(1)} MB, node disk ${(e.nodeDiskBytes / 1e6).toFixed(0)} MB`); break;
+      case 'vm-starting': say(`${e.kernel}: booting (attempt ${e.attempt})`); break;
+      case 'vm-boot': say(`${e.kernel}: ${e.kind === 'ready' ? 'SSH ready' : e.kind} after ${secs(e.bootMs)}${e.detail ? ` (${e.detail})` : ''}`); break;
+      case 'cell-observed': break;
+      case 'cell-result': if (e.outcome !== 'PASS' && e.outcome !== 'SKIP') say(`${e.outcome} ${e.kernel} ${e.guest} ${e.id}: ${e.reason}`); break;
+      case 'run-end': {
+        const c = e.counts;
+        say(`${e.incomplete ? 'INCOMPLETE ' : ''}PASS ${c.PASS}  FAIL ${c.FAIL}  ERROR ${c.ERROR}  MISS ${c.MISS}  SKIP ${c.SKIP}  in ${secs(e.ms)} → exit ${e.exitCode}`);
+        break;
+      }
+      default: { const never: never = e; void never; }
+    }
+  };
+}
+
+/** Appends every event as a JSON line to `file` (synchronously, so a crash loses nothing written). */
+export function eventLogReporter(file: string): Reporter {
+  const fd = fs.openSync(file, 'a');
+  return (e: RunEvent) => {
+    fs.writeSync(fd, JSON.stringify({ t: new Date().toISOString(), ...e }) + '\n');
+  };
+}
