@@ -10,6 +10,8 @@ export interface Options {
   /** Oracle profile flags to toggle on every kernel (self-test of the comparison). */
   oracleFlip: string[];
   ts: boolean;
+  /** Extra kernel command-line words for every VM. */
+  append: string[];
   help: boolean;
 }
 
@@ -27,6 +29,7 @@ Options:
   --oracle-flip FLAG     toggle one oracle profile flag on every kernel, to prove a wrong
                          model is caught (autobindReuseSysctl | followupSameEuidConflict)
   --no-ts                skip the TypeScript (Node.js) guest
+  --append WORDS         extra kernel command-line words for every VM (repeatable)
   -h, --help             this text
 
 Exit codes: 0 every cell matches the oracle; 1 a cell differs from the oracle or the kernel
@@ -57,6 +60,7 @@ export function parseOptions(argv: string[]): Options {
         results: { type: 'string' },
         'oracle-flip': { type: 'string', multiple: true },
         'no-ts': { type: 'boolean' },
+        append: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -75,6 +79,7 @@ export function parseOptions(argv: string[]): Options {
     resultsDir: v.results,
     oracleFlip: v['oracle-flip'] ?? [],
     ts: !v['no-ts'],
+    append: (v.append ?? []).flatMap((w) => w.split(/\s+/)).filter(Boolean),
     help: v.help ?? false,
   };
 }

@@ -1,0 +1,76 @@
+// End to end on real kernels in real QEMU: the README's main command, a wrong oracle being
+// caught, a kernel that panics at boot, and no QEMU left after Ctrl-C or kill -9.
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { qemuGone, runCli, startCli, tempResults, waitFor } from './helpers/cli.js';
+
+interface Rec { kernel: string; guest: string; id: string; case: string; outcome: string; reason: string; observed?: { status: string; results?: Array<{ ok: boolean; port?: number | null; errno?: string }> }; params: { autobindReuse: string | number } }
+
+const readResults = (runDir: string): { exitCode: number; complete: boolean; kernels: Array<{ name: string; unameR?: string; bootMs?: number; kvm?: { enabled: boolean } }>; accel: { requested: string }; records: Rec[] } =>
+  JSON.parse(fs.readFileSync(path.join(runDir, 'results.json'), 'utf8'));
+
+test.serial('main job reproduces 4b01a967 on both kernels and matches the oracle', async (t) => {
+  const run = await runCli(['--results', tempResults()]);
+  t.log(run.stdout.slice(-3000));
+  t.is(run.code, 0, run.stderr.slice(-3000));
+  t.truthy(run.runDir);
+  const res = readResults(run.runDir!);
+  t.true(res.complete);
+  t.is(res.exitCode, 0);
+  t.deepEqual(res.kernels.map((k) => k.unameR?.replace(/^[\d.]+/, '')), ['-kph-after', '-kph-before']);
+  for (const k of res.kernels) t.false(k.kvm?.enabled, 'KVM cannot run guests on this machine: TCG must have been used');
+  const repro = (kernel: string, reuse: string | number, guest = 'c') =>
+    res.records.find((r) => r.kernel === kernel && r.guest === guest && r.case === 'commit-repro' && r.params.autobindReuse === reuse)!;
+  // before: the sysctl does not exist, and the second bind fails.
+  t.is(repro('before', 'absent').outcome, 'PASS');
+  t.like(repro('before', 'absent').observed?.results?.[1], { ok: false, errno: 'EADDRINUSE' });
+  t.is(repro('before', 0).outcome, 'SKIP');
+  // after, sysctl 0: still fails; sysctl 1: both sockets hold the same port.
+  t.like(repro('after', 0).observed?.results?.[1], { ok: false, errno: 'EADDRINUSE' });
+  const r1 = repro('after', 1).observed!.results!;
+  t.true(r1[0].ok && r1[1].ok);
+  t.is(r1[0].port, r1[1].port);
+  t.is(repro('after', 'absent').outcome, 'SKIP');
+  // The TypeScript guest sees what the C guest sees.
+  for (const kernel of ['before', 'after']) {
+    for (const rec of res.records.filter((r) => r.kernel === kernel && r.guest === 'ts')) {
+      const c = res.records.find((r) => r.kernel === kernel && r.guest === 'c' && r.id === rec.id)!;
+      t.is(rec.outcome, c.outcome, rec.id);
+      t.deepEqual(rec.observed?.results?.map((x) => x.ok), c.observed?.results?.map((x) => x.ok), rec.id);
+    }
+  }
+  t.true(res.records.some((r) => r.guest === 'ts' && r.outcome === 'PASS'));
+  for (const f of ['summary.md', 'expected.json', 'observed.json', 'events.jsonl', 'console-after-1.log', 'console-before-1.log']) {
+    t.true(fs.existsSync(path.join(run.runDir!, f)), f);
+  }
+});
+
+test.serial('a flipped oracle rule makes the run exit 1 and name the mismatching cell', async (t) => {
+  const run = await runCli(['--results', tempResults(), '--oracle-flip', 'autobindReuseSysctl', '--no-ts']);
+  t.is(run.code, 1, run.stderr.slice(-2000));
+  t.regex(run.stdout, /FAIL (before|after) c commit-repro\/reuse=/);
+});
+
+test.serial('a kernel that panics at boot is a FAIL with the panic excerpt, within the boot deadline', async (t) => {
+  const started = Date.now();
+  const run = await runCli(['--results', tempResults(), '--append', 'rdinit=/nonexistent', '--no-ts']);
+  t.is(run.code, 1);
+  t.true(Date.now() - started < 120_000);
+  t.regex(run.stdout, /FAIL after c commit-repro.*kernel panic: Kernel panic - not syncing/);
+  const res = readResults(run.runDir!);
+  t.true(res.records.every((r) => r.outcome === 'FAIL'));
+});
+
+for (const sig of ['SIGINT', 'SIGKILL'] as const) {
+  test.serial(`no QEMU is left after ${sig} of the harness mid-run`, async (t) => {
+    const cli = startCli(['--results', tempResults(), '--no-ts']);
+    await waitFor(cli.output, (s) => /booting/.test(s), 600_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    cli.child.kill(sig);
+    const run = await cli.done;
+    if (sig === 'SIGINT') t.is(run.code, 130, run.stderr.slice(-1500));
+    else t.is(run.signal, 'SIGKILL');
+    t.deepEqual(await qemuGone(cli.child.pid!, 10_000), []);
+  });
+}
