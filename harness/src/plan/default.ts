@@ -1,6 +1,9 @@
-// The first plan: the commit message's claims as cells, each at every ip_autobind_reuse value
-// (absent / 0 / 1); the kernel's profile decides which values apply.
-import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type Cell, type Op, type SocketSpec } from '../model/cell.js';
+// The plan: the cells of every case file in a folder (default: the checkout's cases/).
+import path from 'node:path';
+import type { Cell } from '../model/cell.js';
+import { expandCases } from '../cases/expand.js';
+import { loadCaseDir } from '../cases/load.js';
+import { projectRoot } from '../util/paths.js';
 
 /** Which guest runs a cell: the C interpreter or the TypeScript application guest. */
 export type GuestKind = 'c' | 'ts';
@@ -11,81 +14,15 @@ export interface PlannedCell extends Cell {
   title: string;
 }
 
-const REUSE_VALUES: AutobindReuse[] = ['absent', 0, 1];
-const reuseaddr: SocketSpec = { reuseaddr: true, reuseport: false, bindAddressNoPort: false, euid: 0 };
+/** The checkout's own case folder. */
+export const DEFAULT_CASES_DIR = path.join(projectRoot, 'cases');
 
-/** Stable cell id from the case name and the parameters that vary within it. */
-export function cellId(caseName: string, c: Pick<Cell, 'autobindReuse' | 'portRange' | 'family' | 'addr'>): string {
-  const range = c.portRange[0] === c.portRange[1] ? 'one-port' : `${c.portRange[0]}-${c.portRange[1]}`;
-  return `${caseName}/reuse=${c.autobindReuse},range=${range},fam=${c.family},addr=${c.addr}`;
+/** Every cell of the case files in `dir`. */
+export function loadPlan(dir = DEFAULT_CASES_DIR): PlannedCell[] {
+  return expandCases(loadCaseDir(dir));
 }
-
-interface CaseSpec {
-  name: string;
-  title: string;
-  sockets: SocketSpec[];
-  ops: Op[];
-  destinations: number;
-  range: readonly [number, number];
-  guests: GuestKind[];
-}
-
-const CASES: CaseSpec[] = [
-  {
-    name: 'commit-repro',
-    title: 'commit message: one-port range, two SO_REUSEADDR sockets, both bind(127.0.0.1, 0)',
-    sockets: [reuseaddr, reuseaddr],
-    ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }],
-    destinations: 0,
-    range: EXHAUSTED_RANGE,
-    guests: ['c'],
-  },
-  {
-    name: 'commit-6-step',
-    title: 'commit message: bind, bind, connect(s0), listen(s1) sharing one port',
-    sockets: [reuseaddr, reuseaddr],
-    ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }, { op: 'connect', sock: 0, dst: 0 }, { op: 'listen', sock: 1 }],
-    destinations: 1,
-    range: EXHAUSTED_RANGE,
-    guests: ['c'],
-  },
-  {
-    name: 'app-two-clients',
-    title: 'application: two connections with localAddress 127.0.0.1 to two servers through a one-port range',
-    sockets: [reuseaddr, reuseaddr],
-    ops: [{ op: 'bind', sock: 0 }, { op: 'connect', sock: 0, dst: 0 }, { op: 'bind', sock: 1 }, { op: 'connect', sock: 1, dst: 1 }],
-    destinations: 2,
-    range: EXHAUSTED_RANGE,
-    guests: ['c', 'ts'],
-  },
-  {
-    name: 'roomy-control',
-    title: 'control: the same two binds with the default range get two different ports',
-    sockets: [reuseaddr, reuseaddr],
-    ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }],
-    destinations: 0,
-    range: ROOMY_RANGE,
-    guests: ['c'],
-  },
-];
 
 /** Every cell of the default plan. */
 export function defaultPlan(): PlannedCell[] {
-  const cells: PlannedCell[] = [];
-  for (const c of CASES) {
-    for (const autobindReuse of REUSE_VALUES) {
-      const params = { autobindReuse, portRange: c.range, family: 'inet' as const, addr: 'loopback' as const };
-      cells.push({
-        ...params,
-        id: cellId(c.name, params),
-        case: c.name,
-        title: c.title,
-        sockets: c.sockets,
-        ops: c.ops,
-        destinations: c.destinations,
-        guests: c.guests,
-      });
-    }
-  }
-  return cells;
+  return loadPlan();
 }

@@ -1,0 +1,130 @@
+// Expands validated case files into cells: the cartesian product of each matrix, minus its
+// exclusions, each cell with a stable id derived from its parameters.
+import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../model/cell.js';
+import type { GuestKind, PlannedCell } from '../plan/default.js';
+import { CaseFileError, CaseFileErrors } from './errors.js';
+import type { CaseSocket, LoadedCase } from './load.js';
+import { BASE_DIMENSIONS } from './schema.js';
+
+type Value = string | number | boolean;
+
+const DEFAULTS: Record<(typeof BASE_DIMENSIONS)[number], Value[]> = {
+  autobind_reuse: ['absent', 0, 1],
+  port_range: ['one-port'],
+  family: ['inet'],
+  addr: ['loopback'],
+};
+const SHORT: Record<string, string> = { autobind_reuse: 'reuse', port_range: 'range', family: 'fam', addr: 'addr' };
+const SOCKET_KEY: Record<string, keyof SocketSpec> = { reuseaddr: 'reuseaddr', reuseport: 'reuseport', bind_address_no_port: 'bindAddressNoPort', euid: 'euid' };
+
+/** Parses "bind s0" / "connect s1 d0" (already schema-checked). */
+function parseOp(text: string): Op {
+  const [verb, s, d] = text.split(' ');
+  const sock = Number(s.slice(1));
+  if (verb === 'connect') return { op: 'connect', sock, dst: Number(d.slice(1)) };
+  return { op: verb as 'bind' | 'listen' | 'close', sock };
+}
+
+function portRange(v: string): readonly [number, number] {
+  if (v === 'one-port') return EXHAUSTED_RANGE;
+  if (v === 'roomy') return ROOMY_RANGE;
+  const [lo, hi] = v.split('-').map(Number);
+  return [lo, hi];
+}
+
+function baseSocket(s: CaseSocket): SocketSpec {
+  return { reuseaddr: s.reuseaddr ?? false, reuseport: s.reuseport ?? false, bindAddressNoPort: s.bind_address_no_port ?? false, euid: s.euid ?? 0 };
+}
+
+/** Every assignment of one value per dimension, in dimension order. */
+function product(dims: Array<[string, Value[]]>): Array<Map<string, Value>> {
+  let out: Array<Map<string, Value>> = [new Map()];
+  for (const [name, values] of dims) out = out.flatMap((m) => values.map((v) => new Map(m).set(name, v)));
+  return out;
+}
+
+/** Checks what the schema cannot: indices in range, ranges sane, exclusions naming real dimensions. */
+function check(c: LoadedCase, dims: Array<[string, Value[]]>): CaseFileError[] {
+  const errs: CaseFileError[] = [];
+  const n = c.data.sockets.length;
+  const err = (p: Array<string | number>, key: string, problem: string): void => {
+    const { line, col } = c.at(p);
+    errs.push(new CaseFileError(c.file, line, col, key, problem));
+  };
+  c.data.ops.forEach((o, i) => {
+    const op = parseOp(o);
+    if (op.sock >= n) err(['ops', i], `ops[${i}]`, `expected a socket index below ${n} (the case has ${n} sockets), found s${op.sock}`);
+  });
+  for (const [name, values] of dims) {
+    const m = /^s(\d)\./.exec(name);
+    if (m && Number(m[1]) >= n) err(['matrix', name], `matrix.${name}`, `expected a socket index below ${n}, found s${m[1]}`);
+    if (name === 'port_range') {
+      values.forEach((v, i) => {
+        const [lo, hi] = portRange(String(v));
+        if (!(lo >= 1024 && hi <= 65535 && lo <= hi && lo > 10_007)) err(['matrix', name, i], `matrix.port_range[${i}]`, `expected LO-HI with 10008 <= LO <= HI <= 65535 (destinations use 10000-10007), found ${JSON.stringify(v)}`);
+      });
+    }
+  }
+  (c.data.exclude ?? []).forEach((ex, i) => {
+    for (const k of Object.keys(ex)) {
+      if (!dims.some(([d]) => d === k)) err(['exclude', i, k], `exclude[${i}].${k}`, `expected one of the matrix dimensions (${dims.map(([d]) => d).join(', ')}), found ${JSON.stringify(k)}`);
+    }
+  });
+  return errs;
+}
+
+/** Expands loaded cases into planned cells; throws CaseFileErrors for meaning errors. */
+export function expandCases(cases: LoadedCase[]): PlannedCell[] {
+  const cells: PlannedCell[] = [];
+  const errors: CaseFileError[] = [];
+  const names = new Map<string, string>();
+  for (const c of cases) {
+    const d = c.data;
+    if (names.has(d.name)) {
+      const { line, col } = c.at(['name']);
+      errors.push(new CaseFileError(c.file, line, col, 'name', `expected a case name unique across files, found ${JSON.stringify(d.name)} (also in ${names.get(d.name)})`));
+    }
+    names.set(d.name, c.file);
+    const matrix = d.matrix ?? {};
+    const dims: Array<[string, Value[]]> = [
+      ...BASE_DIMENSIONS.map((k) => [k, matrix[k] ?? DEFAULTS[k]] as [string, Value[]]),
+      ...Object.entries(matrix).filter(([k]) => !(BASE_DIMENSIONS as readonly string[]).includes(k)),
+    ];
+    const errs = check(c, dims);
+    if (errs.length) { errors.push(...errs); continue; }
+    const ops = d.ops.map(parseOp);
+    const destinations = Math.max(0, ...ops.map((o) => (o.op === 'connect' ? o.dst + 1 : 0)));
+    const excluded = (a: Map<string, Value>): boolean => (d.exclude ?? []).some((ex) => Object.entries(ex).every(([k, v]) => a.get(k) === v));
+    const assignments = product(dims).filter((a) => !excluded(a));
+    if (assignments.length === 0) {
+      const { line, col } = c.at(d.exclude ? ['exclude'] : ['matrix']);
+      errors.push(new CaseFileError(c.file, line, col, 'exclude', 'expected at least one cell, found an empty matrix after exclusions'));
+      continue;
+    }
+    for (const a of assignments) {
+      const sockets = d.sockets.map(baseSocket);
+      for (const [k, v] of a) {
+        const m = /^(s(\d)|all)\.(\w+)$/.exec(k);
+        if (!m) continue;
+        const targets = m[2] !== undefined ? [Number(m[2])] : sockets.map((_, i) => i);
+        for (const i of targets) (sockets[i] as unknown as Record<string, Value>)[SOCKET_KEY[m[3]]] = v;
+      }
+      const id = `${d.name}/${[...a].map(([k, v]) => `${SHORT[k] ?? k}=${v}`).join(',')}`;
+      cells.push({
+        id,
+        case: d.name,
+        title: d.title,
+        autobindReuse: a.get('autobind_reuse') as AutobindReuse,
+        portRange: portRange(String(a.get('port_range'))),
+        family: a.get('family') as Family,
+        addr: a.get('addr') as BindAddr,
+        sockets,
+        ops,
+        destinations,
+        guests: (d.guests ?? ['c']) as GuestKind[],
+      });
+    }
+  }
+  if (errors.length) throw new CaseFileErrors(errors);
+  return cells;
+}
