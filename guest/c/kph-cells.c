@@ -1,0 +1,761 @@
+// kph-cells: runs reproduction-matrix cells inside the guest.
+//
+// Reads one cell line per input line (see harness/src/model/wire.ts):
+//   cell id=<id> fam=4|6|m addr=lo|any range=<lo>-<hi> reuse=absent|0|1 dst=<n> s=<R><P><N>:<euid>... op=<op>...
+// and writes exactly one JSON line per cell, in input order:
+//   {"id":"..","status":"done","results":[{"ok":true,"port":32768},{"ok":false,"errno":"EADDRINUSE"}]}
+//   {"id":"..","status":"unsupported","reason":".."}
+//   {"id":"..","status":"error","reason":".."}
+// Each cell runs in a forked child (kselftest style) that enters a fresh network namespace;
+// the parent relays the child's report, or reports the child's timeout / crash itself.
+// Diagnostics go to stderr; stdout carries only the JSON lines.
+//
+// Build: gcc -static -O2 -Wall -Wextra -Werror -o kph-cells kph-cells.c
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define PROTOCOL_VERSION 1
+#define MAX_SOCKS 8
+#define MAX_OPS 32
+#define MAX_DSTS 8
+#define DST_PORT_BASE 10000
+#define BACKLOG 64
+#define MAX_TOKEN_SHOWN 80
+
+static const char SYSCTL_RANGE[] = "/proc/sys/net/ipv4/ip_local_port_range";
+static const char SYSCTL_REUSE[] = "/proc/sys/net/ipv4/ip_autobind_reuse";
+
+enum family { FAM_INET, FAM_INET6, FAM_MAPPED };
+enum op_kind { OP_BIND, OP_CONNECT, OP_LISTEN, OP_CLOSE };
+
+struct sock_spec {
+	int reuseaddr, reuseport, no_port;
+	uid_t euid;
+};
+
+struct op {
+	enum op_kind kind;
+	int sock, dst;
+	const char *token; // points into the input line, for error messages
+};
+
+struct cell {
+	const char *id; // NULL until id= is parsed
+	enum family fam;
+	int addr_any;
+	int range_lo, range_hi;
+	int reuse; // -1 = absent
+	int ndst, nsock, nops;
+	struct sock_spec socks[MAX_SOCKS];
+	struct op ops[MAX_OPS];
+};
+
+// ---------------------------------------------------------------- growable string
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void buf_grow(struct buf *b, size_t extra)
+{
+	if (b->len + extra + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		fprintf(stderr, "kph-cells: out of memory\n");
+		_exit(70);
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	buf_grow(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_grow(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+// Appends s as a JSON string literal (with quotes).
+static void buf_json_str(struct buf *b, const char *s)
+{
+	buf_add(b, "\"", 1);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			char esc[2] = { '\\', (char)*c };
+			buf_add(b, esc, 2);
+		} else if (*c < 0x20 || *c == 0x7f) {
+			buf_printf(b, "\\u%04x", *c);
+		} else {
+			buf_add(b, (const char *)c, 1);
+		}
+	}
+	buf_add(b, "\"", 1);
+}
+
+// One whole report line: {"id":..,"status":..,"reason":..}\n
+static void report_status(struct buf *b, const char *id, const char *status, const char *reason)
+{
+	b->len = 0;
+	buf_add(b, "{\"id\":", 6);
+	buf_json_str(b, id ? id : "?");
+	buf_printf(b, ",\"status\":\"%s\",\"reason\":", status);
+	buf_json_str(b, reason);
+	buf_add(b, "}\n", 2);
+}
+
+static const char *errname(int e)
+{
+	const char *n = strerrorname_np(e);
+	static char other[32];
+	if (n)
+		return n;
+	snprintf(other, sizeof other, "E%d", e);
+	return other;
+}
+
+// ---------------------------------------------------------------- parsing
+
+// Parses a decimal number made only of digits, within [min, max].
+static int parse_num(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	if (!*s || strlen(s) > 10)
+		return -1;
+	for (const char *c = s; *c; c++)
+		if (*c < '0' || *c > '9')
+			return -1;
+	unsigned long v = strtoul(s, NULL, 10);
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+__attribute__((format(printf, 3, 4))) static int parse_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+// Token text for messages, shortened so a huge token cannot flood the report.
+static const char *shown(const char *tok)
+{
+	static char s[MAX_TOKEN_SHOWN + 4];
+	if (strlen(tok) <= MAX_TOKEN_SHOWN)
+		return tok;
+	memcpy(s, tok, MAX_TOKEN_SHOWN);
+	strcpy(s + MAX_TOKEN_SHOWN, "...");
+	return s;
+}
+
+static int parse_op(const char *v, struct op *op)
+{
+	unsigned long a, b;
+	char tmp[16];
+	const char *dot;
+	switch (v[0]) {
+	case 'b': op->kind = OP_BIND; break;
+	case 'c': op->kind = OP_CONNECT; break;
+	case 'l': op->kind = OP_LISTEN; break;
+	case 'x': op->kind = OP_CLOSE; break;
+	default: return -1;
+	}
+	op->dst = -1;
+	if (op->kind != OP_CONNECT) {
+		if (parse_num(v + 1, 0, 1000, &a))
+			return -1;
+		op->sock = (int)a;
+		return 0;
+	}
+	dot = strchr(v + 1, '.');
+	if (!dot || (size_t)(dot - (v + 1)) >= sizeof tmp)
+		return -1;
+	memcpy(tmp, v + 1, (size_t)(dot - (v + 1)));
+	tmp[dot - (v + 1)] = '\0';
+	if (parse_num(tmp, 0, 1000, &a) || parse_num(dot + 1, 0, 1000, &b))
+		return -1;
+	op->sock = (int)a;
+	op->dst = (int)b;
+	return 0;
+}
+
+// Finds id=<value> anywhere in the line, so every error report can name its cell.
+static const char *find_id(char *line)
+{
+	char *save = NULL;
+	for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+		if (strncmp(t, "id=", 3) == 0 && t[3])
+			return t + 3;
+	return NULL;
+}
+
+// Parses a cell line (modified in place). Returns 0, or -1 with a message in err.
+static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
+{
+	enum { K_ID = 1, K_FAM = 2, K_ADDR = 4, K_RANGE = 8, K_REUSE = 16, K_DST = 32 };
+	unsigned seen = 0;
+	char *save = NULL;
+	char *t = strtok_r(line, " \t", &save);
+	unsigned long n, lo, hi;
+
+	memset(c, 0, sizeof *c);
+	c->reuse = -1;
+	if (!t || strcmp(t, "cell") != 0)
+		return parse_fail(err, errlen, "bad token '%s': a cell line starts with 'cell'", t ? shown(t) : "");
+	while ((t = strtok_r(NULL, " \t", &save))) {
+		char *eq = strchr(t, '=');
+		const char *v;
+		unsigned key = 0;
+		if (!eq)
+			return parse_fail(err, errlen, "bad token '%s': expected key=value", shown(t));
+		*eq = '\0';
+		v = eq + 1;
+		if (!strcmp(t, "id")) key = K_ID;
+		else if (!strcmp(t, "fam")) key = K_FAM;
+		else if (!strcmp(t, "addr")) key = K_ADDR;
+		else if (!strcmp(t, "range")) key = K_RANGE;
+		else if (!strcmp(t, "reuse")) key = K_REUSE;
+		else if (!strcmp(t, "dst")) key = K_DST;
+		else if (strcmp(t, "s") && strcmp(t, "op")) {
+			*eq = '=';
+			return parse_fail(err, errlen, "bad token '%s': unknown key '%.*s'", shown(t), (int)(eq - t), t);
+		}
+		*eq = '=';
+		if (key & seen)
+			return parse_fail(err, errlen, "bad token '%s': key given twice", shown(t));
+		seen |= key;
+		switch (key) {
+		case K_ID:
+			if (!*v)
+				return parse_fail(err, errlen, "bad token '%s': empty id", shown(t));
+			c->id = v;
+			break;
+		case K_FAM:
+			if (!strcmp(v, "4")) c->fam = FAM_INET;
+			else if (!strcmp(v, "6")) c->fam = FAM_INET6;
+			else if (!strcmp(v, "m")) c->fam = FAM_MAPPED;
+			else return parse_fail(err, errlen, "bad token '%s': fam must be 4, 6 or m", shown(t));
+			break;
+		case K_ADDR:
+			if (!strcmp(v, "lo")) c->addr_any = 0;
+			else if (!strcmp(v, "any")) c->addr_any = 1;
+			else return parse_fail(err, errlen, "bad token '%s': addr must be lo or any", shown(t));
+			break;
+		case K_RANGE: {
+			char tmp[16];
+			const char *dash = strchr(v, '-');
+			if (!dash || (size_t)(dash - v) >= sizeof tmp)
+				return parse_fail(err, errlen, "bad token '%s': range must be <lo>-<hi>", shown(t));
+			memcpy(tmp, v, (size_t)(dash - v));
+			tmp[dash - v] = '\0';
+			if (parse_num(tmp, 1, 65535, &lo) || parse_num(dash + 1, 1, 65535, &hi) || lo > hi)
+				return parse_fail(err, errlen, "bad token '%s': range must be <lo>-<hi> with 1 <= lo <= hi <= 65535", shown(t));
+			c->range_lo = (int)lo;
+			c->range_hi = (int)hi;
+			break;
+		}
+		case K_REUSE:
+			if (!strcmp(v, "absent")) c->reuse = -1;
+			else if (!strcmp(v, "0")) c->reuse = 0;
+			else if (!strcmp(v, "1")) c->reuse = 1;
+			else return parse_fail(err, errlen, "bad token '%s': reuse must be absent, 0 or 1", shown(t));
+			break;
+		case K_DST:
+			if (parse_num(v, 0, 1000000, &n))
+				return parse_fail(err, errlen, "bad token '%s': dst must be a number", shown(t));
+			if (n > MAX_DSTS)
+				return parse_fail(err, errlen, "bad token '%s': at most %d destinations are supported", shown(t), MAX_DSTS);
+			c->ndst = (int)n;
+			break;
+		default:
+			if (t[0] == 's') {
+				struct sock_spec *s;
+				if (c->nsock == MAX_SOCKS)
+					return parse_fail(err, errlen, "bad token '%s': at most %d sockets are supported", shown(t), MAX_SOCKS);
+				s = &c->socks[c->nsock];
+				if (strlen(v) < 5 || v[3] != ':' || strspn(v, "01") < 3 ||
+				    parse_num(v + 4, 0, 4294967294UL, &n))
+					return parse_fail(err, errlen, "bad token '%s': socket must be s=<R><P><N>:<euid> with R, P, N each 0 or 1", shown(t));
+				s->reuseaddr = v[0] == '1';
+				s->reuseport = v[1] == '1';
+				s->no_port = v[2] == '1';
+				s->euid = (uid_t)n;
+				c->nsock++;
+			} else {
+				struct op *op;
+				if (c->nops == MAX_OPS)
+					return parse_fail(err, errlen, "bad token '%s': at most %d ops are supported", shown(t), MAX_OPS);
+				op = &c->ops[c->nops];
+				if (parse_op(v, op))
+					return parse_fail(err, errlen, "bad token '%s': op must be b<i>, c<i>.<j>, l<i> or x<i>", shown(t));
+				op->token = t;
+				c->nops++;
+			}
+		}
+	}
+	if ((seen & (K_ID | K_FAM | K_ADDR | K_RANGE | K_REUSE | K_DST)) != (K_ID | K_FAM | K_ADDR | K_RANGE | K_REUSE | K_DST)) {
+		const char *missing = !(seen & K_ID) ? "id" : !(seen & K_FAM) ? "fam" : !(seen & K_ADDR) ? "addr"
+			: !(seen & K_RANGE) ? "range" : !(seen & K_REUSE) ? "reuse" : "dst";
+		return parse_fail(err, errlen, "missing token '%s=': required keys are id, fam, addr, range, reuse, dst", missing);
+	}
+	for (int i = 0; i < c->nops; i++) {
+		const struct op *op = &c->ops[i];
+		if (op->sock >= c->nsock)
+			return parse_fail(err, errlen, "bad token '%s': socket %d does not exist (%d sockets)", shown(op->token), op->sock, c->nsock);
+		if (op->kind == OP_CONNECT && op->dst >= c->ndst)
+			return parse_fail(err, errlen, "bad token '%s': destination %d does not exist (dst=%d)", shown(op->token), op->dst, c->ndst);
+	}
+	return 0;
+}
+
+// ---------------------------------------------------------------- the cell, in the child
+
+// Sets up a sockaddr for the cell's family: the loopback or wildcard address, or a destination.
+static socklen_t make_addr(const struct cell *c, int any, int port, int for_dst_listener, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (c->fam == FAM_INET || (c->fam == FAM_MAPPED && for_dst_listener)) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		a->sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
+		return sizeof *a;
+	}
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	a6->sin6_family = AF_INET6;
+	a6->sin6_port = htons((uint16_t)port);
+	if (any)
+		a6->sin6_addr = in6addr_any;
+	else if (c->fam == FAM_INET6)
+		a6->sin6_addr = in6addr_loopback;
+	else
+		inet_pton(AF_INET6, "::ffff:127.0.0.1", &a6->sin6_addr);
+	return sizeof *a6;
+}
+
+static int local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static int file_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = errno;
+	close(fd);
+	if (n != (ssize_t)strlen(text)) {
+		errno = n < 0 ? e : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static int lo_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) == 0) {
+			close(fd);
+			return 0;
+		}
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+static int set_int_opt(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof value);
+}
+
+// Runs one cell; fills out with exactly one report line. Returns nothing: every outcome is a report.
+static void run_cell(const struct cell *c, struct buf *out)
+{
+	char reason[256];
+	int fds[MAX_SOCKS], dsts[MAX_DSTS];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int domain = c->fam == FAM_INET ? AF_INET : AF_INET6;
+
+#define FAIL(status, ...) do { snprintf(reason, sizeof reason, __VA_ARGS__); report_status(out, c->id, status, reason); return; } while (0)
+
+	if (unshare(CLONE_NEWNET))
+		FAIL("error", "unshare(CLONE_NEWNET) failed: %s", errname(errno));
+	if (lo_up())
+		FAIL("error", "bringing lo up failed: %s", errname(errno));
+	if (!file_exists(SYSCTL_RANGE))
+		FAIL("error", "%s is missing (is /proc mounted?)", SYSCTL_RANGE);
+	if (c->reuse < 0 && file_exists(SYSCTL_REUSE))
+		FAIL("unsupported", "reuse=absent needs a kernel without net.ipv4.ip_autobind_reuse, but this kernel has it");
+	if (c->reuse >= 0 && !file_exists(SYSCTL_REUSE))
+		FAIL("unsupported", "reuse=%d needs net.ipv4.ip_autobind_reuse, which this kernel does not have", c->reuse);
+
+	snprintf(reason, sizeof reason, "%d %d\n", c->range_lo, c->range_hi);
+	if (write_file(SYSCTL_RANGE, reason))
+		FAIL("error", "writing '%d %d' to %s failed: %s", c->range_lo, c->range_hi, SYSCTL_RANGE, errname(errno));
+	if (c->reuse >= 0 && write_file(SYSCTL_REUSE, c->reuse ? "1\n" : "0\n"))
+		FAIL("error", "writing %d to %s failed: %s", c->reuse, SYSCTL_REUSE, errname(errno));
+
+	for (int j = 0; j < c->ndst; j++) {
+		len = make_addr(c, 0, DST_PORT_BASE + j, 1, &ss);
+		dsts[j] = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (dsts[j] < 0 && errno == EAFNOSUPPORT)
+			FAIL("unsupported", "this kernel has no IPv6 (socket(AF_INET6): EAFNOSUPPORT)");
+		if (dsts[j] < 0)
+			FAIL("error", "destination %d: socket failed: %s", j, errname(errno));
+		if (bind(dsts[j], (struct sockaddr *)&ss, len))
+			FAIL("error", "destination %d: bind to port %d failed: %s", j, DST_PORT_BASE + j, errname(errno));
+		if (listen(dsts[j], BACKLOG))
+			FAIL("error", "destination %d: listen failed: %s", j, errname(errno));
+	}
+
+	for (int i = 0; i < c->nsock; i++) {
+		const struct sock_spec *s = &c->socks[i];
+		int e;
+		if (s->euid != 0 && setresuid((uid_t)-1, s->euid, (uid_t)-1))
+			FAIL("error", "socket %d: setresuid(-1, %u, -1) failed: %s", i, (unsigned)s->euid, errname(errno));
+		fds[i] = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		e = errno;
+		if (s->euid != 0 && setresuid((uid_t)-1, 0, (uid_t)-1))
+			FAIL("error", "socket %d: restoring euid 0 failed: %s", i, errname(errno));
+		if (fds[i] < 0 && e == EAFNOSUPPORT)
+			FAIL("unsupported", "this kernel has no IPv6 (socket(AF_INET6): EAFNOSUPPORT)");
+		if (fds[i] < 0)
+			FAIL("error", "socket %d: socket failed: %s", i, errname(e));
+		if (c->fam == FAM_MAPPED && set_int_opt(fds[i], IPPROTO_IPV6, IPV6_V6ONLY, 0))
+			FAIL("error", "socket %d: IPV6_V6ONLY=0 failed: %s", i, errname(errno));
+		if (set_int_opt(fds[i], SOL_SOCKET, SO_REUSEADDR, s->reuseaddr))
+			FAIL("error", "socket %d: SO_REUSEADDR=%d failed: %s", i, s->reuseaddr, errname(errno));
+		if (set_int_opt(fds[i], SOL_SOCKET, SO_REUSEPORT, s->reuseport))
+			FAIL("error", "socket %d: SO_REUSEPORT=%d failed: %s", i, s->reuseport, errname(errno));
+		if (set_int_opt(fds[i], IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, s->no_port))
+			FAIL("error", "socket %d: IP_BIND_ADDRESS_NO_PORT=%d failed: %s", i, s->no_port, errname(errno));
+	}
+#undef FAIL
+
+	out->len = 0;
+	buf_add(out, "{\"id\":", 6);
+	buf_json_str(out, c->id);
+	buf_printf(out, ",\"status\":\"done\",\"results\":[");
+	for (int k = 0; k < c->nops; k++) {
+		const struct op *op = &c->ops[k];
+		int fd = fds[op->sock], rc = -1;
+		switch (op->kind) {
+		case OP_BIND:
+			len = make_addr(c, c->addr_any, 0, 0, &ss);
+			rc = bind(fd, (struct sockaddr *)&ss, len);
+			break;
+		case OP_CONNECT:
+			len = make_addr(c, 0, DST_PORT_BASE + op->dst, 0, &ss);
+			do
+				rc = connect(fd, (struct sockaddr *)&ss, len);
+			while (rc && errno == EINTR);
+			break;
+		case OP_LISTEN:
+			rc = listen(fd, BACKLOG);
+			break;
+		case OP_CLOSE:
+			rc = close(fd);
+			fds[op->sock] = -1; // later ops on this socket see EBADF, as an application would
+			break;
+		}
+		if (k)
+			buf_add(out, ",", 1);
+		if (rc)
+			buf_printf(out, "{\"ok\":false,\"errno\":\"%s\"}", errname(errno));
+		else if (op->kind == OP_CLOSE)
+			buf_printf(out, "{\"ok\":true,\"port\":null}");
+		else {
+			int port = local_port(fd);
+			if (port < 0)
+				buf_printf(out, "{\"ok\":true,\"port\":null}");
+			else
+				buf_printf(out, "{\"ok\":true,\"port\":%d}", port);
+		}
+	}
+	buf_add(out, "]}\n", 3);
+}
+
+// Test hook: KPH_CELLS_FAULT=hang|crash|silent makes every child misbehave, so the parent's
+// timeout / signal / missing-report paths can be exercised without a broken kernel.
+static void maybe_inject_fault(void)
+{
+	const char *f = getenv("KPH_CELLS_FAULT");
+	if (!f || !*f)
+		return;
+	if (!strcmp(f, "hang"))
+		for (;;)
+			pause();
+	if (!strcmp(f, "crash"))
+		raise(SIGSEGV);
+	if (!strcmp(f, "silent"))
+		_exit(3);
+}
+
+static void child_main(const struct cell *c, int fd)
+{
+	struct buf out = { 0 };
+	maybe_inject_fault();
+	run_cell(c, &out);
+	for (size_t off = 0; off < out.len;) {
+		ssize_t n = write(fd, out.p + off, out.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(4);
+		off += (size_t)n;
+	}
+	_exit(0);
+}
+
+// ---------------------------------------------------------------- the parent
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void emit(const struct buf *b)
+{
+	fwrite(b->p, 1, b->len, stdout);
+	fflush(stdout);
+}
+
+// Forks the child for one cell, relays its report or reports its failure.
+static void run_in_child(const struct cell *c, double timeout, struct buf *out)
+{
+	int p[2], status = 0, timed_out = 0, reaped = 0;
+	char reason[160];
+	struct buf got = { 0 };
+	pid_t pid;
+	double deadline = now_s() + timeout;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		snprintf(reason, sizeof reason, "pipe failed: %s", errname(errno));
+		report_status(out, c->id, "error", reason);
+		return;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(reason, sizeof reason, "fork failed: %s", errname(errno));
+		close(p[0]);
+		close(p[1]);
+		report_status(out, c->id, "error", reason);
+		return;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		close(p[0]);
+		child_main(c, p[1]);
+	}
+	setpgid(pid, pid);
+	close(p[1]);
+
+	// Read the report until EOF (the child exited) or the deadline.
+	for (;;) {
+		char chunk[4096];
+		int ms = (int)((deadline - now_s()) * 1000);
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		if (ms <= 0) {
+			timed_out = 1;
+			break;
+		}
+		int r = poll(&pfd, 1, ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			timed_out = 1;
+			break;
+		}
+		ssize_t n = read(p[0], chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_add(&got, chunk, (size_t)n);
+	}
+	close(p[0]);
+	// The pipe is closed; wait for the exit status, still under the deadline.
+	while (!timed_out) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid) {
+			reaped = 1;
+			break;
+		}
+		if (w < 0 && errno != EINTR)
+			break;
+		if (now_s() >= deadline) {
+			timed_out = 1;
+			break;
+		}
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (!reaped) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+
+	int complete = got.len > 1 && got.p[got.len - 1] == '\n' && got.p[0] == '{' &&
+		memchr(got.p, '\n', got.len) == got.p + got.len - 1;
+	if (timed_out && !complete) {
+		snprintf(reason, sizeof reason, "timeout: the cell's child ran longer than %gs and was killed", timeout);
+		report_status(out, c->id, "error", reason);
+	} else if (complete) {
+		out->len = 0;
+		buf_add(out, got.p, got.len);
+	} else if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(reason, sizeof reason, "the cell's child was killed by signal %d (SIG%s) before reporting",
+			 WTERMSIG(status), abbrev ? abbrev : "?");
+		report_status(out, c->id, "error", reason);
+	} else {
+		snprintf(reason, sizeof reason, "the cell's child exited with status %d without a report",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		report_status(out, c->id, "error", reason);
+	}
+	free(got.p);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kph-cells [--timeout SECONDS] [--version]\n"
+		"Reads cell lines on stdin, writes one JSON report line per cell on stdout.\n"
+		"  --timeout S   per-cell deadline in seconds (default 10); a stuck cell is killed and reported as error\n"
+		"  --version     print the protocol version and exit\n"
+		"Limits: %d sockets, %d ops, %d destinations per cell.\n"
+		"Test hook: KPH_CELLS_FAULT=hang|crash|silent makes every cell's child misbehave.\n",
+		MAX_SOCKS, MAX_OPS, MAX_DSTS);
+}
+
+int main(int argc, char **argv)
+{
+	double timeout = 10;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	struct buf out = { 0 };
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		if (!strcmp(a, "--version")) {
+			printf("kph-cells protocol %d\n", PROTOCOL_VERSION);
+			return 0;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--timeout") && i + 1 < argc) {
+			v = argv[++i];
+		} else if (!strncmp(a, "--timeout=", 10)) {
+			v = a + 10;
+		} else {
+			fprintf(stderr, "kph-cells: unknown argument '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+		char *end;
+		errno = 0;
+		timeout = strtod(v, &end);
+		if (errno || end == v || *end || !(timeout > 0) || timeout > 86400) {
+			fprintf(stderr, "kph-cells: --timeout wants seconds in (0, 86400], got '%s'\n", v);
+			return 2;
+		}
+	}
+
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		struct cell c;
+		char err[256];
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (strspn(line, " \t") == (size_t)n)
+			continue; // blank lines are not cells
+		char *copy = strdup(line);
+		if (!copy) {
+			fprintf(stderr, "kph-cells: out of memory\n");
+			return 70;
+		}
+		const char *id = find_id(copy);
+		if (parse_cell(line, &c, err, sizeof err))
+			report_status(&out, id, "error", err);
+		else
+			run_in_child(&c, timeout, &out);
+		emit(&out);
+		free(copy);
+	}
+	free(line);
+	free(out.p);
+	return 0;
+}
