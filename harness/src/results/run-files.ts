@@ -1,8 +1,11 @@
 // Writes the final files of a run directory: results.json (everything), expected.json and
-// observed.json (per kernel, guest and cell), summary.md; prints the matrix on stdout.
+// observed.json (per kernel, guest and cell), results.ktap, junit.xml, summary.md; prints the
+// matrix on stdout.
 import type { CellRecord } from '../run/assemble.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
+import { toJunit } from './junit.js';
+import { toKtap } from './ktap.js';
 import { matrixMarkdown, matrixText } from './summary.js';
 import { writeJson, writeText } from './write.js';
 
@@ -38,6 +41,8 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
     timings: s.timings,
     records: s.records.map(({ cell, ...r }) => ({ ...r, params: { autobindReuse: cell.autobindReuse, portRange: cell.portRange, family: cell.family, addr: cell.addr, sockets: cell.sockets, ops: cell.ops, destinations: cell.destinations } })),
   });
+  await writeText(runDir, 'results.ktap', toKtap(s.records));
+  await writeText(runDir, 'junit.xml', toJunit(s.records, s.runId, new Date()));
   const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
   for (const r of s.records) counts[r.outcome]++;
   const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);

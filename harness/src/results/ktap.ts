@@ -1,0 +1,39 @@
+// KTAP v1 (Documentation/dev-tools/ktap.rst): one subtest per kernel and guest, one result
+// line per cell; SKIP and ERROR as directives, the reason as a diagnostic line before it.
+import type { CellRecord } from '../run/assemble.js';
+import { rollUp, type Outcome } from './outcome.js';
+
+const clean = (s: string): string => s.replace(/[#\n]/g, ' ').trim();
+
+function resultLine(n: number, outcome: Outcome, name: string, reason: string): string {
+  switch (outcome) {
+    case 'PASS': return `ok ${n} ${name}`;
+    case 'SKIP': return `ok ${n} ${name} # SKIP ${clean(reason)}`;
+    case 'FAIL': return `not ok ${n} ${name}`;
+    case 'ERROR': return `not ok ${n} ${name} # ERROR ${clean(reason)}`;
+    case 'MISS': return `not ok ${n} ${name} # ERROR never ran: ${clean(reason)}`;
+  }
+}
+
+/** The whole run as KTAP text. */
+export function toKtap(records: CellRecord[]): string {
+  const groups = new Map<string, CellRecord[]>();
+  for (const r of records) {
+    const k = `${r.kernel}.${r.guest}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(r);
+  }
+  const out = ['KTAP version 1', `1..${groups.size}`];
+  let g = 0;
+  for (const [name, recs] of groups) {
+    g++;
+    out.push('  KTAP version 1', `  # Subtest: ${name}`, `  1..${recs.length}`);
+    recs.forEach((r, i) => {
+      if (r.outcome !== 'PASS') out.push(`  # ${clean(r.reason)}`);
+      out.push(`  ${resultLine(i + 1, r.outcome, r.id, r.reason)}`);
+    });
+    const rolled = rollUp(recs.map((r) => r.outcome));
+    out.push(resultLine(g, rolled === 'SKIP' ? 'SKIP' : rolled, name, rolled === 'SKIP' ? 'nothing applied' : `${recs.filter((r) => r.outcome === rolled).length} cells ${rolled}`));
+  }
+  return out.join('\n') + '\n';
+}
