@@ -46,7 +46,7 @@ export interface KernelJobResult {
   timings: Record<string, number>;
 }
 
-const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.js' } as const;
+const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
 
 /** Runs every planned cell on one kernel; never throws for kernel or lab failures. */
 export async function runKernelJob(kernel: KernelUnderTest, cells: PlannedCell[], ctx: JobContext): Promise<KernelJobResult> {
