@@ -12,6 +12,13 @@ export interface Options {
   ts: boolean;
   /** Extra kernel command-line words for every VM. */
   append: string[];
+  /** Folder of case files (default: the checkout's cases/). */
+  casesDir?: string;
+  cases: string[];
+  filters: string[];
+  /** Print the plan (and the oracle's predictions with --oracle-only) without booting. */
+  planOnly: boolean;
+  oracleOnly: boolean;
   help: boolean;
 }
 
@@ -30,6 +37,13 @@ Options:
                          model is caught (autobindReuseSysctl | followupSameEuidConflict)
   --no-ts                skip the TypeScript (Node.js) guest
   --append WORDS         extra kernel command-line words for every VM (repeatable)
+  --cases DIR            run the case files of DIR instead of ./cases
+  --case NAME            only this case (repeatable)
+  --filter KEY=V[,V…]    only cells whose dimension KEY (case, reuse, range, fam, addr,
+                         a socket dimension, or guest) has one of the values (repeatable)
+  --plan                 print the cells that would run, boot nothing
+  --oracle-only          print the oracle's prediction for every cell on every kernel
+                         profile, boot nothing
   -h, --help             this text
 
 Exit codes: 0 every cell matches the oracle; 1 a cell differs from the oracle or the kernel
@@ -61,6 +75,11 @@ export function parseOptions(argv: string[]): Options {
         'oracle-flip': { type: 'string', multiple: true },
         'no-ts': { type: 'boolean' },
         append: { type: 'string', multiple: true },
+        cases: { type: 'string' },
+        case: { type: 'string', multiple: true },
+        filter: { type: 'string', multiple: true },
+        plan: { type: 'boolean' },
+        'oracle-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -80,6 +99,11 @@ export function parseOptions(argv: string[]): Options {
     oracleFlip: v['oracle-flip'] ?? [],
     ts: !v['no-ts'],
     append: (v.append ?? []).flatMap((w) => w.split(/\s+/)).filter(Boolean),
+    casesDir: v.cases,
+    cases: v.case ?? [],
+    filters: v.filter ?? [],
+    planOnly: v.plan ?? false,
+    oracleOnly: v['oracle-only'] ?? false,
     help: v.help ?? false,
   };
 }
