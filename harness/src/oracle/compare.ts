@@ -1,0 +1,55 @@
+// Compares what a kernel did with what the oracle predicted, up to a renaming of ephemeral ports.
+// Ports inside the cell's range are compared by equality pattern (a bijection between observed
+// and predicted port numbers); port 0 and ports outside the range compare literally; an observed
+// port of null (unknown) matches anything; a predicted port of null (the oracle could not tell
+// which port) matches any in-range port without joining the renaming. Errnos compare exactly.
+import type { OpResult } from '../model/cell.js';
+
+export interface CompareOutcome {
+  match: boolean;
+  firstMismatch?: { index: number; reason: string };
+}
+
+// Prints one result for mismatch messages.
+function show(r: OpResult): string {
+  return r.ok ? `ok(port ${r.port === null ? '?' : r.port})` : r.errno;
+}
+
+// Compares one pair of port numbers, extending the renaming; returns a reason on mismatch.
+function comparePort(o: number, p: number, range: readonly [number, number], o2p: Map<number, number>, p2o: Map<number, number>): string | null {
+  const inRange = (x: number): boolean => x >= range[0] && x <= range[1];
+  if (!inRange(p)) return o === p ? null : `observed port ${o}, predicted the fixed port ${p}`;
+  if (!inRange(o)) return `observed port ${o} lies outside the ephemeral range [${range[0]},${range[1]}]`;
+  const seenP = o2p.get(o);
+  if (seenP !== undefined && seenP !== p) return `observed port ${o} again, but predicted ${p} where earlier it predicted ${seenP} (equality differs)`;
+  const seenO = p2o.get(p);
+  if (seenO !== undefined && seenO !== o) return `predicted port ${p} again (same as an earlier op), but observed ${o} instead of ${seenO}`;
+  o2p.set(o, p);
+  p2o.set(p, o);
+  return null;
+}
+
+// Compares a cell's observed results with the predicted ones; names the first difference.
+export function compareResults(observed: OpResult[], predicted: OpResult[], range: readonly [number, number]): CompareOutcome {
+  const o2p = new Map<number, number>();
+  const p2o = new Map<number, number>();
+  const n = Math.min(observed.length, predicted.length);
+  for (let i = 0; i < n; i++) {
+    const o = observed[i];
+    const p = predicted[i];
+    let reason: string | null = null;
+    if (o.ok !== p.ok) reason = `observed ${show(o)}, predicted ${show(p)}`;
+    else if (!o.ok && !p.ok) reason = o.errno === p.errno ? null : `observed ${o.errno}, predicted ${p.errno}`;
+    else if (o.ok && p.ok && o.port !== null) {
+      if (p.port === null) {
+        reason = o.port >= range[0] && o.port <= range[1] ? null
+          : `observed port ${o.port} lies outside the ephemeral range [${range[0]},${range[1]}]`;
+      } else reason = comparePort(o.port, p.port, range, o2p, p2o);
+    }
+    if (reason) return { match: false, firstMismatch: { index: i, reason } };
+  }
+  if (observed.length !== predicted.length) {
+    return { match: false, firstMismatch: { index: n, reason: `observed ${observed.length} results, predicted ${predicted.length}` } };
+  }
+  return { match: true };
+}

@@ -1,0 +1,88 @@
+// The oracle: a pure model of Linux's TCP local-port allocation and bind-conflict rules
+// (Linux 6.1 code paths, switched by behaviour profiles for commit 4b01a967 and its follow-up).
+// predict() replays a cell's script against a simulated namespace and says, for every op, what
+// it returns, which rule decided it and which kernel function that rule models.
+//
+// Files: addr.ts (address overlap), state.ts (bind/bind2/established tables), conflict.ts
+// (bind-conflict rules), fastreuse.ts (bucket fast paths), scan.ts + choice.ts (the randomised
+// scans, enumerated, and the deterministic pick), getport.ts (bind/listen ports), hashconnect.ts
+// (connect ports), ops.ts (the socket calls), env.ts (the cell's namespace), compare.ts.
+//
+// Rule ids: bind.already-bound, bind.no-port, autobind.first-scan, autobind.relaxed-scan,
+// autobind.exhausted, listen.connected, listen.again, listen.autobind → autobind.*,
+// listen.fast-path, listen.sole-owner, listen.no-conflict, listen.bind-conflict,
+// connect.already-connected, connect.not-closed, connect.bound-port, connect.recycle-time-wait,
+// connect.duplicate-4tuple, connect.scan-free, connect.scan-shared, connect.scan-exhausted,
+// close.time-wait, close.release, close.unbound, fd.closed.
+//
+// Limitations: every profile runs the Linux 6.1 code paths (bhash2); 'pre-4b01a967' is 6.1
+// without the sysctl and the relaxed scan, like the project's "before" kernel. Active close over
+// loopback is assumed to reach TIME_WAIT (substate FIN_WAIT2) before close() returns. Accepted
+// children of the destination listeners, SO_BINDTODEVICE, reserved ports, per-socket port ranges
+// and non-default tcp_tw_reuse are not modelled. When the kernel's random offset makes an outcome
+// less than 99% likely, the port is reported as null and the likeliest outcome is followed.
+import type { Cell } from '../model/cell.js';
+import { makeEnv, type Env } from './env.js';
+import { opBind, opClose, opConnect, opListen, type OpPrediction } from './ops.js';
+
+export type { OpPrediction } from './ops.js';
+export { compareResults, type CompareOutcome } from './compare.js';
+
+export interface ProfileFlags {
+  /** 4b01a967: the sysctl exists and, at 1, bind(0) does a relaxed second scan when the first finds nothing. */
+  autobindReuseSysctl: boolean;
+  /** Follow-up: under relax, two SO_REUSEADDR+SO_REUSEPORT sockets of the same euid (or sk2 TIME_WAIT) still conflict. */
+  followupSameEuidConflict: boolean;
+}
+
+export type ProfileName = 'pre-4b01a967' | '4b01a967' | '4b01a967+followup';
+
+export const PROFILES: Record<ProfileName, ProfileFlags> = {
+  'pre-4b01a967': { autobindReuseSysctl: false, followupSameEuidConflict: false },
+  '4b01a967': { autobindReuseSysctl: true, followupSameEuidConflict: false },
+  '4b01a967+followup': { autobindReuseSysctl: true, followupSameEuidConflict: true },
+};
+
+export type Verdict =
+  | { kind: 'predicted'; profile: string; ops: OpPrediction[] }
+  | { kind: 'not-applicable'; reason: string };
+
+// Says why a cell cannot be predicted under a profile, or null when it can.
+function inapplicable(cell: Cell, profile: ProfileFlags): string | null {
+  if (cell.autobindReuse === 'absent' && profile.autobindReuseSysctl) {
+    return 'the cell needs a kernel without net.ipv4.ip_autobind_reuse, but this profile has the sysctl';
+  }
+  if (cell.autobindReuse !== 'absent' && !profile.autobindReuseSysctl) {
+    return `the cell sets net.ipv4.ip_autobind_reuse=${cell.autobindReuse}, which this profile's kernel does not have`;
+  }
+  const [lo, hi] = cell.portRange;
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi > 65535 || lo > hi) {
+    return `port range [${lo},${hi}] is not a valid ip_local_port_range`;
+  }
+  for (const [k, op] of cell.ops.entries()) {
+    if (op.sock < 0 || op.sock >= cell.sockets.length) return `op ${k} names socket ${op.sock}, but the cell has ${cell.sockets.length}`;
+    if (op.op === 'connect' && (op.dst < 0 || op.dst >= cell.destinations)) {
+      return `op ${k} connects to destination ${op.dst}, but the cell starts ${cell.destinations} (connecting to a port without a listener is out of scope)`;
+    }
+  }
+  return null;
+}
+
+// Applies one op of the script to the simulated namespace.
+function step(env: Env, op: Cell['ops'][number]): OpPrediction {
+  const sk = env.socks[op.sock];
+  switch (op.op) {
+    case 'bind': return opBind(env, sk);
+    case 'listen': return opListen(env, sk);
+    case 'connect': return opConnect(env, sk, op.dst);
+    case 'close': return opClose(env, sk);
+  }
+}
+
+// Predicts every op of a cell under a behaviour profile (pure and deterministic).
+export function predict(cell: Cell, profile: ProfileFlags, profileName = 'custom'): Verdict {
+  const why = inapplicable(cell, profile);
+  if (why) return { kind: 'not-applicable', reason: why };
+  const env = makeEnv(cell, profile.autobindReuseSysctl && cell.autobindReuse === 1, profile.followupSameEuidConflict);
+  return { kind: 'predicted', profile: profileName, ops: cell.ops.map((op) => step(env, op)) };
+}

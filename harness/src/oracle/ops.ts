@@ -1,0 +1,138 @@
+// The socket calls of a cell's script, at the af_inet / af_inet6 layer: state checks and errno
+// choices, address bookkeeping, then the port rules in getport.ts / hashconnect.ts. Models
+// __inet_bind(), __inet6_bind(), inet_listen() + inet_csk_listen_start(), __inet_stream_connect()
+// + tcp_v4_connect() / tcp_v6_connect(), and tcp_close() + tcp_time_wait().
+import type { OpResult } from '../model/cell.js';
+import { boundAddr, connectedAddr, isAnyAddr, showAddr, unboundAddr } from './addr.js';
+import type { Env } from './env.js';
+import { autobind, recheckPort, type PortResult } from './getport.js';
+import { hashConnect } from './hashconnect.js';
+import { moveAddr, putPort, type Sk } from './state.js';
+
+/** One op's prediction: what it returns, which rule decided it, which kernel code that models. */
+export interface OpPrediction { result: OpResult; rule: string; models: string }
+
+// Builds a prediction record.
+function pred(result: OpResult, rule: string, models: string): OpPrediction {
+  return { result, rule, models };
+}
+
+// Predicts an error return.
+function fail(errno: string, rule: string, models: string): OpPrediction {
+  return pred({ ok: false, errno }, rule, models);
+}
+
+// Predicts success with the port getsockname() shows afterwards.
+function okPort(env: Env, r: PortResult & { ok: true }, models: string): OpPrediction {
+  env.used.add(r.port);
+  return pred({ ok: true, port: r.reported }, r.rule, models);
+}
+
+// Errno for any call on a descriptor the script already closed.
+function closedFd(sk: Sk): OpPrediction {
+  return fail('EBADF', `fd.closed: ${sk.name} was closed earlier in the script`, 'close(2) / fdget()');
+}
+
+// Models bind(sock, loopback-or-any, 0).
+export function opBind(env: Env, sk: Sk): OpPrediction {
+  const fam = env.cell.family;
+  const models = `${fam === 'inet' ? '__inet_bind()' : '__inet6_bind()'} → inet_csk_get_port() → inet_csk_find_open_port()`;
+  if (sk.fdClosed) return closedFd(sk);
+  if (sk.state !== 'CLOSE' || sk.num) {
+    const what = sk.state === 'LISTEN' ? 'is listening' : sk.state === 'ESTABLISHED' ? 'is connected' : `already has port ${sk.num}`;
+    return fail('EINVAL', `bind.already-bound: ${sk.name} ${what}`, fam === 'inet' ? '__inet_bind()' : '__inet6_bind()');
+  }
+  const savedOnly = sk.ipv6only;
+  Object.assign(sk, boundAddr(fam, env.cell.addr, sk.ipv6only));
+  if (sk.noPort) {
+    sk.bindAddrLock = !isAnyAddr(sk);
+    return pred({ ok: true, port: 0 }, `bind.no-port: IP_BIND_ADDRESS_NO_PORT records ${showAddr(sk)} and defers the port to connect()`,
+      fam === 'inet' ? '__inet_bind() (bind_address_no_port)' : '__inet6_bind() (bind_address_no_port)');
+  }
+  const r = autobind(env, sk);
+  if (!r.ok) {
+    Object.assign(sk, unboundAddr(fam), { ipv6only: savedOnly });
+    return fail('EADDRINUSE', r.rule, models);
+  }
+  sk.bindAddrLock = !isAnyAddr(sk);
+  return okPort(env, r, models);
+}
+
+// Models listen(sock, backlog).
+export function opListen(env: Env, sk: Sk): OpPrediction {
+  const models = 'inet_listen() → inet_csk_listen_start() → inet_csk_get_port()';
+  if (sk.fdClosed) return closedFd(sk);
+  if (sk.connected) return fail('EINVAL', `listen.connected: ${sk.name} is connected (socket state is not SS_UNCONNECTED)`, 'inet_listen()');
+  if (sk.state === 'LISTEN') return pred({ ok: true, port: sk.num }, `listen.again: ${sk.name} already listens; only the backlog changes`, 'inet_listen()');
+  sk.state = 'LISTEN';
+  const auto = sk.num === 0;
+  const r = auto ? autobind(env, sk) : recheckPort(env, sk, sk.num);
+  if (!r.ok) {
+    sk.state = 'CLOSE';
+    return fail('EADDRINUSE', auto ? `listen.autobind → ${r.rule}` : r.rule, auto ? `${models}(0) → inet_csk_find_open_port()` : models);
+  }
+  sk.reuseportCb = sk.reuseport;
+  if (auto) return okPort(env, { ...r, rule: `listen.autobind → ${r.rule}` }, `${models}(0) → inet_csk_find_open_port()`);
+  return okPort(env, r, models);
+}
+
+// Models connect(sock, destination j) (blocking; the destination always listens).
+export function opConnect(env: Env, sk: Sk, dst: number): OpPrediction {
+  const v4path = env.cell.family !== 'inet6';
+  const models = `${v4path ? 'tcp_v4_connect()' : 'tcp_v6_connect()'} → ${v4path ? 'inet_hash_connect()' : 'inet6_hash_connect()'} → __inet_hash_connect()`;
+  if (sk.fdClosed) return closedFd(sk);
+  if (sk.connected) return fail('EISCONN', `connect.already-connected: ${sk.name} is connected`, '__inet_stream_connect()');
+  if (sk.state !== 'CLOSE') return fail('EISCONN', `connect.not-closed: ${sk.name} is ${sk.state === 'LISTEN' ? 'listening' : sk.state}`, '__inet_stream_connect()');
+  if (isAnyAddr(sk)) moveAddr(env.ns, sk, connectedAddr(sk, env.cell.family));
+  sk.dst = dst;
+  sk.state = 'SYN_SENT';
+  const r = hashConnect(env, sk);
+  if (!r.ok) {
+    sk.state = 'CLOSE';
+    const lost = sk.tb && !sk.bindPortLock ? `; ${sk.name} also gives up its port ${sk.num} (tcp_set_state(TCP_CLOSE))` : '';
+    if (sk.tb && !sk.bindPortLock) putPort(env.ns, sk);
+    if (!sk.bindAddrLock) Object.assign(sk, unboundAddr(env.cell.family), { ipv6only: sk.ipv6only });
+    sk.dst = null;
+    return fail('EADDRNOTAVAIL', r.rule + lost, models);
+  }
+  sk.state = 'ESTABLISHED';
+  sk.connected = true;
+  return okPort(env, r, models);
+}
+
+// Models tcp_time_wait(): the closed connection's TIME_WAIT holder takes over sk's place in the tables.
+function enterTimeWait(env: Env, sk: Sk): Sk {
+  const tw: Sk = { ...sk, name: `tw(${sk.name})`, state: 'TIME_WAIT', reuseportCb: false, connected: false, fdClosed: true };
+  if (sk.family === 'AF_INET') tw.ipv6only = false;
+  const { tb, tb2 } = sk;
+  if (tb) tb.owners[tb.owners.indexOf(sk)] = tw;
+  if (tb2) { tb2.owners.splice(tb2.owners.indexOf(sk), 1); tb2.deathrow.push(tw); }
+  env.ns.ehash[env.ns.ehash.indexOf(sk)] = tw;
+  sk.tb = null;
+  sk.tb2 = null;
+  sk.num = 0;
+  return tw;
+}
+
+// Models close(sock).
+export function opClose(env: Env, sk: Sk): OpPrediction {
+  if (sk.fdClosed) return closedFd(sk);
+  sk.fdClosed = true;
+  const done = { ok: true as const, port: null };
+  if (sk.state === 'ESTABLISHED') {
+    const port = sk.num;
+    const tw = enterTimeWait(env, sk);
+    sk.state = 'CLOSE';
+    return pred(done, `close.time-wait: ${sk.name} sent FIN; ${tw.name} keeps port ${port} and the 4-tuple (SO_REUSEADDR=${tw.reuse ? 1 : 0})`,
+      'tcp_close() → tcp_time_wait() → inet_twsk_hashdance()');
+  }
+  const port = sk.num;
+  const wasListening = sk.state === 'LISTEN';
+  sk.state = 'CLOSE';
+  sk.reuseportCb = false;
+  if (sk.tb) {
+    putPort(env.ns, sk);
+    return pred(done, `close.release: ${sk.name} ${wasListening ? 'stops listening and ' : ''}frees port ${port}`, 'tcp_close() → inet_csk_destroy_sock() → inet_put_port()');
+  }
+  return pred(done, `close.unbound: ${sk.name} held no port`, 'tcp_close()');
+}
