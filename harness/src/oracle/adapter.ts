@@ -1,0 +1,32 @@
+// Connects the pure oracle to the run: profile names → flags (optionally flipped for a
+// self-test), and a predict call that turns an exception into an 'oracle-error' answer.
+import type { Cell } from '../model/cell.js';
+import type { OracleAnswer } from '../results/outcome.js';
+import { PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
+
+export type ProfileTable = Record<string, ProfileFlags>;
+
+/** The profile table with each named flag toggled in every profile. */
+export function flippedProfiles(flags: readonly string[]): ProfileTable {
+  const table: ProfileTable = {};
+  for (const [name, f] of Object.entries(PROFILES)) table[name] = { ...f };
+  for (const flag of flags) {
+    if (!(flag in PROFILES['4b01a967+followup'])) {
+      throw new Error(`--oracle-flip ${flag}: no such profile flag; known: ${Object.keys(PROFILES['4b01a967+followup']).join(', ')}`);
+    }
+    for (const p of Object.values(table)) (p as unknown as Record<string, boolean>)[flag] = !(p as unknown as Record<string, boolean>)[flag];
+  }
+  return table;
+}
+
+/** The oracle's answer for a cell on a kernel profile; never throws. */
+export function oracleAnswer(cell: Cell, profile: string, table: ProfileTable): OracleAnswer {
+  const flags = table[profile as ProfileName];
+  if (!flags) return { kind: 'oracle-error', message: `unknown oracle profile ${JSON.stringify(profile)}` };
+  try {
+    const v = predict(cell, flags, profile);
+    return v.kind === 'predicted' ? { kind: 'predicted', profile, ops: v.ops } : v;
+  } catch (e) {
+    return { kind: 'oracle-error', message: (e as Error).stack ?? String(e) };
+  }
+}
