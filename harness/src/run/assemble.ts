@@ -25,6 +25,21 @@ export interface CellRecord {
 export type Predictor = (cell: PlannedCell, profile: string) => OracleAnswer;
 export type Comparer = (observed: OpResult[], predicted: OpResult[], range: readonly [number, number]) => Comparison;
 
+/**
+ * What an application can observe of a prediction. Node's net.connect({localAddress}) and
+ * server.listen() are one call for bind+connect / bind+listen: when the bind fails, the
+ * second step never runs and the application sees the bind's error for the whole call.
+ */
+export function applicationView(cell: PlannedCell, predicted: OpResult[]): OpResult[] {
+  return predicted.map((r, i) => {
+    const prev = cell.ops[i - 1];
+    const op = cell.ops[i];
+    const pairedStep = (op.op === 'connect' || op.op === 'listen') && prev?.op === 'bind' && prev.sock === op.sock;
+    const bindFailed = pairedStep ? predicted[i - 1] : undefined;
+    return bindFailed && !bindFailed.ok ? bindFailed : r;
+  });
+}
+
 /** One record per kernel × guest × planned cell. */
 export function assemble(jobs: KernelJobResult[], cells: PlannedCell[], predict: Predictor, compare: Comparer): CellRecord[] {
   const records: CellRecord[] = [];
@@ -34,7 +49,8 @@ export function assemble(jobs: KernelJobResult[], cells: PlannedCell[], predict:
       for (const cell of cells.filter((c) => c.guests.includes(guest))) {
         const expected = predict(cell, job.kernel.profile);
         const observed = job.reports[guest].get(cell.id);
-        let { outcome, reason } = classify(expected, observed, crash, (o, p) => compare(o, p, cell.portRange));
+        const compareAs = guest === 'ts' ? (o: OpResult[], p: OpResult[]) => compare(o, applicationView(cell, p), cell.portRange) : (o: OpResult[], p: OpResult[]) => compare(o, p, cell.portRange);
+        let { outcome, reason } = classify(expected, observed, crash, compareAs);
         if (!observed && !crash && job.infraError) {
           // Never started (no boot) is MISS; started but the lab broke is ERROR.
           outcome = job.unameR === undefined ? 'MISS' : 'ERROR';
