@@ -21,6 +21,7 @@ export const REQUIRED_PACKAGES: ReadonlyArray<readonly [string, string]> = [
   ['xz-utils', 'unpacks the kernel source'],
   ['e2fsprogs', 'makes the read-only Node.js disk'],
   ['util-linux', 'setpriv --pdeathsig keeps QEMU from outliving the harness'],
+  ['chromium', 'headless browser for the HTML report test'],
 ];
 
 export class ProvisionError extends Error {

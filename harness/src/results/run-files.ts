@@ -1,9 +1,11 @@
 // Writes the final files of a run directory: results.json (everything), expected.json and
-// observed.json (per kernel, guest and cell), results.ktap, junit.xml, summary.md; prints the
-// matrix on stdout.
+// observed.json (per kernel, guest and cell), results.ktap, junit.xml, summary.md, report.html;
+// prints the matrix on stdout.
 import type { CellRecord } from '../run/assemble.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
+import { behaviourChanges, changeSummary, kernelWithoutSysctl, type BehaviourChange } from './changes.js';
+import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
 import { toKtap } from './ktap.js';
 import { matrixMarkdown, matrixText } from './summary.js';
@@ -47,6 +49,8 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
   for (const r of s.records) counts[r.outcome]++;
   const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
   const problems = s.records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP');
+  // Baseline: the kernel that ran cells without the sysctl (the one before the commit), if any.
+  const changes = behaviourChanges(s.records, kernelWithoutSysctl(s.records));
   const md = [
     `# Run ${s.runId}${s.complete ? '' : ' (INCOMPLETE)'}`,
     '',
@@ -59,6 +63,7 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
     '',
     matrixMarkdown(s.records),
     '',
+    ...changesMarkdown(changes),
     ...(problems.length ? ['## Not passing', '', ...problems.map((r) => `- ${r.outcome} ${r.kernel} ${r.guest} \`${r.id}\`: ${r.reason}`), ''] : []),
     '## Timings (ms)',
     '',
@@ -66,7 +71,33 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
     '',
   ].join('\n');
   await writeText(runDir, 'summary.md', md);
+  await writeText(runDir, 'report.html', renderHtml({
+    runId: s.runId, complete: s.complete, exitCode: s.exitCode, records: s.records, changes,
+    kernels: kernels.map((k) => ({ name: k.name, release: k.unameR ?? k.release, profile: k.profile, bootMs: k.bootMs })),
+  }));
   process.stdout.write(`\n${matrixText(s.records)}\n\n`);
   for (const r of problems) process.stdout.write(`${r.outcome} ${r.kernel} ${r.guest} ${r.id}: ${r.reason}\n`);
   process.stdout.write(`results: ${runDir}\n`);
+}
+
+const CHANGES_LISTED = 100;
+
+/** summary.md's "Behaviour changes" section: counts, then each changed pair and whether the oracle predicted it. */
+function changesMarkdown(changes: BehaviourChange[]): string[] {
+  const c = changeSummary(changes);
+  const notable = changes.filter((x) => x.changed || (x.comparable && x.predictedChange === true));
+  const side = (x: BehaviourChange['from']): string => `${x.kernel} reuse=${x.reuse} \`${x.observed}\``;
+  const lines = notable.slice(0, CHANGES_LISTED).map((x) => {
+    const verdict = x.changed ? (x.explained ? 'predicted by the oracle' : '**not predicted** by the oracle') : '**predicted by the oracle, but unchanged**';
+    return `- ${x.guest} \`${x.group}\`: ${side(x.from)} → ${side(x.to)}: ${verdict}${x.rules.length ? ` (rule: ${x.rules.join('; ')})` : ''}`;
+  });
+  if (notable.length > CHANGES_LISTED) lines.push(`- … ${notable.length - CHANGES_LISTED} more in report.html`);
+  return [
+    '## Behaviour changes (each kernel × reuse against the baseline)',
+    '',
+    `${c.changed} changed (${c.changedPredicted} predicted, ${c.changedUnpredicted} not predicted), ${c.unchanged} unchanged, ${c.predictedButUnchanged} predicted but unchanged${c.incomparable ? `, ${c.incomparable} not comparable (ERROR/MISS)` : ''}.`,
+    '',
+    ...lines,
+    ...(lines.length ? [''] : []),
+  ];
 }
