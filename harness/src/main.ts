@@ -1,0 +1,156 @@
+// The main job: read the plan, provision, build (kernels, guest image, C guest) in parallel,
+// run every kernel in its own VM, compare with the oracle, write the run directory.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CaseFileErrors } from './cases/errors.js';
+import { HELP, parseOptions, UsageError, type Options } from './cli.js';
+import { buildCGuest, tsGuestPath } from './guests/index.js';
+import { authorizedKeyCmdline, buildGuestImage } from './image/build.js';
+import { buildKernels } from './kernel/build.js';
+import { defaultPair } from './kernel/defaults.js';
+import { flippedProfiles, oracleAnswer, type ProfileTable } from './oracle/adapter.js';
+import { compareResults } from './oracle/compare.js';
+import { loadPlan, type PlannedCell } from './plan/default.js';
+import { parseFilter, selectCells } from './plan/filter.js';
+import { printOraclePredictions, printPlan } from './plan/print.js';
+import { provision, ProvisionError } from './provision.js';
+import { EXIT, exitCodeFor } from './results/outcome.js';
+import { writeRunFiles } from './results/run-files.js';
+import { writeJson } from './results/write.js';
+import { assemble } from './run/assemble.js';
+import { multiplex } from './run/events.js';
+import { runKernelJob, type KernelJobResult } from './run/kernel-job.js';
+import { eventLogReporter, terminalReporter } from './run/reporters.js';
+import { newClientKey } from './ssh/keys.js';
+import { mapLimit } from './util/limit.js';
+import { resultsRoot } from './util/paths.js';
+import { chooseAccel } from './vm/accel.js';
+import { killAllVms } from './vm/registry.js';
+import { sweepOrphans } from './vm/sweep.js';
+
+/** A run id that sorts by time and never collides: 20261126-093100-ab12cd. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+interface Prepared { opts: Options; cells: PlannedCell[]; profiles: ProfileTable }
+
+/** Everything that can be wrong with the user's input, checked before anything is built. */
+function prepare(argv: string[]): Prepared | number {
+  try {
+    const opts = parseOptions(argv);
+    if (opts.help) { process.stdout.write(HELP + '\n'); return EXIT.ok; }
+    const profiles = flippedProfiles(opts.oracleFlip);
+    let cells = selectCells(loadPlan(opts.casesDir ? path.resolve(opts.casesDir) : undefined), opts.cases, opts.filters.map(parseFilter));
+    if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
+    if (cells.length === 0) throw new UsageError('the selection is empty: no cell matches --case/--filter');
+    return { opts, cells, profiles };
+  } catch (e) {
+    if (e instanceof CaseFileErrors || e instanceof UsageError || (e instanceof Error && /^(--|case folder)/.test(e.message))) {
+      process.stderr.write(`kph: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}
+
+/** Runs the main job with argv; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const prepared = prepare(argv);
+  if (typeof prepared === 'number') return prepared;
+  const { opts, cells, profiles } = prepared;
+  if (opts.planOnly) { printPlan(cells); return EXIT.ok; }
+  if (opts.oracleOnly) { printOraclePredictions(cells, profiles); return EXIT.ok; }
+
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) { killAllVms(); process.exit(EXIT.interrupted); }
+    process.stderr.write(`\nkph: ${sig}: stopping (again to force)\n`);
+    controller.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await runMain(opts, cells, profiles, controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTable, signal: AbortSignal): Promise<number> {
+  const t0 = Date.now();
+  const runId = newRunId();
+  const runDir = path.join(opts.resultsDir ? path.resolve(opts.resultsDir) : resultsRoot(), runId);
+  fs.mkdirSync(runDir, { recursive: true });
+  const emit = multiplex([terminalReporter(), eventLogReporter(path.join(runDir, 'events.jsonl'))]);
+  const timings: Record<string, number> = {};
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    emit({ type: 'phase', phase: name, state: 'start' });
+    try { return await fn(); } finally {
+      timings[name] = Date.now() - t;
+      emit({ type: 'phase', phase: name, state: 'end', ms: timings[name] });
+    }
+  };
+  for (const o of sweepOrphans()) emit({ type: 'progress', scope: 'sweep', message: `killed QEMU ${o.pid} left by dead harness ${o.harnessPid} (${o.name})` });
+
+  try {
+    await phase('provision', () => provision((m) => emit({ type: 'progress', scope: 'provision', message: m })));
+  } catch (e) {
+    if (e instanceof ProvisionError) { process.stderr.write(`kph: ${e.message}\n`); return EXIT.usage; }
+    throw e;
+  }
+
+  const variants = defaultPair();
+  emit({ type: 'run-start', runId, runDir, cells: cells.length, kernels: variants.map((v) => v.name) });
+  const accel = chooseAccel(opts.accel === 'auto' ? undefined : opts.accel);
+  emit({ type: 'progress', scope: 'accel', message: `${accel.accel} (${accel.reason}); timeouts ×${accel.timeScale}` });
+
+  let built;
+  try {
+    built = await phase('build', () => Promise.all([
+      buildKernels({ variants, logDir: runDir, signal, onProgress: (v, m) => emit({ type: 'progress', scope: `kernel ${v}`, message: m }) }),
+      buildGuestImage({ logDir: runDir, signal }),
+      buildCGuest({ logDir: runDir, signal }),
+    ]));
+  } catch (e) {
+    // Nothing booted: every cell is MISS. An interrupt is 130; a failed build is the lab's 3.
+    const exitCode = signal.aborted ? EXIT.interrupted : EXIT.infrastructure;
+    const message = signal.aborted ? 'interrupted during the build' : (e as Error).message;
+    process.stderr.write(`kph: build failed: ${message}\n`);
+    timings.total = Date.now() - t0;
+    await writeJson(runDir, 'results.json', { runId, complete: false, exitCode, error: message, timings });
+    emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: cells.length, SKIP: 0 }, incomplete: true, ms: timings.total });
+    return exitCode;
+  }
+  const [kernels, image, cGuest] = built;
+  for (const k of kernels) emit({ type: 'kernel-built', kernel: k.name, release: k.release, cached: k.cached, seconds: k.seconds });
+  emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
+
+  const clientKey = newClientKey();
+  const jobs: KernelJobResult[] = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runKernelJob(
+    { name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile },
+    cells,
+    {
+      runId, runDir, accel, initramfs: image.initramfs, nodeDisk: image.nodeDisk, hostKey: image.hostKey, clientKey,
+      cmdline: [...authorizedKeyCmdline(clientKey.publicKey), ...opts.append],
+      guests: { c: cGuest.path, ts: tsGuestPath() },
+      budgets: { bootMs: 20_000, perCellMs: 2_000, inactivityMs: 30_000, commandMs: 20_000 },
+      bootAttempts: opts.bootAttempts,
+      emit, signal,
+    },
+  )));
+
+  const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, profiles), compareResults);
+  for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
+  const exitCode = signal.aborted ? EXIT.interrupted : exitCodeFor(records.map((r) => r.outcome));
+  timings.total = Date.now() - t0;
+  await writeRunFiles(runDir, { runId, accel, jobs, records, timings, exitCode, complete: !signal.aborted, kernels, image });
+  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
+  for (const r of records) counts[r.outcome]++;
+  emit({ type: 'run-end', exitCode, counts, incomplete: signal.aborted, ms: timings.total });
+  return exitCode;
+}
