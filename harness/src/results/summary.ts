@@ -5,7 +5,7 @@ import { compactResults } from './format.js';
 import type { Outcome } from './outcome.js';
 
 export interface MatrixColumn { kernel: string; reuse: string }
-export interface MatrixRow { case: string; guest: string; title: string; cells: Array<{ text: string; outcome: Outcome } | undefined> }
+export interface MatrixRow { case: string; guest: string; title: string; params: string; cells: Array<{ text: string; outcome: Outcome } | undefined> }
 
 const MARK: Record<Outcome, string> = { PASS: 'ok', FAIL: 'FAIL', ERROR: 'ERROR', MISS: 'MISS', SKIP: 'skip' };
 
@@ -17,15 +17,23 @@ export function buildMatrix(records: CellRecord[]): { columns: MatrixColumn[]; r
     if (r.outcome === 'SKIP') continue;
     if (!columns.some((c) => `${c.kernel}|${c.reuse}` === colKey(r))) columns.push({ kernel: r.kernel, reuse: String(r.cell.autobindReuse) });
   }
+  // The kernel without the sysctl (reuse=absent) is the baseline: its columns come first.
+  const order = ['absent', '0', '1'];
+  columns.sort((a, b) => order.indexOf(a.reuse) - order.indexOf(b.reuse));
   const rows = new Map<string, MatrixRow>();
   for (const r of records) {
-    const key = `${r.case}|${r.guest}|${r.cell.portRange.join('-')}|${r.cell.family}|${r.cell.addr}`;
-    if (!rows.has(key)) rows.set(key, { case: r.case, guest: r.guest, title: r.title, cells: columns.map(() => undefined) });
+    const key = `${r.guest}|${r.case}/${paramsWithoutReuse(r.id)}`;
+    if (!rows.has(key)) rows.set(key, { case: r.case, guest: r.guest, title: r.title, params: paramsWithoutReuse(r.id), cells: columns.map(() => undefined) });
     const i = columns.findIndex((c) => `${c.kernel}|${c.reuse}` === colKey(r));
     if (i < 0) continue;
     rows.get(key)!.cells[i] = { text: cellText(r), outcome: r.outcome };
   }
   return { columns, rows: [...rows.values()] };
+}
+
+/** The cell's parameters from its id, without the case name and the reuse value. */
+function paramsWithoutReuse(id: string): string {
+  return (id.split('/')[1] ?? '').split(',').filter((kv) => !kv.startsWith('reuse=')).join(',');
 }
 
 function cellText(r: CellRecord): string {
@@ -36,8 +44,8 @@ function cellText(r: CellRecord): string {
 /** Text table for the terminal. */
 export function matrixText(records: CellRecord[]): string {
   const { columns, rows } = buildMatrix(records);
-  const header = ['case', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
-  const body = rows.map((r) => [r.case, r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
+  const header = ['case', 'cell', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
+  const body = rows.map((r) => [r.case, r.params, r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cols: string[]): string => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
@@ -48,9 +56,9 @@ export function matrixMarkdown(records: CellRecord[]): string {
   const { columns, rows } = buildMatrix(records);
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
   const out = [
-    `| case | guest | ${columns.map((c) => `${c.kernel} reuse=${c.reuse}`).join(' | ')} |`,
-    `|---|---|${columns.map(() => '---').join('|')}|`,
+    `| case | cell | guest | ${columns.map((c) => `${c.kernel} reuse=${c.reuse}`).join(' | ')} |`,
+    `|---|---|---|${columns.map(() => '---').join('|')}|`,
   ];
-  for (const r of rows) out.push(`| ${r.case} | ${r.guest} | ${r.cells.map((c) => (c ? `${MARK[c.outcome]} \`${esc(c.text)}\`` : '-')).join(' | ')} |`);
+  for (const r of rows) out.push(`| ${r.case} | ${r.params} | ${r.guest} | ${r.cells.map((c) => (c ? `${MARK[c.outcome]} \`${esc(c.text)}\`` : '-')).join(' | ')} |`);
   return out.join('\n');
 }
