@@ -41,14 +41,22 @@ function cellText(r: CellRecord): string {
   return r.reason;
 }
 
-/** Text table for the terminal. */
-export function matrixText(records: CellRecord[]): string {
-  const { columns, rows } = buildMatrix(records);
+/** A row worth showing when the matrix is too long: its results differ across columns, or one is not ok. */
+function notable(r: MatrixRow): boolean {
+  const present = r.cells.filter((c) => c !== undefined);
+  return new Set(present.map((c) => c.text)).size > 1 || present.some((c) => c.outcome !== 'PASS' && c.outcome !== 'SKIP');
+}
+
+/** Text table for the terminal; beyond `maxRows` rows only the notable ones are shown. */
+export function matrixText(records: CellRecord[], maxRows = 40): string {
+  const { columns, rows: all } = buildMatrix(records);
+  const rows = all.length > maxRows ? all.filter(notable) : all;
+  const note = rows.length < all.length ? `\n(${all.length - rows.length} of ${all.length} rows hidden: same result on every kernel and all ok; see summary.md or report.html)` : '';
   const header = ['case', 'cell', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
   const body = rows.map((r) => [r.case, r.params, r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cols: string[]): string => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + note;
 }
 
 /** Markdown table for summary.md. */
