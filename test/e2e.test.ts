@@ -41,10 +41,36 @@ test.serial('main job reproduces 4b01a967 on both kernels and matches the oracle
     }
   }
   t.true(res.records.some((r) => r.guest === 'ts' && r.outcome === 'PASS'));
+  // The cells mirroring the kernel selftest's 20 combinations agree with its own expectations.
+  const mirrored = selftestExpectations();
+  t.is(mirrored.length, 20);
+  for (const e of mirrored) {
+    const rec = res.records.find((r) => r.kernel === 'after' && r.guest === 'c' && r.id === e.id);
+    t.truthy(rec, e.id);
+    const got = rec!.observed?.results ?? [];
+    t.true(got[0]?.ok, `${e.id}: first bind`);
+    t.is(got[1]?.ok, e.secondBind, `${e.id}: second bind`);
+    if (e.secondListen !== undefined) t.is(got[3]?.ok, e.secondListen, `${e.id}: second listen`);
+  }
   for (const f of ['summary.md', 'expected.json', 'observed.json', 'events.jsonl', 'console-after-1.log', 'console-before-1.log']) {
     t.true(fs.existsSync(path.join(run.runDir!, f)), f);
   }
 });
+
+/** reuseaddr_ports_exhausted.c's three tests as (cell id, expected outcome) on the after kernel at ip_autobind_reuse=1. */
+function selftestExpectations(): Array<{ id: string; secondBind: boolean; secondListen?: boolean }> {
+  const id = (ra: number[], rp: number[], euid: number[]) =>
+    `selftest-mirror/reuse=1,range=one-port,fam=inet,addr=loopback,s0.reuseaddr=${!!ra[0]},s0.reuseport=${!!rp[0]},s1.reuseaddr=${!!ra[1]},s1.reuseport=${!!rp[1]},s0.euid=${euid[0]},s1.euid=${euid[1]}`;
+  const out: Array<{ id: string; secondBind: boolean; secondListen?: boolean }> = [];
+  const bits = [[0, 0], [0, 1], [1, 0], [1, 1]];
+  // Test 1, "unreusable": at least one socket lacks SO_REUSEADDR → the second bind fails.
+  for (const ra of bits.slice(0, 3)) for (const rp of bits) out.push({ id: id(ra, rp, [0, 0]), secondBind: false });
+  // Test 2, same euid: both SO_REUSEADDR → shares, unless both also have SO_REUSEPORT.
+  for (const rp of bits) out.push({ id: id([1, 1], rp, [0, 0]), secondBind: !(rp[0] && rp[1]) });
+  // Test 3, euids 10 and 20: the second bind succeeds, and only one of them may listen.
+  for (const rp of bits) out.push({ id: id([1, 1], rp, [10, 20]), secondBind: true, secondListen: false });
+  return out;
+}
 
 test.serial('a flipped oracle rule makes the run exit 1 and name the mismatching cell', async (t) => {
   const run = await runCli(['--results', tempResults(), '--oracle-flip', 'autobindReuseSysctl', '--no-ts']);
