@@ -1,4 +1,5 @@
 // The run as one stream of typed events; the terminal reporter and the event log consume it.
+import type { GuestCellReport } from '../model/cell.js';
 import type { Outcome } from '../results/outcome.js';
 
 export type RunEvent =
@@ -9,7 +10,8 @@ export type RunEvent =
   | { type: 'image-built'; cached: boolean; seconds: number; initramfsBytes: number; nodeDiskBytes: number }
   | { type: 'vm-starting'; kernel: string; attempt: number }
   | { type: 'vm-boot'; kernel: string; attempt: number; kind: string; bootMs: number; detail?: string }
-  | { type: 'cell-observed'; kernel: string; guest: string; id: string; status: string }
+  /** A guest's answer for one cell, logged whole so an interrupted run can be resumed. */
+  | { type: 'cell-observed'; kernel: string; guest: string; id: string; status: string; report: GuestCellReport }
   | { type: 'cell-result'; kernel: string; guest: string; id: string; outcome: Outcome; reason: string }
   | { type: 'run-end'; exitCode: number; counts: Record<Outcome, number>; incomplete: boolean; ms: number };
 

@@ -118,7 +118,7 @@ async function runOnGuest(session: GuestSession, kernel: KernelUnderTest, cells:
         const rep = parseReportLine(line);
         if (!rep) return;
         result.reports[guest].set(rep.id, rep);
-        ctx.emit({ type: 'cell-observed', kernel: kernel.name, guest, id: rep.id, status: rep.status });
+        ctx.emit({ type: 'cell-observed', kernel: kernel.name, guest, id: rep.id, status: rep.status, report: rep });
       },
     });
     result.timings[`cells_${guest}_ms`] = Date.now() - t;
