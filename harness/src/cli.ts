@@ -19,6 +19,8 @@ export interface Options {
   /** Print the plan (and the oracle's predictions with --oracle-only) without booting. */
   planOnly: boolean;
   oracleOnly: boolean;
+  /** Finish an interrupted run in its own directory. */
+  resume?: string;
   help: boolean;
 }
 
@@ -44,6 +46,8 @@ Options:
   --plan                 print the cells that would run, boot nothing
   --oracle-only          print the oracle's prediction for every cell on every kernel
                          profile, boot nothing
+  --resume RUN_DIR       finish an interrupted run: same options, only the cells without
+                         an answer in its events.jsonl run, results land in RUN_DIR
   -h, --help             this text
 
 Exit codes: 0 every cell matches the oracle; 1 a cell differs from the oracle or the kernel
@@ -80,6 +84,7 @@ export function parseOptions(argv: string[]): Options {
         filter: { type: 'string', multiple: true },
         plan: { type: 'boolean' },
         'oracle-only': { type: 'boolean' },
+        resume: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -104,6 +109,7 @@ export function parseOptions(argv: string[]): Options {
     filters: v.filter ?? [],
     planOnly: v.plan ?? false,
     oracleOnly: v['oracle-only'] ?? false,
+    resume: v.resume,
     help: v.help ?? false,
   };
 }

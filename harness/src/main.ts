@@ -20,7 +20,8 @@ import { writeRunFiles } from './results/run-files.js';
 import { writeJson } from './results/write.js';
 import { assemble } from './run/assemble.js';
 import { multiplex } from './run/events.js';
-import { runKernelJob, type KernelJobResult } from './run/kernel-job.js';
+import { runKernelJob, type JobContext, type KernelJobResult, type KernelUnderTest } from './run/kernel-job.js';
+import { readPriorRun, remainingCells, writeManifest, type PriorRun } from './run/resume.js';
 import { eventLogReporter, terminalReporter } from './run/reporters.js';
 import { newClientKey } from './ssh/keys.js';
 import { mapLimit } from './util/limit.js';
@@ -28,6 +29,19 @@ import { resultsRoot } from './util/paths.js';
 import { chooseAccel } from './vm/accel.js';
 import { killAllVms } from './vm/registry.js';
 import { sweepOrphans } from './vm/sweep.js';
+
+/** Runs a kernel's cells that have no answer yet (all of them unless resuming) and adds the earlier answers. */
+async function runOrResume(kernel: KernelUnderTest, cells: PlannedCell[], prior: PriorRun | undefined, ctx: JobContext): Promise<KernelJobResult> {
+  const answered = prior?.answered.get(kernel.name);
+  const todo = remainingCells(cells, answered);
+  if (answered && todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: `resuming: ${todo.length} of ${cells.length} cells still to run` });
+  const job: KernelJobResult = todo.length
+    ? await runKernelJob(kernel, todo, ctx)
+    : { kernel, attempts: [], unameR: kernel.release, reports: { c: new Map(), ts: new Map() }, cellCrashes: [], timings: {} };
+  for (const g of ['c', 'ts'] as const) for (const [id, rep] of answered?.[g] ?? []) if (!job.reports[g].has(id)) job.reports[g].set(id, rep);
+  if (answered && !todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
+  return job;
+}
 
 /** A run id that sorts by time and never collides: 20261126-093100-ab12cd. */
 export function newRunId(now = new Date()): string {
@@ -58,7 +72,17 @@ function prepare(argv: string[]): Prepared | number {
 
 /** Runs the main job with argv; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const prepared = prepare(argv);
+  let prior: PriorRun | undefined;
+  const resumeAt = argv.indexOf('--resume');
+  if (resumeAt >= 0) {
+    try {
+      prior = readPriorRun(path.resolve(argv[resumeAt + 1] ?? ''));
+    } catch (e) {
+      process.stderr.write(`kph: ${(e as Error).message}\n`);
+      return EXIT.usage;
+    }
+  }
+  const prepared = prepare(prior ? prior.manifest.argv : argv);
   if (typeof prepared === 'number') return prepared;
   const { opts, cells, profiles } = prepared;
   if (opts.planOnly) { printPlan(cells); return EXIT.ok; }
@@ -73,18 +97,27 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await runMain(opts, cells, profiles, controller.signal);
+    const runDir = prior ? path.resolve(argv[resumeAt + 1]) : undefined;
+    return await runMain(opts, cells, profiles, controller.signal, { argv, prior, runDir });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTable, signal: AbortSignal): Promise<number> {
+interface RunPlace { argv: string[]; prior?: PriorRun; runDir?: string }
+
+async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTable, signal: AbortSignal, place: RunPlace): Promise<number> {
   const t0 = Date.now();
-  const runId = newRunId();
-  const runDir = path.join(opts.resultsDir ? path.resolve(opts.resultsDir) : resultsRoot(), runId);
+  const { prior } = place;
+  const runId = prior?.manifest.runId ?? newRunId();
+  const runDir = place.runDir ?? path.join(opts.resultsDir ? path.resolve(opts.resultsDir) : resultsRoot(), runId);
   fs.mkdirSync(runDir, { recursive: true });
+  if (!prior) {
+    writeManifest(runDir, { runId, argv: place.argv, startedAt: new Date(t0).toISOString() });
+    // Until the run ends, results.json says it is incomplete (a SIGKILL leaves it so).
+    await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
+  }
   const emit = multiplex([terminalReporter(), eventLogReporter(path.join(runDir, 'events.jsonl'))]);
   const timings: Record<string, number> = {};
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -131,9 +164,10 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
 
   const clientKey = newClientKey();
-  const jobs: KernelJobResult[] = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runKernelJob(
+  const jobs: KernelJobResult[] = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runOrResume(
     { name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile },
     cells,
+    prior,
     {
       runId, runDir, accel, initramfs: image.initramfs, nodeDisk: image.nodeDisk, hostKey: image.hostKey, clientKey,
       cmdline: [...authorizedKeyCmdline(clientKey.publicKey), ...opts.append],
