@@ -1,12 +1,13 @@
 // Writes the final files of a run directory: results.json (everything), expected.json and
-// observed.json (per kernel, guest and cell), results.ktap, junit.xml, summary.md, report.html;
-// prints the matrix on stdout.
+// observed.json (per kernel, guest and cell), kcidb.json (KCIDB v5.3), results.ktap, junit.xml,
+// summary.md, report.html; prints the matrix on stdout.
 import type { CellRecord } from '../run/assemble.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
 import { behaviourChanges, changeSummary, kernelWithoutSysctl, type BehaviourChange } from './changes.js';
 import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
+import { gatherKcidbFacts, toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
 import { matrixMarkdown, matrixText } from './summary.js';
 import { writeJson, writeText } from './write.js';
@@ -33,7 +34,7 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
   }));
   await writeJson(runDir, 'expected.json', Object.fromEntries(s.records.map((r) => [key(r), r.expected])));
   await writeJson(runDir, 'observed.json', Object.fromEntries(s.records.map((r) => [key(r), r.observed ?? null])));
-  await writeJson(runDir, 'results.json', {
+  const results = {
     runId: s.runId,
     complete: s.complete,
     exitCode: s.exitCode,
@@ -42,7 +43,9 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
     image: s.image,
     timings: s.timings,
     records: s.records.map(({ cell, ...r }) => ({ ...r, params: { autobindReuse: cell.autobindReuse, portRange: cell.portRange, family: cell.family, addr: cell.addr, sockets: cell.sockets, ops: cell.ops, destinations: cell.destinations } })),
-  });
+  };
+  await writeJson(runDir, 'results.json', results);
+  await writeJson(runDir, 'kcidb.json', toKcidb(results, 'kph', await gatherKcidbFacts()));
   await writeText(runDir, 'results.ktap', toKtap(s.records));
   await writeText(runDir, 'junit.xml', toJunit(s.records, s.runId, new Date()));
   const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
