@@ -22,6 +22,7 @@ export const REQUIRED_PACKAGES: ReadonlyArray<readonly [string, string]> = [
   ['e2fsprogs', 'makes the read-only Node.js disk'],
   ['util-linux', 'setpriv --pdeathsig keeps QEMU from outliving the harness'],
   ['chromium', 'headless browser for the HTML report test'],
+  ['ruby', 'checks the Vagrantfile syntax in the tests'],
 ];
 
 export class ProvisionError extends Error {
