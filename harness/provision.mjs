@@ -5,7 +5,8 @@ import { ensureBuilt } from './ensure-built.mjs';
 await ensureBuilt();
 const { provision, ProvisionError } = await import('../build/harness/src/provision.js');
 try {
-  const { installed } = await provision((m) => console.error(`kph: ${m}`));
+  // --tests adds the packages only the test suite needs (Chromium, Ruby, Vagrant).
+  const { installed } = await provision((m) => console.error(`kph: ${m}`), { tests: process.argv.includes('--tests') });
   console.error(installed.length ? `kph: installed ${installed.join(' ')}` : 'kph: system packages present');
 } catch (e) {
   if (!(e instanceof ProvisionError)) throw e;

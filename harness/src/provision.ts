@@ -21,8 +21,13 @@ export const REQUIRED_PACKAGES: ReadonlyArray<readonly [string, string]> = [
   ['xz-utils', 'unpacks the kernel source'],
   ['e2fsprogs', 'makes the read-only Node.js disk'],
   ['util-linux', 'setpriv --pdeathsig keeps QEMU from outliving the harness'],
+];
+
+/** Debian packages only the test suite needs (installed by `npm test`, not by the main job). */
+export const TEST_PACKAGES: ReadonlyArray<readonly [string, string]> = [
   ['chromium', 'headless browser for the HTML report test'],
   ['ruby', 'checks the Vagrantfile syntax in the tests'],
+  ['vagrant', 'validates the Vagrantfile in the tests'],
 ];
 
 export class ProvisionError extends Error {
@@ -44,8 +49,9 @@ export async function missingPackages(packages = REQUIRED_PACKAGES.map(([p]) => 
 }
 
 /** Makes sure every required package is there; installs them as root, else throws with the command. */
-export async function provision(log: (msg: string) => void): Promise<{ installed: string[] }> {
-  const missing = await missingPackages();
+export async function provision(log: (msg: string) => void, opts: { tests?: boolean } = {}): Promise<{ installed: string[] }> {
+  const wanted = [...REQUIRED_PACKAGES, ...(opts.tests ? TEST_PACKAGES : [])].map(([p]) => p);
+  const missing = await missingPackages(wanted);
   if (missing.length === 0) return { installed: [] };
   const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
