@@ -21,6 +21,8 @@ export interface Options {
   oracleOnly: boolean;
   /** Finish an interrupted run in its own directory. */
   resume?: string;
+  /** Run only shard `index` (1-based) of `count` of the selected cells. */
+  shard?: { index: number; count: number };
   help: boolean;
 }
 
@@ -46,6 +48,9 @@ Options:
   --plan                 print the cells that would run, boot nothing
   --oracle-only          print the oracle's prediction for every cell on every kernel
                          profile, boot nothing
+  --shard I/N            run only the I-th of N deterministic slices of the selected cells
+                         (every kernel runs the same slice); join shard runs with
+                         harness/merge.mjs RUN_DIR… --out DIR
   --resume RUN_DIR       finish an interrupted run: same options, only the cells without
                          an answer in its events.jsonl run, results land in RUN_DIR
   -h, --help             this text
@@ -64,6 +69,15 @@ const positiveInt = (name: string, v: string | undefined, dflt: number): number 
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} expects a positive integer, got ${JSON.stringify(v)}`);
   return n;
 };
+
+/** Parses "2/4" into {index: 2, count: 4}. */
+function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || count < 1 || index < 1 || index > count) throw new UsageError(`--shard expects I/N with 1 <= I <= N, got ${JSON.stringify(text)}`);
+  return { index, count };
+}
 
 /** Parses argv (without node and script); throws UsageError with the offending option. */
 export function parseOptions(argv: string[]): Options {
@@ -85,6 +99,7 @@ export function parseOptions(argv: string[]): Options {
         plan: { type: 'boolean' },
         'oracle-only': { type: 'boolean' },
         resume: { type: 'string' },
+        shard: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -110,6 +125,7 @@ export function parseOptions(argv: string[]): Options {
     planOnly: v.plan ?? false,
     oracleOnly: v['oracle-only'] ?? false,
     resume: v.resume,
+    shard: v.shard === undefined ? undefined : parseShard(v.shard),
     help: v.help ?? false,
   };
 }

@@ -59,6 +59,11 @@ function prepare(argv: string[]): Prepared | number {
     const profiles = flippedProfiles(opts.oracleFlip);
     let cells = selectCells(loadPlan(opts.casesDir ? path.resolve(opts.casesDir) : undefined), opts.cases, opts.filters.map(parseFilter));
     if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
+    if (opts.shard) {
+      // Round robin over the plan's order: deterministic, balanced across cases.
+      const { index, count } = opts.shard;
+      cells = cells.filter((_, i) => i % count === index - 1);
+    }
     if (cells.length === 0) throw new UsageError('the selection is empty: no cell matches --case/--filter');
     return { opts, cells, profiles };
   } catch (e) {

@@ -26,15 +26,12 @@ export interface RunSummaryInput {
 
 /** Writes every final file of the run and prints the terminal summary. */
 export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise<void> {
-  const key = (r: CellRecord): string => `${r.kernel}/${r.guest}/${r.id}`;
   const kernels = s.jobs.map((j) => ({
     name: j.kernel.name, release: j.kernel.release, profile: j.kernel.profile, unameR: j.unameR,
     bootMs: j.bootMs, kvm: j.kvm, attempts: j.attempts, infraError: j.infraError, bootCrash: j.bootCrash, timings: j.timings,
     built: s.kernels.find((k) => k.name === j.kernel.name),
   }));
-  await writeJson(runDir, 'expected.json', Object.fromEntries(s.records.map((r) => [key(r), r.expected])));
-  await writeJson(runDir, 'observed.json', Object.fromEntries(s.records.map((r) => [key(r), r.observed ?? null])));
-  const results = {
+  const results: ResultsDoc = {
     runId: s.runId,
     complete: s.complete,
     exitCode: s.exitCode,
@@ -44,8 +41,37 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
     timings: s.timings,
     records: s.records.map(({ cell, ...r }) => ({ ...r, params: { autobindReuse: cell.autobindReuse, portRange: cell.portRange, family: cell.family, addr: cell.addr, sockets: cell.sockets, ops: cell.ops, destinations: cell.destinations } })),
   };
+  await writeOutputs(runDir, results, s.records, s.accel);
+}
+
+/** The serialisable whole of a run: what results.json holds. */
+export interface ResultsDoc {
+  runId: string;
+  complete: boolean;
+  exitCode: number;
+  accel: { requested: string; reason: string; timeScale: number; used: Array<{ kernel: string; kvm?: { enabled: boolean; present: boolean } }> };
+  kernels: Array<{ name: string; release: string; profile: string; unameR?: string; bootMs?: number; kvm?: { enabled: boolean; present: boolean }; attempts: unknown[]; infraError?: string; bootCrash?: { title: string }; timings: Record<string, number>; built?: unknown }>;
+  image: unknown;
+  timings: Record<string, number>;
+  records: Array<Omit<CellRecord, 'cell'> & { params: Omit<CellRecord['cell'], 'id' | 'case' | 'title' | 'guests'> }>;
+  /** Set on a merged run: the run directories it was made from. */
+  mergedFrom?: string[];
+}
+
+/** The cell records of a results.json, with their cells rebuilt from the stored parameters. */
+export function recordsOf(doc: ResultsDoc): CellRecord[] {
+  return doc.records.map(({ params, ...r }) => ({ ...r, cell: { ...params, id: r.id, case: r.case, title: r.title, guests: [r.guest] } }));
+}
+
+/** Writes results.json and every file derived from it (also used by the merge of shard runs). */
+export async function writeOutputs(runDir: string, results: ResultsDoc, records: CellRecord[], accel: { accel: string; reason: string }): Promise<void> {
+  const key = (r: CellRecord): string => `${r.kernel}/${r.guest}/${r.id}`;
+  const kernels = results.kernels;
+  const s = { runId: results.runId, complete: results.complete, exitCode: results.exitCode, records, accel, timings: results.timings };
+  await writeJson(runDir, 'expected.json', Object.fromEntries(s.records.map((r) => [key(r), r.expected])));
+  await writeJson(runDir, 'observed.json', Object.fromEntries(s.records.map((r) => [key(r), r.observed ?? null])));
   await writeJson(runDir, 'results.json', results);
-  await writeJson(runDir, 'kcidb.json', toKcidb(results, 'kph', await gatherKcidbFacts()));
+  await writeJson(runDir, 'kcidb.json', toKcidb(results as Parameters<typeof toKcidb>[0], 'kph', await gatherKcidbFacts()));
   await writeText(runDir, 'results.ktap', toKtap(s.records));
   await writeText(runDir, 'junit.xml', toJunit(s.records, s.runId, new Date()));
   const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
