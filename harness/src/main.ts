@@ -17,9 +17,11 @@ import { printOraclePredictions, printPlan } from './plan/print.js';
 import { provision, ProvisionError } from './provision.js';
 import { EXIT, exitCodeFor } from './results/outcome.js';
 import { writeRunFiles } from './results/run-files.js';
-import { writeJson } from './results/write.js';
+import { writeJson, writeText } from './results/write.js';
+import { compareRuns, comparisonMarkdown, findPrevious } from './results/previous.js';
+import type { ResultsDoc } from './results/run-files.js';
 import { assemble } from './run/assemble.js';
-import { multiplex } from './run/events.js';
+import { multiplex, type RunEvent } from './run/events.js';
 import { runKernelJob, type JobContext, type KernelJobResult, type KernelUnderTest } from './run/kernel-job.js';
 import { readPriorRun, remainingCells, writeManifest, type PriorRun } from './run/resume.js';
 import { eventLogReporter, terminalReporter } from './run/reporters.js';
@@ -27,6 +29,7 @@ import { newClientKey } from './ssh/keys.js';
 import { mapLimit } from './util/limit.js';
 import { resultsRoot } from './util/paths.js';
 import { chooseAccel } from './vm/accel.js';
+import { QemuConfigError, resolveQemu } from './vm/qemu.js';
 import { killAllVms } from './vm/registry.js';
 import { sweepOrphans } from './vm/sweep.js';
 
@@ -41,6 +44,17 @@ async function runOrResume(kernel: KernelUnderTest, cells: PlannedCell[], prior:
   for (const g of ['c', 'ts'] as const) for (const [id, rep] of answered?.[g] ?? []) if (!job.reports[g].has(id)) job.reports[g].set(id, rep);
   if (answered && !todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
   return job;
+}
+
+/** Writes comparison.json/.md against the previous finished run of the same plan, if any. */
+async function compareWithPrevious(runDir: string, runId: string, argv: string[], emit: (e: RunEvent) => void): Promise<void> {
+  const prev = findPrevious(path.dirname(runDir), runId, argv);
+  if (!prev) return;
+  const cur = JSON.parse(fs.readFileSync(path.join(runDir, 'results.json'), 'utf8')) as ResultsDoc;
+  const c = compareRuns(path.basename(prev.dir), prev.doc, cur);
+  await writeJson(runDir, 'comparison.json', c);
+  await writeText(runDir, 'comparison.md', comparisonMarkdown(c));
+  emit({ type: 'progress', scope: 'compare', message: `since ${c.previous}: ${c.newFailures.length} new failures, ${c.fixes.length} fixes, ${c.stillFailing.length} still failing, ${c.flaky.length} flaky` });
 }
 
 /** A run id that sorts by time and never collides: 20261126-093100-ab12cd. */
@@ -144,8 +158,15 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
 
   const variants = defaultPair();
   emit({ type: 'run-start', runId, runDir, cells: cells.length, kernels: variants.map((v) => v.name) });
-  const accel = chooseAccel(opts.accel === 'auto' ? undefined : opts.accel);
+  const accel = chooseAccel(opts.accel === 'auto' ? undefined : opts.accel, opts.timeoutScale);
   emit({ type: 'progress', scope: 'accel', message: `${accel.accel} (${accel.reason}); timeouts ×${accel.timeScale}` });
+  // A missing emulator or a flag it rejects is the user's setup to fix: exit 2, never a boot timeout.
+  const configError = (e: unknown): number => {
+    if (!(e instanceof QemuConfigError)) throw e;
+    process.stderr.write(`kph: ${e.message}\n`);
+    return EXIT.usage;
+  };
+  try { resolveQemu(); } catch (e) { return configError(e); }
 
   let built;
   try {
@@ -169,7 +190,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
 
   const clientKey = newClientKey();
-  const jobs: KernelJobResult[] = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runOrResume(
+  const jobs: KernelJobResult[] | number = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runOrResume(
     { name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile },
     cells,
     prior,
@@ -181,13 +202,15 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
       bootAttempts: opts.bootAttempts,
       emit, signal,
     },
-  )));
+  ))).catch(configError);
+  if (typeof jobs === 'number') return jobs;
 
   const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, profiles), compareResults);
   for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
   const exitCode = signal.aborted ? EXIT.interrupted : exitCodeFor(records.map((r) => r.outcome));
   timings.total = Date.now() - t0;
   await writeRunFiles(runDir, { runId, accel, jobs, records, timings, exitCode, complete: !signal.aborted, kernels, image });
+  await compareWithPrevious(runDir, runId, prior?.manifest.argv ?? place.argv, emit);
   const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
   for (const r of records) counts[r.outcome]++;
   emit({ type: 'run-end', exitCode, counts, incomplete: signal.aborted, ms: timings.total });
