@@ -542,26 +542,111 @@ static void run_cell(const struct cell *c, struct buf *out)
 	buf_add(out, "]}\n", 3);
 }
 
-// Test hook: KPH_CELLS_FAULT=hang|crash|silent makes every child misbehave, so the parent's
-// timeout / signal / missing-report paths can be exercised without a broken kernel.
-static void maybe_inject_fault(void)
+// Test hook: a fault, read from $KPH_CELLS_FAULT or else from the kernel command line word
+// kph.cells_fault= (so a VM can be given one with --append), as <mode>[@<cell id>]: without
+// "@id" every cell misbehaves, with it only that cell. Modes hang|crash|silent act in the
+// cell's child (timeout / signal / missing-report paths); sshd and kill act in the parent
+// before the cell: sshd SIGKILLs the SSH server process serving this command (the
+// connection drops mid-run), kill SIGKILLs kph-cells itself (the command ends by a signal).
+static char fault_mode[32];
+static const char *fault_cell;
+
+static void load_fault(void)
 {
+	static char word[1024];
 	const char *f = getenv("KPH_CELLS_FAULT");
+	if (!f || !*f) {
+		char cmdline[4096];
+		FILE *fp = fopen("/proc/cmdline", "r");
+		size_t n = fp ? fread(cmdline, 1, sizeof cmdline - 1, fp) : 0;
+		if (fp)
+			fclose(fp);
+		cmdline[n] = '\0';
+		for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n"))
+			if (!strncmp(w, "kph.cells_fault=", 16))
+				f = w + 16;
+	}
 	if (!f || !*f)
 		return;
-	if (!strcmp(f, "hang"))
+	snprintf(word, sizeof word, "%s", f);
+	char *at = strchr(word, '@');
+	if (at) {
+		*at = '\0';
+		fault_cell = at + 1;
+	}
+	snprintf(fault_mode, sizeof fault_mode, "%.31s", word);
+}
+
+static int fault_applies(const struct cell *c, const char *mode)
+{
+	return !strcmp(fault_mode, mode) && (!fault_cell || !strcmp(fault_cell, c->id));
+}
+
+// The parent's faults: the SSH connection or kph-cells itself dies before the cell runs.
+static void maybe_inject_parent_fault(const struct cell *c)
+{
+	if (fault_applies(c, "kill"))
+		kill(getpid(), SIGKILL);
+	if (!fault_applies(c, "sshd"))
+		return;
+	// Walk up the parents to the nearest dropbear: the process that serves this connection.
+	for (pid_t p = getppid(); p > 1;) {
+		char path[64], stat[512];
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+		FILE *fp = fopen(path, "r");
+		size_t n = fp ? fread(stat, 1, sizeof stat - 1, fp) : 0;
+		if (fp)
+			fclose(fp);
+		stat[n] = '\0';
+		char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+		if (!open || !close)
+			return;
+		if (!strncmp(open + 1, "dropbear)", 9)) {
+			kill(p, SIGKILL);
+			sleep(5); // the connection is gone; stdout's next write ends this process
+			return;
+		}
+		int ppid = 0;
+		if (sscanf(close + 2, "%*c %d", &ppid) != 1)
+			return;
+		p = (pid_t)ppid;
+	}
+}
+
+static void maybe_inject_fault(const struct cell *c)
+{
+	if (!fault_mode[0] || (fault_cell && strcmp(fault_cell, c->id)))
+		return;
+	if (!strcmp(fault_mode, "hang"))
 		for (;;)
 			pause();
-	if (!strcmp(f, "crash"))
+	if (!strcmp(fault_mode, "crash"))
 		raise(SIGSEGV);
-	if (!strcmp(f, "silent"))
+	if (!strcmp(fault_mode, "silent"))
 		_exit(3);
+}
+
+// With --mark, "kph: cell <id> start" goes to the kernel log at KERN_WARNING before each
+// cell, so it reaches the serial console (loglevel=5) ahead of anything the cell makes the
+// kernel print: the host attributes a crash to the last cell started. /dev/kmsg is opened
+// per cell because writes are rate-limited per open file (printk.devkmsg=ratelimit).
+static void mark_start(const char *id)
+{
+	char line[512];
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	int n = snprintf(line, sizeof line, "<4>kph: cell %s start\n", id);
+	if (n > 0 && (size_t)n < sizeof line && write(fd, line, (size_t)n) < 0) {
+		// best effort: a missing mark only weakens crash attribution
+	}
+	close(fd);
 }
 
 static void child_main(const struct cell *c, int fd)
 {
 	struct buf out = { 0 };
-	maybe_inject_fault();
+	maybe_inject_fault(c);
 	run_cell(c, &out);
 	for (size_t off = 0; off < out.len;) {
 		ssize_t n = write(fd, out.p + off, out.len - off);
@@ -692,18 +777,21 @@ static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kph-cells [--timeout SECONDS] [--version]\n"
+		"usage: kph-cells [--timeout SECONDS] [--mark] [--version]\n"
 		"Reads cell lines on stdin, writes one JSON report line per cell on stdout.\n"
 		"  --timeout S   per-cell deadline in seconds (default 10); a stuck cell is killed and reported as error\n"
+		"  --mark        write \"kph: cell <id> start\" to /dev/kmsg before each cell (crash attribution)\n"
 		"  --version     print the protocol version and exit\n"
 		"Limits: %d sockets, %d ops, %d destinations per cell.\n"
-		"Test hook: KPH_CELLS_FAULT=hang|crash|silent makes every cell's child misbehave.\n",
+		"Test hook: KPH_CELLS_FAULT (or kph.cells_fault= on the kernel command line) =\n"
+		"  hang|crash|silent|sshd|kill[@CELL_ID] makes every cell (or that one) misbehave.\n",
 		MAX_SOCKS, MAX_OPS, MAX_DSTS);
 }
 
 int main(int argc, char **argv)
 {
 	double timeout = 10;
+	int mark = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -717,6 +805,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(a, "--mark")) {
+			mark = 1;
+			continue;
 		} else if (!strcmp(a, "--timeout") && i + 1 < argc) {
 			v = argv[++i];
 		} else if (!strncmp(a, "--timeout=", 10)) {
@@ -735,6 +826,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	load_fault();
 	while ((n = getline(&line, &cap, stdin)) >= 0) {
 		struct cell c;
 		char err[256];
@@ -748,10 +840,14 @@ int main(int argc, char **argv)
 			return 70;
 		}
 		const char *id = find_id(copy);
-		if (parse_cell(line, &c, err, sizeof err))
+		if (parse_cell(line, &c, err, sizeof err)) {
 			report_status(&out, id, "error", err);
-		else
+		} else {
+			if (mark)
+				mark_start(c.id);
+			maybe_inject_parent_fault(&c);
 			run_in_child(&c, timeout, &out);
+		}
 		emit(&out);
 		free(copy);
 	}

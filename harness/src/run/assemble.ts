@@ -4,7 +4,7 @@ import type { GuestCellReport, OpResult } from '../model/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import { classify, type Comparison, type OracleAnswer, type Outcome } from '../results/outcome.js';
 import type { CrashReport } from '../vm/console.js';
-import type { KernelJobResult } from './kernel-job.js';
+import type { CellTry, KernelJobResult } from './kernel-job.js';
 
 export interface CellRecord {
   kernel: string;
@@ -20,7 +20,16 @@ export interface CellRecord {
   expected: OracleAnswer;
   observed?: GuestCellReport;
   crash?: CrashReport;
+  /** The attempt (VM number of the kernel, as in console-<kernel>-<attempt>.log) whose result counts. */
+  attempt?: number;
+  /** The lab failed under this cell (ERROR) before it passed on a fresh VM. */
+  flaky?: true;
+  /** Every try, oldest first, when there was more than one. */
+  attempts?: CellAttempt[];
 }
+
+/** One try of a cell. */
+export interface CellAttempt { attempt: number; outcome: Outcome; reason: string }
 
 export type Predictor = (cell: PlannedCell, profile: string) => OracleAnswer;
 export type Comparer = (observed: OpResult[], predicted: OpResult[], range: readonly [number, number]) => Comparison;
@@ -40,25 +49,54 @@ export function applicationView(cell: PlannedCell, predicted: OpResult[]): OpRes
   });
 }
 
-/** One record per kernel × guest × planned cell. */
+/** One record per kernel × guest × planned cell, with the attempt that decided it. */
 export function assemble(jobs: KernelJobResult[], cells: PlannedCell[], predict: Predictor, compare: Comparer): CellRecord[] {
   const records: CellRecord[] = [];
   for (const job of jobs) {
     for (const guest of ['c', 'ts'] as const) {
-      const crash = job.bootCrash ?? job.cellCrashes.find((c) => c.guest === guest)?.crash;
       for (const cell of cells.filter((c) => c.guests.includes(guest))) {
         const expected = predict(cell, job.kernel.profile);
         const observed = job.reports[guest].get(cell.id);
+        const crash = job.cellCrash?.[guest].get(cell.id)
+          ?? job.cellCrashes.find((c) => c.guest === guest && (!c.cells || c.cells.includes(cell.id)))?.crash
+          ?? (observed ? undefined : job.bootCrash);
         const compareAs = guest === 'ts' ? (o: OpResult[], p: OpResult[]) => compare(o, applicationView(cell, p), cell.portRange) : (o: OpResult[], p: OpResult[]) => compare(o, p, cell.portRange);
         let { outcome, reason } = classify(expected, observed, crash, compareAs);
-        if (!observed && !crash && job.infraError) {
-          // Never started (no boot) is MISS; started but the lab broke is ERROR.
-          outcome = job.unameR === undefined ? 'MISS' : 'ERROR';
+        const errors = job.errors?.[guest].get(cell.id) ?? [];
+        if (!observed && !crash && errors.length) {
+          // Started, but the lab broke under it on every try.
+          outcome = 'ERROR';
+          reason = `${errors[errors.length - 1].reason}${errors.length > 1 ? ` (${errors.length} tries)` : ''}`;
+        } else if (!observed && !crash && job.infraError) {
+          // Never started (no boot, or every VM spent before its turn) is MISS.
+          outcome = 'MISS';
           reason = job.infraError;
         }
-        records.push({ kernel: job.kernel.name, release: job.kernel.release, profile: job.kernel.profile, guest, id: cell.id, case: cell.case, title: cell.title, cell, outcome, reason, expected, observed, crash });
+        const tries = attemptsOf(job, guest, cell.id, errors, outcome, reason);
+        const last = tries[tries.length - 1];
+        const flaky = errors.length > 0 && (outcome === 'PASS' || outcome === 'SKIP');
+        records.push({
+          kernel: job.kernel.name, release: job.kernel.release, profile: job.kernel.profile, guest, id: cell.id, case: cell.case, title: cell.title, cell,
+          outcome, reason: flaky ? `${reason} (flaky: the lab failed under it on attempt ${errors.map((e) => e.attempt).join(', ')})` : reason,
+          expected, observed, crash,
+          ...(last ? { attempt: last.attempt } : {}),
+          ...(flaky ? { flaky: true as const } : {}),
+          ...(tries.length > 1 ? { attempts: tries } : {}),
+        });
       }
     }
   }
   return records;
+}
+
+/** Every try of a cell: the lab failures, then the one that decided it (on the VM that answered it). */
+function attemptsOf(job: KernelJobResult, guest: 'c' | 'ts', id: string, errors: CellTry[], outcome: Outcome, reason: string): CellAttempt[] {
+  const tries: CellAttempt[] = errors.map((e) => ({ attempt: e.attempt, outcome: 'ERROR', reason: e.reason }));
+  const answeredOn = job.answeredOn?.[guest].get(id);
+  if (answeredOn !== undefined) tries.push({ attempt: answeredOn, outcome, reason });
+  else if (outcome !== 'ERROR' && outcome !== 'MISS') {
+    const lastVm = job.attempts[job.attempts.length - 1]?.attempt;
+    if (lastVm !== undefined) tries.push({ attempt: lastVm, outcome, reason });
+  }
+  return tries;
 }

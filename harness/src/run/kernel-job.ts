@@ -1,12 +1,15 @@
-// Everything that happens to one kernel: boot it (bounded retries on a fresh VM), prove which
-// kernel answered (`uname -r`), push the guests, stream the cells through them, watch the console.
+// Everything that happens to one kernel: boot a VM, prove which kernel answered (`uname -r`),
+// push the guests, stream the cells through them while the C guest marks each cell's start on
+// the console, and attribute console crashes to the cell that was running. A VM is never reused
+// after a failure: cells left without an answer go to a fresh VM, a bounded number of times.
 import type { GuestCellReport } from '../model/cell.js';
 import { encodeCell, parseReportLine } from '../model/wire.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
-import { describeExec, type GuestSession } from '../ssh/session.js';
-import type { AccelChoice } from '../vm/accel.js';
+import { describeExec, type ExecResult } from '../ssh/session.js';
+import { fallBackToTcg, type Accel, type AccelChoice } from '../vm/accel.js';
 import { bootGuest, type BootResult } from '../vm/boot.js';
 import { scanConsole, type CrashReport } from '../vm/console.js';
+import { QemuConfigError } from '../vm/qemu.js';
 import type { RunEvent } from './events.js';
 
 export interface KernelUnderTest { name: string; release: string; bzImage: string; profile: string }
@@ -23,109 +26,245 @@ export interface JobContext {
   guests: { c: string; ts: string };
   /** Base budgets in ms before scaling by accel.timeScale. */
   budgets: { bootMs: number; perCellMs: number; inactivityMs: number; commandMs: number };
+  /** Lab failures (a boot that fails, a session lost) tolerated per kernel, and tries per cell. */
   bootAttempts: number;
   emit: (e: RunEvent) => void;
   signal: AbortSignal;
 }
 
-export interface BootAttempt { attempt: number; kind: BootResult['kind']; bootMs: number; detail?: string }
+/** One VM of a kernel's job: how it booted, on which accelerator, and how its run ended. */
+export interface BootAttempt {
+  attempt: number;
+  kind: BootResult['kind'];
+  bootMs: number;
+  detail?: string;
+  /** The accelerator requested for this VM, and what QEMU reported (`query-kvm`). */
+  accel?: Accel;
+  kvm?: { enabled: boolean; present: boolean };
+  /** How the cells on this VM ended, when it booted. */
+  ended?: string;
+}
+
+/** A try of a cell that the lab broke (ERROR): on which VM, and how. */
+export interface CellTry { attempt: number; reason: string }
+
+type PerGuest<T> = Record<GuestKind, Map<string, T>>;
 
 export interface KernelJobResult {
   kernel: KernelUnderTest;
   attempts: BootAttempt[];
-  /** Set when the kernel crashed while booting (a FAIL for every cell). */
+  /** Set when the kernel crashed while booting: a FAIL for every cell without an answer. */
   bootCrash?: CrashReport;
   /** Set when the lab broke (no boot, wrong kernel, lost SSH): cells not run are MISS or ERROR. */
   infraError?: string;
   bootMs?: number;
   kvm?: { enabled: boolean; present: boolean };
   unameR?: string;
-  reports: Record<GuestKind, Map<string, GuestCellReport>>;
-  /** Crashes seen on the console while the cells ran, with the guest that was running. */
-  cellCrashes: Array<{ guest: GuestKind; crash: CrashReport }>;
+  reports: PerGuest<GuestCellReport>;
+  /** Crashes seen on the console that no cell start explains; `cells` (if set) are the cells they hit. */
+  cellCrashes: Array<{ guest: GuestKind; crash: CrashReport; cells?: string[] }>;
+  /** The crash seen while a cell ran (the last cell marked as started before it): that cell is FAIL. */
+  cellCrash?: PerGuest<CrashReport>;
+  /** Tries of a cell that ended in a lab failure, oldest first. */
+  errors?: PerGuest<CellTry[]>;
+  /** The attempt (VM number) whose answer `reports` keeps. */
+  answeredOn?: PerGuest<number>;
   timings: Record<string, number>;
 }
 
 const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
+/** Fresh VMs granted after the kernel crashed under a cell (each crash settles one cell as FAIL). */
+const MAX_CRASH_RESTARTS = 3;
+const CELL_MARK = /kph: cell (\S+) start/g;
 
-/** Runs every planned cell on one kernel; never throws for kernel or lab failures. */
+const perGuest = <T>(): PerGuest<T> => ({ c: new Map(), ts: new Map() });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** How a VM's run ended: every cell answered, the kernel crashed, the lab broke, or the wrong kernel answered. */
+type VmEnd = { kind: 'done' | 'kernel-crash' | 'lab' | 'wrong-kernel'; detail: string };
+
+/** Runs every planned cell on one kernel; throws only QemuConfigError (the user's setup), never for kernel or lab failures. */
 export async function runKernelJob(kernel: KernelUnderTest, cells: PlannedCell[], ctx: JobContext): Promise<KernelJobResult> {
-  const scale = ctx.accel.timeScale;
-  const result: KernelJobResult = { kernel, attempts: [], reports: { c: new Map(), ts: new Map() }, cellCrashes: [], timings: {} };
-  let boot: BootResult | undefined;
-  for (let attempt = 1; attempt <= ctx.bootAttempts; attempt++) {
+  const result: KernelJobResult = {
+    kernel, attempts: [], reports: perGuest(), cellCrashes: [], timings: {},
+    cellCrash: perGuest(), errors: perGuest(), answeredOn: perGuest(),
+  };
+  let accel = ctx.accel;
+  let labFailures = 0;
+  let crashRestarts = 0;
+  for (let attempt = 1; ; attempt++) {
+    const todo = pendingCells(cells, result, ctx.bootAttempts);
+    if (todo.length === 0) break;
+    if (ctx.signal.aborted) { result.infraError = 'interrupted before these cells ran'; break; }
+    if (labFailures >= ctx.bootAttempts) break;
+    if (crashRestarts > MAX_CRASH_RESTARTS) {
+      result.infraError = `not run: the kernel crashed under ${crashRestarts} cells and ${MAX_CRASH_RESTARTS} fresh VMs were spent`;
+      break;
+    }
     ctx.emit({ type: 'vm-starting', kernel: kernel.name, attempt });
-    boot = await bootGuest({
-      spec: { name: `${kernel.name}-${attempt}`, runId: ctx.runId, runDir: ctx.runDir, kernel: kernel.bzImage, initramfs: ctx.initramfs, disk: ctx.nodeDisk, cmdline: ctx.cmdline, memoryMiB: 512, accel: ctx.accel },
-      hostKey: ctx.hostKey,
-      privateKey: ctx.clientKey.privateKey,
-      deadlineMs: ctx.budgets.bootMs * scale,
-      keepaliveMs: 5_000 * scale,
-      signal: ctx.signal,
-    });
-    const detail = boot.kind === 'kernel-crash' ? boot.crash.title : boot.kind === 'no-ssh' ? boot.lastError : boot.kind === 'qemu-died' ? `QEMU exit ${boot.exit.signal ?? boot.exit.code}` : undefined;
-    result.attempts.push({ attempt, kind: boot.kind, bootMs: boot.bootMs, detail });
+    const boot = await bootOnce(kernel, attempt, accel, ctx);
+    const detail = boot.kind === 'kernel-crash' ? boot.crash.title : boot.kind === 'no-ssh' ? boot.lastError : boot.kind === 'qemu-died' ? `QEMU exit ${boot.exit.signal ?? boot.exit.code}${boot.early ? ' during start-up' : ''}` : undefined;
+    const entry: BootAttempt = { attempt, kind: boot.kind, bootMs: boot.bootMs, detail, accel: accel.accel };
+    result.attempts.push(entry);
     ctx.emit({ type: 'vm-boot', kernel: kernel.name, attempt, kind: boot.kind, bootMs: boot.bootMs, detail });
-    // A kernel crash is the kernel's fault and reproducible: never retried. Only lab failures are.
-    if (boot.kind === 'ready' || boot.kind === 'kernel-crash' || boot.kind === 'aborted') break;
-  }
-  if (!boot || boot.kind !== 'ready') {
-    if (boot?.kind === 'kernel-crash') result.bootCrash = boot.crash;
-    else result.infraError = boot ? `boot ${boot.kind}${boot.kind === 'no-ssh' ? `: ${boot.lastError}` : ''} after ${result.attempts.length} attempt(s)` : 'not booted';
-    return result;
-  }
-  result.bootMs = boot.bootMs;
-  result.kvm = boot.kvm;
-  const { vm, session } = boot;
-  try {
-    await runOnGuest(session, kernel, cells, ctx, result, () => vm.consoleText);
-  } catch (e) {
-    result.infraError = (e as Error).message;
-  } finally {
-    session.close();
-    await vm.stop(2_000);
+    if (boot.kind === 'aborted') { result.infraError = 'interrupted while booting'; break; }
+    // A kernel crash at boot is the kernel's fault and reproducible: never retried.
+    if (boot.kind === 'kernel-crash') { result.bootCrash = boot.crash; break; }
+    if (boot.kind !== 'ready') {
+      if (boot.kind === 'qemu-died' && boot.early && accel.accel === 'tcg' && boot.exit.signal === null && boot.exit.code !== 0) {
+        throw new QemuConfigError(`QEMU rejected its command line (exit ${boot.exit.code}): ${boot.consoleTail.trim().split('\n').slice(-3).join(' | ')}`);
+      }
+      labFailures++;
+      result.infraError = `boot ${boot.kind}${detail ? `: ${detail}` : ''} (VM ${attempt}, ${labFailures} lab failure(s) of ${ctx.bootAttempts} allowed)`;
+      if (accel.accel === 'kvm') {
+        accel = fallBackToTcg(accel, `${boot.kind}${detail ? `: ${detail}` : ''}`);
+        ctx.emit({ type: 'progress', scope: kernel.name, message: `${accel.reason}; timeouts ×${accel.timeScale}` });
+      }
+      continue;
+    }
+    result.bootMs = boot.bootMs;
+    result.kvm = boot.kvm;
+    entry.kvm = boot.kvm;
+    const end = await runOnVm(boot, attempt, todo, kernel, accel, ctx, result);
+    entry.ended = end.detail;
+    if (end.kind === 'done') continue;
+    result.infraError = end.detail;
+    if (end.kind === 'wrong-kernel') break;
+    if (end.kind === 'kernel-crash') crashRestarts++;
+    else labFailures++;
+    const left = pendingCells(cells, result, ctx.bootAttempts).length;
+    if (left && !ctx.signal.aborted) ctx.emit({ type: 'progress', scope: kernel.name, message: `VM ${attempt}: ${end.detail}; ${left} cell run(s) left for a fresh VM` });
   }
   return result;
 }
 
-async function runOnGuest(session: GuestSession, kernel: KernelUnderTest, cells: PlannedCell[], ctx: JobContext, result: KernelJobResult, console: () => string): Promise<void> {
-  const scale = ctx.accel.timeScale;
-  const cmd = { deadlineMs: ctx.budgets.commandMs * scale, signal: ctx.signal };
-  const uname = await session.exec('uname -r', cmd);
-  if (uname.kind !== 'exited' || uname.code !== 0) throw new Error(`uname -r in the guest ${describeExec(uname)}`);
-  result.unameR = uname.stdout.trim();
-  if (result.unameR !== kernel.release) throw new Error(`wrong kernel answered: uname -r says ${result.unameR}, expected ${kernel.release}`);
+/** Boots VM number `attempt` of a kernel on `accel`, with the boot deadline scaled for it. */
+async function bootOnce(kernel: KernelUnderTest, attempt: number, accel: AccelChoice, ctx: JobContext): Promise<BootResult> {
+  const scale = accel.timeScale;
+  return bootGuest({
+    spec: { name: `${kernel.name}-${attempt}`, runId: ctx.runId, runDir: ctx.runDir, kernel: kernel.bzImage, initramfs: ctx.initramfs, disk: ctx.nodeDisk, cmdline: ctx.cmdline, memoryMiB: 512, accel },
+    hostKey: ctx.hostKey,
+    privateKey: ctx.clientKey.privateKey,
+    deadlineMs: ctx.budgets.bootMs * scale,
+    // Keepalive backs up the inactivity clock (which catches a hung command first).
+    keepaliveMs: (ctx.budgets.inactivityMs * scale) / 2,
+    signal: ctx.signal,
+  });
+}
 
-  let t = Date.now();
-  await session.push(ctx.guests.c, REMOTE.c, '0755', cmd.deadlineMs);
-  await session.push(ctx.guests.ts, REMOTE.ts, '0644', cmd.deadlineMs);
-  result.timings.pushMs = Date.now() - t;
-
+/** (guest, cell) pairs still to run: no answer, no crash, and fewer lab failures than allowed. */
+function pendingCells(cells: PlannedCell[], result: KernelJobResult, maxTries: number): Array<{ guest: GuestKind; cell: PlannedCell }> {
+  const out: Array<{ guest: GuestKind; cell: PlannedCell }> = [];
+  if (result.bootCrash) return out;
   for (const guest of ['c', 'ts'] as const) {
-    const batch = cells.filter((c) => c.guests.includes(guest));
-    if (batch.length === 0) continue;
-    ctx.signal.throwIfAborted();
-    const before = console().length;
-    t = Date.now();
-    const command = guest === 'c' ? `${REMOTE.c} --timeout ${10 * scale}` : `node ${REMOTE.ts} --timeout ${20 * scale}`;
-    const perCell = guest === 'c' ? ctx.budgets.perCellMs : ctx.budgets.perCellMs * 4;
-    const r = await session.exec(command, {
-      stdin: batch.map(encodeCell).join('\n') + '\n',
-      deadlineMs: (ctx.budgets.commandMs + batch.length * perCell) * scale,
-      inactivityMs: ctx.budgets.inactivityMs * scale,
-      signal: ctx.signal,
-      onLine: (line) => {
-        const rep = parseReportLine(line);
-        if (!rep) return;
-        result.reports[guest].set(rep.id, rep);
-        ctx.emit({ type: 'cell-observed', kernel: kernel.name, guest, id: rep.id, status: rep.status, report: rep });
-      },
-    });
-    result.timings[`cells_${guest}_ms`] = Date.now() - t;
-    for (const crash of scanConsole(console().slice(before))) result.cellCrashes.push({ guest, crash });
-    if (r.kind !== 'exited' || r.code !== 0) {
-      const missing = batch.filter((c) => !result.reports[guest].has(c.id)).length;
-      if (missing > 0 || r.kind !== 'exited') throw new Error(`${guest} guest ${describeExec(r)}; ${missing} of ${batch.length} cells unanswered`);
+    for (const cell of cells) {
+      if (!cell.guests.includes(guest) || result.reports[guest].has(cell.id) || result.cellCrash![guest].has(cell.id)) continue;
+      if ((result.errors![guest].get(cell.id)?.length ?? 0) >= maxTries) continue;
+      if (result.cellCrashes.some((c) => c.guest === guest && (!c.cells || c.cells.includes(cell.id)))) continue;
+      out.push({ guest, cell });
     }
+  }
+  return out;
+}
+
+/** Runs the pending cells on a ready VM, then stops it (it is never reused). */
+async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: number, todo: Array<{ guest: GuestKind; cell: PlannedCell }>, kernel: KernelUnderTest, accel: AccelChoice, ctx: JobContext, result: KernelJobResult): Promise<VmEnd> {
+  const { vm, session } = boot;
+  const scale = accel.timeScale;
+  const cmd = { deadlineMs: ctx.budgets.commandMs * scale, signal: ctx.signal };
+  try {
+    const uname = await session.exec('uname -r', cmd);
+    if (uname.kind !== 'exited' || uname.code !== 0) return { kind: 'lab', detail: `uname -r in the guest ${describeExec(uname)}` };
+    result.unameR = uname.stdout.trim();
+    if (result.unameR !== kernel.release) return { kind: 'wrong-kernel', detail: `wrong kernel answered: uname -r says ${result.unameR}, expected ${kernel.release}` };
+    const t = Date.now();
+    try {
+      await session.push(ctx.guests.c, REMOTE.c, '0755', cmd.deadlineMs);
+      if (todo.some((x) => x.guest === 'ts')) await session.push(ctx.guests.ts, REMOTE.ts, '0644', cmd.deadlineMs);
+    } catch (e) {
+      return { kind: 'lab', detail: (e as Error).message };
+    }
+    result.timings.pushMs = (result.timings.pushMs ?? 0) + Date.now() - t;
+    for (const guest of ['c', 'ts'] as const) {
+      const batch = todo.filter((x) => x.guest === guest).map((x) => x.cell);
+      if (batch.length === 0) continue;
+      if (ctx.signal.aborted) return { kind: 'lab', detail: 'interrupted' };
+      const end = await runBatch(guest, batch, attempt, boot, scale, kernel, ctx, result);
+      if (end) return end;
+    }
+    return { kind: 'done', detail: 'every cell answered' };
+  } finally {
+    session.close();
+    await vm.stop(2_000);
+  }
+}
+
+/** Streams one guest's batch; returns how the VM ended if it cannot go on, else undefined. */
+async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number, boot: Extract<BootResult, { kind: 'ready' }>, scale: number, kernel: KernelUnderTest, ctx: JobContext, result: KernelJobResult): Promise<VmEnd | undefined> {
+  const { vm, session } = boot;
+  const from = vm.consoleText.length;
+  const t = Date.now();
+  const command = guest === 'c' ? `${REMOTE.c} --mark --timeout ${10 * scale}` : `node ${REMOTE.ts} --timeout ${20 * scale}`;
+  const perCell = guest === 'c' ? ctx.budgets.perCellMs : ctx.budgets.perCellMs * 4;
+  const r = await session.exec(command, {
+    stdin: batch.map(encodeCell).join('\n') + '\n',
+    deadlineMs: (ctx.budgets.commandMs + batch.length * perCell) * scale,
+    inactivityMs: ctx.budgets.inactivityMs * scale,
+    signal: ctx.signal,
+    onLine: (line) => {
+      const rep = parseReportLine(line);
+      if (!rep) return;
+      result.reports[guest].set(rep.id, rep);
+      result.answeredOn![guest].set(rep.id, attempt);
+      ctx.emit({ type: 'cell-observed', kernel: kernel.name, guest, id: rep.id, status: rep.status, report: rep });
+    },
+  });
+  result.timings[`cells_${guest}_ms`] = (result.timings[`cells_${guest}_ms`] ?? 0) + Date.now() - t;
+  const ok = r.kind === 'exited' && batch.every((c) => result.reports[guest].has(c.id));
+  // A panic's last lines can trail the lost connection: let the console settle first.
+  if (!ok) await Promise.race([vm.closed, sleep(1_000)]);
+  const crashes = attributeCrashes(guest, batch, vm.consoleText.slice(from), attempt, result);
+  if (ok) return undefined;
+  const detail = `${guest} guest ${describeExec(r)} on VM ${attempt}`;
+  if (!ctx.signal.aborted) recordLabFailure(guest, batch, vm.consoleText.slice(from), attempt, detail, result);
+  if (crashes.length) return { kind: 'kernel-crash', detail: `kernel ${crashes[0].kind} (${crashes[0].title}); ${detail}` };
+  return { kind: 'lab', detail: describeEnd(r, detail) };
+}
+
+const describeEnd = (r: ExecResult, detail: string): string => (r.kind === 'timed-out' && r.after === 'inactivity' ? `${detail} (no output: the guest hung)` : detail);
+
+/** Cell ids marked as started on the console (`kph: cell <id> start`), with their offsets. */
+function cellMarks(text: string): Array<{ id: string; offset: number }> {
+  return [...text.matchAll(CELL_MARK)].map((m) => ({ id: m[1], offset: m.index ?? 0 }));
+}
+
+/** Gives each console crash of a batch to the last cell marked as started before it; returns the crashes. */
+function attributeCrashes(guest: GuestKind, batch: PlannedCell[], text: string, attempt: number, result: KernelJobResult): CrashReport[] {
+  const crashes = scanConsole(text);
+  const marks = cellMarks(text);
+  const ids = new Set(batch.map((c) => c.id));
+  for (const crash of crashes) {
+    const mark = marks.filter((m) => m.offset < crash.offset).pop();
+    if (mark && ids.has(mark.id)) {
+      if (!result.cellCrash![guest].has(mark.id)) result.cellCrash![guest].set(mark.id, crash);
+      if (!result.answeredOn![guest].has(mark.id)) result.answeredOn![guest].set(mark.id, attempt);
+    } else {
+      // No cell start explains it (a guest without marks, or before the first cell): the whole batch.
+      result.cellCrashes.push({ guest, crash, cells: [...ids] });
+    }
+  }
+  return crashes;
+}
+
+/** The cell the lab broke under (the last one marked, or every unanswered one without marks) gets an ERROR try. */
+function recordLabFailure(guest: GuestKind, batch: PlannedCell[], text: string, attempt: number, reason: string, result: KernelJobResult): void {
+  const open = (id: string): boolean => !result.reports[guest].has(id) && !result.cellCrash![guest].has(id);
+  const marks = cellMarks(text).filter((m) => batch.some((c) => c.id === m.id));
+  const last = marks.pop();
+  const hit = last ? (open(last.id) ? [last.id] : []) : batch.map((c) => c.id).filter(open);
+  for (const id of hit) {
+    const tries = result.errors![guest].get(id) ?? [];
+    tries.push({ attempt, reason });
+    result.errors![guest].set(id, tries);
   }
 }

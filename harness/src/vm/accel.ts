@@ -10,11 +10,27 @@ export interface AccelChoice {
   reason: string;
   /** Multiplier for every timeout (TCG is several times slower). */
   timeScale: number;
+  /** Set when --timeout-scale fixed timeScale: a fallback to TCG keeps it. */
+  scaleForced?: boolean;
 }
 
-/** Decides which accelerator to request; `forced` comes from --accel. */
-export function chooseAccel(forced?: Accel): AccelChoice {
-  if (forced === 'tcg') return { accel: 'tcg', reason: 'forced by --accel tcg', timeScale: 3 };
+/** Timeout multiplier under TCG (syzkaller scales by up to 3 for emulation). */
+export const TCG_TIME_SCALE = 3;
+
+/** Decides which accelerator to request; `forced` comes from --accel, `timeScale` from --timeout-scale. */
+export function chooseAccel(forced?: Accel, timeScale?: number): AccelChoice {
+  const choice = chooseAccelByHost(forced);
+  if (timeScale === undefined) return choice;
+  return { ...choice, timeScale, scaleForced: true, reason: `${choice.reason}; timeouts ×${timeScale} by --timeout-scale` };
+}
+
+/** The choice for the next VM after a KVM VM booted nothing: TCG, with TCG's timeouts. */
+export function fallBackToTcg(from: AccelChoice, why: string): AccelChoice {
+  return { accel: 'tcg', reason: `KVM booted nothing (${why}); fell back to TCG`, timeScale: from.scaleForced ? from.timeScale : TCG_TIME_SCALE, scaleForced: from.scaleForced };
+}
+
+function chooseAccelByHost(forced?: Accel): AccelChoice {
+  if (forced === 'tcg') return { accel: 'tcg', reason: 'forced by --accel tcg', timeScale: TCG_TIME_SCALE };
   const cpuinfo = safeRead('/proc/cpuinfo');
   const hasVirtFlag = /^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo);
   let kvmOpens = false;
@@ -27,7 +43,7 @@ export function chooseAccel(forced?: Accel): AccelChoice {
   const why = !hasVirtFlag
     ? `CPU shows no vmx/svm flag${kvmOpens ? ' (/dev/kvm opens, but KVM guests cannot run)' : ''}`
     : '/dev/kvm cannot be opened';
-  return { accel: 'tcg', reason: why, timeScale: 3 };
+  return { accel: 'tcg', reason: why, timeScale: TCG_TIME_SCALE };
 }
 
 function safeRead(p: string): string {

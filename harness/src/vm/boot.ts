@@ -2,7 +2,7 @@
 // markers), an emulator that died, and a guest that never answered before the boot deadline.
 import { GuestSession } from '../ssh/session.js';
 import { scanConsole, type CrashReport } from './console.js';
-import { Vm, type VmExit, type VmSpec } from './qemu.js';
+import { QemuStartError, Vm, type VmExit, type VmSpec } from './qemu.js';
 
 export interface BootRequest {
   spec: VmSpec;
@@ -17,16 +17,27 @@ export interface BootRequest {
 export type BootResult =
   | { kind: 'ready'; vm: Vm; session: GuestSession; bootMs: number; sshPort: number; kvm: { enabled: boolean; present: boolean } }
   | { kind: 'kernel-crash'; crash: CrashReport; bootMs: number; consoleTail: string }
-  | { kind: 'qemu-died'; exit: VmExit; bootMs: number; consoleTail: string }
+  /** `early`: QEMU exited before its monitor answered (a rejected flag, or KVM failing to start). */
+  | { kind: 'qemu-died'; exit: VmExit; bootMs: number; consoleTail: string; early?: boolean }
   | { kind: 'no-ssh'; bootMs: number; lastError: string; consoleTail: string }
   | { kind: 'aborted'; bootMs: number; consoleTail: string };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const tail = (s: string): string => s.slice(-4000);
 
-/** Starts the VM and returns a ready SSH session, or why there is none (the VM is then stopped). */
+/**
+ * Starts the VM and returns a ready SSH session, or why there is none (the VM is then stopped).
+ * Throws QemuConfigError when the emulator binary is missing.
+ */
 export async function bootGuest(req: BootRequest): Promise<BootResult> {
-  const vm = await Vm.start(req.spec, req.signal);
+  const started = Date.now();
+  let vm: Vm;
+  try {
+    vm = await Vm.start(req.spec, req.signal);
+  } catch (e) {
+    if (!(e instanceof QemuStartError)) throw e;
+    return { kind: 'qemu-died', exit: e.exit, bootMs: Date.now() - started, consoleTail: tail(e.output), early: true };
+  }
   const t0 = vm.startedAt;
   const elapsed = (): number => Date.now() - t0;
   const fail = async (r: BootResult): Promise<BootResult> => {

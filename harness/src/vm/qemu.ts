@@ -29,6 +29,34 @@ export interface VmSpec {
 
 export interface VmExit { code: number | null; signal: string | null }
 
+/** The emulator cannot run as configured (missing binary, rejected flag): the user's to fix, never retried. */
+export class QemuConfigError extends Error {
+  override name = 'QemuConfigError';
+}
+
+/** QEMU exited before its monitor answered; `output` is what it printed. */
+export class QemuStartError extends Error {
+  override name = 'QemuStartError';
+  constructor(readonly exit: VmExit, readonly output: string) {
+    super(`QEMU exited during start-up (${exit.signal ?? `code ${exit.code}`}): ${output.trim().slice(-800)}`);
+  }
+}
+
+/** The emulator binary to run: $KPH_QEMU or qemu-system-x86_64, checked to exist and be executable. */
+export function resolveQemu(qemu = process.env.KPH_QEMU || 'qemu-system-x86_64'): string {
+  const origin = process.env.KPH_QEMU ? ' (set by KPH_QEMU)' : '';
+  const candidates = qemu.includes('/') ? [path.resolve(qemu)] : (process.env.PATH ?? '').split(':').filter(Boolean).map((d) => path.join(d, qemu));
+  for (const c of candidates) {
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+      if (fs.statSync(c).isFile()) return c;
+    } catch { /* try the next one */ }
+  }
+  throw new QemuConfigError(qemu.includes('/')
+    ? `QEMU binary ${qemu}${origin} does not exist or is not executable`
+    : `QEMU binary ${qemu}${origin} is not on PATH; install qemu-system-x86 or point KPH_QEMU at the emulator`);
+}
+
 /** Builds the QEMU argument vector for a spec. */
 export function qemuArgs(spec: VmSpec, qmpPath: string, pidFile: string): string[] {
   const accel = spec.accel.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
@@ -54,6 +82,8 @@ export function qemuArgs(spec: VmSpec, qmpPath: string, pidFile: string): string
 export class Vm {
   readonly consolePath: string;
   readonly exited: Promise<VmExit>;
+  /** Resolves once QEMU's stdout and stderr are closed (all its output has been read). */
+  readonly closed: Promise<void>;
   private console = '';
   private listeners = new Set<(text: string) => void>();
   private exitInfo: VmExit | undefined;
@@ -74,12 +104,13 @@ export class Vm {
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         this.exitInfo = { code, signal };
-        log.end();
         this.unregister();
         fs.rmSync(this.tmpDir, { recursive: true, force: true });
         resolve(this.exitInfo);
       });
     });
+    // Output can still arrive after 'exit'; the log is closed once both pipes are.
+    this.closed = new Promise((resolve) => child.on('close', () => { log.end(); resolve(); }));
     this.unregister = register(child.pid!, () => this.killNow());
   }
 
@@ -88,15 +119,16 @@ export class Vm {
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-vm-'));
     const qmpPath = path.join(tmpDir, 'qmp.sock');
     const pidFile = path.join(spec.runDir, `vm-${spec.name}.pid`);
-    const qemu = spec.qemu ?? process.env.KPH_QEMU ?? 'qemu-system-x86_64';
+    const qemu = resolveQemu(spec.qemu);
     const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', qemu, ...qemuArgs(spec, qmpPath, pidFile)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
     const vm = new Vm(spec, child, tmpDir, Date.now());
     const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-    const earlyExit = vm.exited.then((e) => {
-      throw new Error(`QEMU exited during start-up (${e.signal ?? `code ${e.code}`}): ${vm.console.trim().slice(-800)}`);
+    const earlyExit = vm.exited.then(async (e) => {
+      await Promise.race([vm.closed, new Promise((r) => setTimeout(r, 500))]);
+      throw new QemuStartError(e, vm.console);
     });
     try {
       vm.qmp = await Promise.race([Qmp.connect(qmpPath, 15_000, signal), spawnError, earlyExit]);
