@@ -6,6 +6,8 @@ export interface Options {
   accel: Accel | 'auto';
   jobs: number;
   bootAttempts: number;
+  /** Multiplier for the boot, inactivity and per-command timeouts (default: 1 with KVM, 3 with TCG). */
+  timeoutScale?: number;
   resultsDir?: string;
   /** Oracle profile flags to toggle on every kernel (self-test of the comparison). */
   oracleFlip: string[];
@@ -36,6 +38,8 @@ Options:
   --accel auto|kvm|tcg   accelerator; auto uses KVM only when the CPU has vmx/svm (default auto)
   --jobs N               VMs booted at once (default 2)
   --boot-attempts N      boots tried per kernel when the lab fails (not on a kernel crash) (default 2)
+  --timeout-scale X      multiply the boot, inactivity and command timeouts by X
+                         (default 1 with KVM, 3 with TCG)
   --results DIR          parent folder of run directories (default ./results)
   --oracle-flip FLAG     toggle one oracle profile flag on every kernel, to prove a wrong
                          model is caught (autobindReuseSysctl | followupSameEuidConflict)
@@ -79,6 +83,13 @@ function parseShard(text: string): { index: number; count: number } {
   return { index, count };
 }
 
+const positiveNumber = (name: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} expects a positive number, got ${JSON.stringify(v)}`);
+  return n;
+};
+
 /** Parses argv (without node and script); throws UsageError with the offending option. */
 export function parseOptions(argv: string[]): Options {
   let parsed;
@@ -89,6 +100,7 @@ export function parseOptions(argv: string[]): Options {
         accel: { type: 'string' },
         jobs: { type: 'string' },
         'boot-attempts': { type: 'string' },
+        'timeout-scale': { type: 'string' },
         results: { type: 'string' },
         'oracle-flip': { type: 'string', multiple: true },
         'no-ts': { type: 'boolean' },
@@ -115,6 +127,7 @@ export function parseOptions(argv: string[]): Options {
     accel,
     jobs: positiveInt('jobs', v.jobs, 2),
     bootAttempts: positiveInt('boot-attempts', v['boot-attempts'], 2),
+    timeoutScale: positiveNumber('timeout-scale', v['timeout-scale']),
     resultsDir: v.results,
     oracleFlip: v['oracle-flip'] ?? [],
     ts: !v['no-ts'],
