@@ -16,6 +16,8 @@ export interface CaseFile {
   ops: string[];
   matrix?: Record<string, Array<string | number | boolean>>;
   exclude?: Array<Record<string, string | number | boolean>>;
+  /** Kernel selftests (tools/testing/selftests DIR/NAME) to build from the kernel under test and run beside the case. */
+  selftests?: string[];
 }
 
 export interface LoadedCase { file: string; data: CaseFile; at: (keyPath: Array<string | number>) => { line: number; col: number } }

@@ -39,6 +39,7 @@ export const caseSchema = {
         addr: nonEmptyList({ enum: ['loopback', 'any'] }),
       },
     },
+    selftests: nonEmptyList({ type: 'string', pattern: '^[a-z0-9_-]+/[a-z0-9_-]+$' }),
     exclude: {
       type: 'array',
       items: { type: 'object', minProperties: 1, additionalProperties: { type: ['string', 'number', 'boolean'] } },

@@ -22,6 +22,12 @@ export function loadPlan(dir = DEFAULT_CASES_DIR): PlannedCell[] {
   return expandCases(loadCaseDir(dir));
 }
 
+/** The kernel selftests the chosen cases name (DIR/NAME), without duplicates. */
+export function loadSelftests(dir = DEFAULT_CASES_DIR, caseNames: string[] = []): string[] {
+  const cases = loadCaseDir(dir).filter((c) => caseNames.length === 0 || caseNames.includes(c.data.name));
+  return [...new Set(cases.flatMap((c) => c.data.selftests ?? []))];
+}
+
 /** Every cell of the default plan. */
 export function defaultPlan(): PlannedCell[] {
   return loadPlan();
