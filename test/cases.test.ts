@@ -95,3 +95,15 @@ test('the checkout\'s own cases load', (t) => {
   t.true(cells.length > 0);
   t.is(new Set(cells.map((c) => c.id)).size, cells.length);
 });
+
+test('a malformed case folder stops the CLI with exit 2 before anything is built or booted', async (t) => {
+  const { runCli, tempResults } = await import('./helpers/cli.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-badcases-'));
+  fs.writeFileSync(path.join(dir, 'bad.yaml'), GOOD.replace('[inet, inet6]', '[inet, ipx]'));
+  const results = tempResults();
+  const run = await runCli(['--cases', dir, '--results', results]);
+  t.is(run.code, 2);
+  t.regex(run.stderr, /bad\.yaml:8:18: matrix\.family\[1\]: expected one of "inet", "inet6", "v4mapped", found "ipx"/);
+  t.deepEqual(fs.readdirSync(results), [], 'no run directory: nothing was built or booted');
+  t.notRegex(run.stderr, /booting|provision/);
+});

@@ -1,0 +1,40 @@
+// Concurrent runs share the content cache safely: a missing entry is built once under a lock
+// while the other process waits, and both get the same published directory.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { projectRoot } from '../harness/src/util/paths.js';
+
+const worker = `
+import fs from 'node:fs';
+const { cacheEntry } = await import(${JSON.stringify(path.join(projectRoot, 'build/harness/src/util/cache.js'))});
+const counter = process.argv[2];
+const e = await cacheEntry('demo', 'k1', async (tmp) => {
+  fs.appendFileSync(counter, 'built\\n');
+  await new Promise((r) => setTimeout(r, 1500));
+  fs.writeFileSync(tmp + '/payload', String(process.pid));
+});
+console.log(JSON.stringify({ dir: e.dir, cached: e.cached, payload: fs.readFileSync(e.dir + '/payload', 'utf8') }));
+`;
+
+function run(cache: string, counter: string): Promise<{ dir: string; cached: boolean; payload: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--input-type=module', '-e', worker, counter], { env: { ...process.env, KPH_CACHE_DIR: cache }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}`))));
+  });
+}
+
+test('two processes asking for the same missing entry: built once, same result for both', async (t) => {
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-cache-'));
+  const counter = path.join(cache, 'count');
+  const [a, b] = await Promise.all([run(cache, counter), run(cache, counter)]);
+  t.is(fs.readFileSync(counter, 'utf8'), 'built\n');
+  t.is(a.dir, b.dir);
+  t.is(a.payload, b.payload);
+  t.deepEqual([a.cached, b.cached].sort(), [false, true]);
+  t.deepEqual(fs.readdirSync(path.join(cache, 'demo')).filter((f) => f.includes('.tmp-')), [], 'no half-built entry left');
+});
