@@ -10,7 +10,7 @@ import { projectRoot } from '../harness/src/util/paths.js';
 const worker = `
 import fs from 'node:fs';
 const { cacheEntry } = await import(${JSON.stringify(path.join(projectRoot, 'build/harness/src/util/cache.js'))});
-const counter = process.argv[2];
+const counter = process.env.KPH_TEST_COUNTER;
 const e = await cacheEntry('demo', 'k1', async (tmp) => {
   fs.appendFileSync(counter, 'built\\n');
   await new Promise((r) => setTimeout(r, 1500));
@@ -21,7 +21,7 @@ console.log(JSON.stringify({ dir: e.dir, cached: e.cached, payload: fs.readFileS
 
 function run(cache: string, counter: string): Promise<{ dir: string; cached: boolean; payload: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--input-type=module', '-e', worker, counter], { env: { ...process.env, KPH_CACHE_DIR: cache }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--input-type=module', '-e', worker], { env: { ...process.env, KPH_CACHE_DIR: cache, KPH_TEST_COUNTER: counter }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}`))));
