@@ -91,6 +91,19 @@ function prepare(argv: string[]): Prepared | number {
 
 /** Runs the main job with argv; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await mainUnguarded(argv);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOSPC' || err.code === 'EDQUOT' || err.code === 'EROFS' || err.code === 'EACCES') {
+      process.stderr.write(`kph: cannot write ${err.path ?? 'the results'}: ${err.message}\n`);
+      return EXIT.infrastructure;
+    }
+    throw e;
+  }
+}
+
+async function mainUnguarded(argv: string[]): Promise<number> {
   let prior: PriorRun | undefined;
   const resumeAt = argv.indexOf('--resume');
   if (resumeAt >= 0) {
@@ -209,8 +222,14 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
   const exitCode = signal.aborted ? EXIT.interrupted : exitCodeFor(records.map((r) => r.outcome));
   timings.total = Date.now() - t0;
-  await writeRunFiles(runDir, { runId, accel, jobs, records, timings, exitCode, complete: !signal.aborted, kernels, image });
-  await compareWithPrevious(runDir, runId, prior?.manifest.argv ?? place.argv, emit);
+  try {
+    await writeRunFiles(runDir, { runId, accel, jobs, records, timings, exitCode, complete: !signal.aborted, kernels, image });
+    await compareWithPrevious(runDir, runId, prior?.manifest.argv ?? place.argv, emit);
+  } catch (e) {
+    // Files are written by write-then-rename: a failure leaves the earlier versions whole.
+    process.stderr.write(`kph: could not write the results in ${runDir}: ${(e as Error).message}\n`);
+    return EXIT.infrastructure;
+  }
   const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
   for (const r of records) counts[r.outcome]++;
   emit({ type: 'run-end', exitCode, counts, incomplete: signal.aborted, ms: timings.total });
