@@ -78,6 +78,13 @@ test.serial('a flipped oracle rule makes the run exit 1 and name the mismatching
   t.regex(run.stdout, /FAIL (before|after) c commit-repro\/reuse=/);
 });
 
+test.serial('flipping the follow-up rule of the oracle is caught by the follow-up cells', async (t) => {
+  const run = await runCli(['--results', tempResults(), '--oracle-flip', 'followupSameEuidConflict', '--case', 'follow-up-euid', '--no-ts']);
+  t.is(run.code, 1, run.stderr.slice(-2000));
+  t.regex(run.stdout, /FAIL after c follow-up-euid\/reuse=1,range=one-port,fam=inet,addr=loopback,s0\.euid=0,s1\.euid=0: op 2: observed EADDRINUSE, predicted ok/);
+  t.notRegex(run.stdout, /FAIL before/, 'the before kernel never runs the relaxed scan, so the flag cannot matter there');
+});
+
 test.serial('a kernel that panics at boot is a FAIL with the panic excerpt, within the boot deadline', async (t) => {
   const started = Date.now();
   const run = await runCli(['--results', tempResults(), '--append', 'rdinit=/nonexistent', '--no-ts']);
