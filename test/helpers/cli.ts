@@ -12,9 +12,9 @@ export function tempResults(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'kph-test-results-'));
 }
 
-/** Starts the main job with args; `child` is exposed for signal tests. */
-export function startCli(args: string[]): { child: ChildProcess; done: Promise<CliRun>; output: () => string } {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'harness', 'run.mjs'), ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the main job with args (and extra environment); `child` is exposed for signal tests. */
+export function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliRun>; output: () => string } {
+  const child = spawn(process.execPath, [path.join(projectRoot, 'harness', 'run.mjs'), ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -29,8 +29,8 @@ export function startCli(args: string[]): { child: ChildProcess; done: Promise<C
 }
 
 /** Runs the main job to completion. */
-export function runCli(args: string[]): Promise<CliRun> {
-  return startCli(args).done;
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return startCli(args, env).done;
 }
 
 /** PIDs of QEMU processes started by the harness process `harnessPid` (named kph:<pid>:…). */
