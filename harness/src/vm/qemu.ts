@@ -85,6 +85,8 @@ export class Vm {
   /** Resolves once QEMU's stdout and stderr are closed (all its output has been read). */
   readonly closed: Promise<void>;
   private console = '';
+  /** QEMU's own messages (stderr), kept apart for start-up errors. */
+  private stderr = '';
   private listeners = new Set<(text: string) => void>();
   private exitInfo: VmExit | undefined;
   private qmp: Qmp | undefined;
@@ -100,7 +102,10 @@ export class Vm {
       for (const l of this.listeners) l(s);
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', (d: Buffer) => onData(Buffer.from(`[qemu stderr] ${d.toString('utf8')}`)));
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr += d.toString('utf8');
+      onData(Buffer.from(`[qemu stderr] ${d.toString('utf8')}`));
+    });
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         this.exitInfo = { code, signal };
@@ -128,11 +133,15 @@ export class Vm {
     const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
     const earlyExit = vm.exited.then(async (e) => {
       await Promise.race([vm.closed, new Promise((r) => setTimeout(r, 500))]);
-      throw new QemuStartError(e, vm.console);
+      throw new QemuStartError(e, vm.stderr || vm.console);
     });
+    // Ends the QMP connect loop too when start-up fails another way.
+    const gaveUp = new AbortController();
+    const connectSignal = signal ? AbortSignal.any([signal, gaveUp.signal]) : gaveUp.signal;
     try {
-      vm.qmp = await Promise.race([Qmp.connect(qmpPath, 15_000, signal), spawnError, earlyExit]);
+      vm.qmp = await Promise.race([Qmp.connect(qmpPath, 15_000, connectSignal), spawnError, earlyExit]);
     } catch (e) {
+      gaveUp.abort();
       vm.killNow();
       throw e;
     }
