@@ -52,6 +52,12 @@ test.serial('main job reproduces 4b01a967 on both kernels and matches the oracle
     t.is(got[1]?.ok, e.secondBind, `${e.id}: second bind`);
     if (e.secondListen !== undefined) t.is(got[3]?.ok, e.secondListen, `${e.id}: second listen`);
   }
+  // The kernel's own selftest, built from its source and run in each guest, beside the matrix.
+  const st = (k: string) => (res.kernels.find((x) => x.name === k) as unknown as { selftests: Array<{ name: string; verdict: string; tests: Array<{ verdict: string }> }> }).selftests[0];
+  t.is(st('after').verdict, 'pass');
+  t.deepEqual(st('after').tests.map((x) => x.verdict), ['pass', 'pass', 'pass']);
+  t.deepEqual(st('before').tests.map((x) => x.verdict), ['pass', 'fail', 'fail']);
+  t.regex(fs.readFileSync(path.join(run.runDir!, 'summary.md'), 'utf8'), /\| before \| `net\/reuseaddr_ports_exhausted` \| fail \(exit 1\) \| 1 pass, 2 fail, 3 fail \|/);
   for (const f of ['summary.md', 'expected.json', 'observed.json', 'events.jsonl', 'console-after-1.log', 'console-before-1.log']) {
     t.true(fs.existsSync(path.join(run.runDir!, f)), f);
   }

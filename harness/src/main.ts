@@ -11,7 +11,9 @@ import { buildKernels } from './kernel/build.js';
 import { defaultPair } from './kernel/defaults.js';
 import { flippedProfiles, oracleAnswer, type ProfileTable } from './oracle/adapter.js';
 import { compareResults } from './oracle/compare.js';
-import { loadPlan, type PlannedCell } from './plan/default.js';
+import { loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
+import { buildSelftest } from './selftests/build.js';
+import { DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL } from './kernel/keys.js';
 import { parseFilter, selectCells } from './plan/filter.js';
 import { printOraclePredictions, printPlan } from './plan/print.js';
 import { provision, ProvisionError } from './provision.js';
@@ -187,6 +189,9 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
       buildKernels({ variants, logDir: runDir, signal, onProgress: (v, m) => emit({ type: 'progress', scope: `kernel ${v}`, message: m }) }),
       buildGuestImage({ logDir: runDir, signal }),
       buildCGuest({ logDir: runDir, signal }),
+      // Kernel selftests the chosen cases name, built from the embedded default's source.
+      Promise.all(loadSelftests(opts.casesDir ? path.resolve(opts.casesDir) : undefined, opts.cases)
+        .map((name) => buildSelftest(name, { tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }, runDir))),
     ]));
   } catch (e) {
     // Nothing booted: every cell is MISS. An interrupt is 130; a failed build is the lab's 3.
@@ -198,7 +203,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: cells.length, SKIP: 0 }, incomplete: true, ms: timings.total });
     return exitCode;
   }
-  const [kernels, image, cGuest] = built;
+  const [kernels, image, cGuest, selftests] = built;
   for (const k of kernels) emit({ type: 'kernel-built', kernel: k.name, release: k.release, cached: k.cached, seconds: k.seconds });
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
 
@@ -211,6 +216,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
       runId, runDir, accel, initramfs: image.initramfs, nodeDisk: image.nodeDisk, hostKey: image.hostKey, clientKey,
       cmdline: [...authorizedKeyCmdline(clientKey.publicKey), ...opts.append],
       guests: { c: cGuest.path, ts: tsGuestPath() },
+      selftests,
       budgets: { bootMs: 20_000, perCellMs: 2_000, inactivityMs: 30_000, commandMs: 20_000 },
       bootAttempts: opts.bootAttempts,
       emit, signal,

@@ -8,7 +8,11 @@ import { cellGroup, changeSummary, type BehaviourChange } from './changes.js';
 import { compactResults } from './format.js';
 import type { Outcome } from './outcome.js';
 
-export interface HtmlKernel { name: string; release: string; profile: string; bootMs?: number }
+export interface HtmlKernel {
+  name: string; release: string; profile: string; bootMs?: number;
+  /** Kernel selftests run on this kernel (shown beside the matrix). */
+  selftests?: Array<{ name: string; verdict: string; sysctlErrors: string[]; tests: Array<{ number: number; name: string; verdict: string }> }>;
+}
 
 export interface HtmlInput {
   runId: string;
@@ -231,7 +235,9 @@ export function renderHtml(input: HtmlInput): string {
     body.push(`<tr id="row${ri}" class="${cls}" ${attrs.join(' ')}>${tds.join('')}</tr>`);
   }
 
-  const kernelRows = input.kernels.map((k) => `<tr><td><b>${esc(k.name)}</b></td><td><code>${esc(k.release)}</code></td><td><code>${esc(k.profile)}</code></td><td>${k.bootMs !== undefined ? `${(k.bootMs / 1000).toFixed(1)} s` : '<span class="warn">not booted</span>'}</td></tr>`);
+  const selftestCell = (k: HtmlKernel): string => (k.selftests ?? []).map((st) =>
+    `<div class="selftest"><code>${esc(st.name)}</code> <span class="st-${esc(st.verdict)}">${esc(st.verdict)}</span>: ${st.tests.map((x) => `<span class="st-${esc(x.verdict)}" title="${esc(x.name)}">${x.number} ${esc(x.verdict)}</span>`).join(' ')}${st.sysctlErrors.length ? ` <small>(could not set ${esc(st.sysctlErrors.join(', '))})</small>` : ''}</div>`).join('');
+  const kernelRows = input.kernels.map((k) => `<tr><td><b>${esc(k.name)}</b></td><td><code>${esc(k.release)}</code></td><td><code>${esc(k.profile)}</code></td><td>${k.bootMs !== undefined ? `${(k.bootMs / 1000).toFixed(1)} s` : '<span class="warn">not booted</span>'}</td><td>${selftestCell(k)}</td></tr>`);
   const countSpans = OUTCOMES.map((o) => `<span class="b o-${o}" data-outcome="${o}">${o} <b>${counts[o]}</b></span>`).join(' ');
   const notable = input.changes.filter((c) => c.changed || (c.comparable && c.predictedChange === true));
   const changeItems = notable.slice(0, CHANGE_LIST_MAX).map((c) => {
@@ -254,7 +260,7 @@ export function renderHtml(input: HtmlInput): string {
 <header id="head">
 <h1>Run <span id="run-id">${esc(input.runId)}</span> <span id="status" class="${input.complete ? 'complete' : 'incomplete'}">${input.complete ? 'complete' : 'INCOMPLETE'}</span> <span id="exit-code" class="${input.exitCode === 0 ? 'ok' : 'bad'}">exit code ${input.exitCode}</span></h1>
 <p id="counts">${countSpans} <span class="muted">(${input.records.length} cell runs)</span></p>
-<table id="kernels"><thead><tr><th>kernel</th><th>release</th><th>oracle profile</th><th>boot (SSH ready)</th></tr></thead><tbody>${kernelRows.join('')}</tbody></table>
+<table id="kernels"><thead><tr><th>kernel</th><th>release</th><th>oracle profile</th><th>boot (SSH ready)</th><th>kernel selftests</th></tr></thead><tbody>${kernelRows.join('')}</tbody></table>
 <section id="changes"><p id="changes-summary"><b>Behaviour changes</b> (each kernel × reuse against the row's baseline): <b>${summary.changed}</b> changed (${summary.changedPredicted} predicted by the oracle, <span class="${summary.changedUnpredicted ? 'bad' : ''}">${summary.changedUnpredicted} not predicted</span>), ${summary.unchanged} unchanged, <span class="${summary.predictedButUnchanged ? 'bad' : ''}">${summary.predictedButUnchanged} predicted but unchanged</span>${summary.incomparable ? `, ${summary.incomparable} not comparable (ERROR/MISS)` : ''}.</p>
 ${changeItems.length ? `<details${changeItems.length <= 12 ? ' open' : ''}><summary>${notable.length} notable pair${notable.length === 1 ? '' : 's'}</summary><ul id="change-list">${changeItems.join('')}</ul></details>` : ''}</section>
 ${crashItems.length ? `<section id="crashes"><h2>Kernel crashes</h2>${crashItems.join('')}</section>` : ''}
@@ -281,7 +287,7 @@ h2{font-size:15px;margin:8px 0 4px}
 code,pre{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px}
 .complete{color:var(--pass)}.incomplete{color:#fff;background:var(--fail);padding:0 6px;border-radius:3px}
 .ok{color:var(--pass)}.bad{color:var(--fail);font-weight:600}.warn{color:var(--err)}.muted{color:#777}
-#kernels{border-collapse:collapse;margin:4px 0}#kernels td,#kernels th{padding:2px 10px 2px 0;text-align:left}
+#kernels{border-collapse:collapse;margin:4px 0}.st-pass{color:#1b5e20;font-weight:600}.st-fail{color:#b71c1c;font-weight:600}.st-skip,.st-error{color:#8d6e00;font-weight:600}#kernels td,#kernels th{padding:2px 10px 2px 0;text-align:left}
 #changes ul{margin:4px 0;padding-left:20px;max-height:240px;overflow:auto}.rules{color:#555}
 .crash pre{white-space:pre-wrap;background:#1e1e1e;color:#eee;padding:8px;max-height:300px;overflow:auto}
 .b{display:inline-block;min-width:40px;text-align:center;font-size:11px;font-weight:600;border-radius:3px;padding:0 4px;margin-right:6px;color:#fff;background:var(--skip)}

@@ -11,6 +11,7 @@ import { gatherKcidbFacts, toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
 import { matrixMarkdown, matrixText } from './summary.js';
 import { writeJson, writeText } from './write.js';
+import type { SelftestResult } from '../selftests/run.js';
 
 export interface RunSummaryInput {
   runId: string;
@@ -29,6 +30,7 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
   const kernels = s.jobs.map((j) => ({
     name: j.kernel.name, release: j.kernel.release, profile: j.kernel.profile, unameR: j.unameR,
     bootMs: j.bootMs, kvm: j.kvm, attempts: j.attempts, infraError: j.infraError, bootCrash: j.bootCrash, timings: j.timings,
+    selftests: j.selftests?.map(({ output, ...st }) => ({ ...st, outputTail: output.slice(-4000) })),
     built: s.kernels.find((k) => k.name === j.kernel.name),
   }));
   const results: ResultsDoc = {
@@ -50,7 +52,7 @@ export interface ResultsDoc {
   complete: boolean;
   exitCode: number;
   accel: { requested: string; reason: string; timeScale: number; used: Array<{ kernel: string; kvm?: { enabled: boolean; present: boolean } }> };
-  kernels: Array<{ name: string; release: string; profile: string; unameR?: string; bootMs?: number; kvm?: { enabled: boolean; present: boolean }; attempts: unknown[]; infraError?: string; bootCrash?: { title: string }; timings: Record<string, number>; built?: unknown }>;
+  kernels: Array<{ name: string; release: string; profile: string; unameR?: string; bootMs?: number; kvm?: { enabled: boolean; present: boolean }; attempts: unknown[]; infraError?: string; bootCrash?: { title: string }; timings: Record<string, number>; built?: unknown; selftests?: Array<Omit<SelftestResult, 'output'> & { outputTail: string }> }>;
   image: unknown;
   timings: Record<string, number>;
   records: Array<Omit<CellRecord, 'cell'> & { params: Omit<CellRecord['cell'], 'id' | 'case' | 'title' | 'guests'> }>;
@@ -92,6 +94,7 @@ export async function writeOutputs(runDir: string, results: ResultsDoc, records:
     '',
     matrixMarkdown(s.records),
     '',
+    ...selftestsMarkdown(kernels),
     ...changesMarkdown(changes),
     ...(problems.length ? ['## Not passing', '', ...problems.map((r) => `- ${r.outcome} ${r.kernel} ${r.guest} \`${r.id}\`: ${r.reason}`), ''] : []),
     '## Timings (ms)',
@@ -102,11 +105,19 @@ export async function writeOutputs(runDir: string, results: ResultsDoc, records:
   await writeText(runDir, 'summary.md', md);
   await writeText(runDir, 'report.html', renderHtml({
     runId: s.runId, complete: s.complete, exitCode: s.exitCode, records: s.records, changes,
-    kernels: kernels.map((k) => ({ name: k.name, release: k.unameR ?? k.release, profile: k.profile, bootMs: k.bootMs })),
+    kernels: kernels.map((k) => ({ name: k.name, release: k.unameR ?? k.release, profile: k.profile, bootMs: k.bootMs, selftests: k.selftests })),
   }));
   process.stdout.write(`\n${matrixText(s.records)}\n\n`);
   for (const r of problems) process.stdout.write(`${r.outcome} ${r.kernel} ${r.guest} ${r.id}: ${r.reason}\n`);
   process.stdout.write(`results: ${runDir}\n`);
+}
+
+/** summary.md's "Kernel selftests" section: each selftest's verdict and its tests, per kernel. */
+function selftestsMarkdown(kernels: ResultsDoc['kernels']): string[] {
+  const rows = kernels.flatMap((k) => (k.selftests ?? []).map((st) =>
+    `| ${k.name} | \`${st.name}\` | ${st.verdict}${st.exitCode !== undefined ? ` (exit ${st.exitCode})` : ''} | ${st.tests.map((x) => `${x.number} ${x.verdict}`).join(', ')} | ${st.sysctlErrors.join(', ') || '-'} |`));
+  if (rows.length === 0) return [];
+  return ['## Kernel selftests (built from each kernel\'s source, run in the guest)', '', '| kernel | selftest | verdict | tests | sysctls the kernel lacks |', '|---|---|---|---|---|', ...rows, ''];
 }
 
 const CHANGES_LISTED = 100;

@@ -10,6 +10,8 @@ import { fallBackToTcg, type Accel, type AccelChoice } from '../vm/accel.js';
 import { bootGuest, type BootResult } from '../vm/boot.js';
 import { scanConsole, type CrashReport } from '../vm/console.js';
 import { QemuConfigError } from '../vm/qemu.js';
+import type { BuiltSelftest } from '../selftests/build.js';
+import { runSelftest, type SelftestResult } from '../selftests/run.js';
 import type { RunEvent } from './events.js';
 
 export interface KernelUnderTest { name: string; release: string; bzImage: string; profile: string }
@@ -30,6 +32,8 @@ export interface JobContext {
   bootAttempts: number;
   emit: (e: RunEvent) => void;
   signal: AbortSignal;
+  /** Kernel selftests to run once the cells are answered (built from this kernel's source). */
+  selftests?: BuiltSelftest[];
 }
 
 /** One VM of a kernel's job: how it booted, on which accelerator, and how its run ended. */
@@ -70,6 +74,8 @@ export interface KernelJobResult {
   /** The attempt (VM number) whose answer `reports` keeps. */
   answeredOn?: PerGuest<number>;
   timings: Record<string, number>;
+  /** Results of the kernel selftests the plan names, run after the cells. */
+  selftests?: SelftestResult[];
 }
 
 const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
@@ -191,6 +197,14 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
       if (ctx.signal.aborted) return { kind: 'lab', detail: 'interrupted' };
       const end = await runBatch(guest, batch, attempt, boot, scale, kernel, ctx, result);
       if (end) return end;
+    }
+    if (ctx.selftests?.length && !result.selftests) {
+      const t0 = Date.now();
+      result.selftests = [];
+      // kselftest's own default timeout is 45 s per test.
+      for (const st of ctx.selftests) result.selftests.push(await runSelftest(session, st, 45_000 * scale));
+      result.timings.selftestsMs = Date.now() - t0;
+      for (const r of result.selftests) ctx.emit({ type: 'progress', scope: kernel.name, message: `selftest ${r.name}: ${r.verdict} (${r.tests.map((x) => `${x.number}:${x.verdict}`).join(' ')})` });
     }
     return { kind: 'done', detail: 'every cell answered' };
   } finally {
