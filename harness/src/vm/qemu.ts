@@ -91,10 +91,15 @@ export class Vm {
   private exitInfo: VmExit | undefined;
   private qmp: Qmp | undefined;
   private unregister: () => void;
+  /** Set when the console file could not be written. */
+  consoleWriteError: string | undefined;
 
   private constructor(readonly spec: VmSpec, private readonly child: ChildProcess, private readonly tmpDir: string, readonly startedAt: number) {
     this.consolePath = path.join(spec.runDir, `console-${spec.name}.log`);
     const log = fs.createWriteStream(this.consolePath);
+    // A console file that cannot be written (disk full) must not take the harness down: the
+    // console stays in memory for the crash scanner, and the write error is noted once.
+    log.on('error', (e) => { this.consoleWriteError ??= e.message; });
     const onData = (d: Buffer): void => {
       const s = d.toString('utf8');
       this.console += s;
