@@ -38,3 +38,15 @@ test('two processes asking for the same missing entry: built once, same result f
   t.deepEqual([a.cached, b.cached].sort(), [false, true]);
   t.deepEqual(fs.readdirSync(path.join(cache, 'demo')).filter((f) => f.includes('.tmp-')), [], 'no half-built entry left');
 });
+
+test('two runs at once on the same checkout and results folder get distinct run directories', async (t) => {
+  const { runCli, tempResults } = await import('./helpers/cli.js');
+  const results = tempResults();
+  const args = ['--results', results, '--case', 'commit-repro', '--no-ts', '--filter', 'range=one-port'];
+  const [a, b] = await Promise.all([runCli(args), runCli(args)]);
+  t.is(a.code, 0, a.stderr.slice(-1000));
+  t.is(b.code, 0, b.stderr.slice(-1000));
+  t.not(a.runDir, b.runDir);
+  t.is(fs.readdirSync(results).length, 2);
+  for (const d of fs.readdirSync(results)) t.true(JSON.parse(fs.readFileSync(path.join(results, d, 'results.json'), 'utf8')).complete);
+});
