@@ -18,16 +18,29 @@ function newestMtime(dir) {
   return newest;
 }
 
-export async function ensureBuilt() {
-  const stamp = path.join(root, 'build', '.stamp');
+function stale(stamp) {
   const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
   const sources = Math.max(...['harness/src', 'guest/ts', 'test'].map((d) => newestMtime(path.join(root, d))), fs.statSync(path.join(root, 'tsconfig.json')).mtimeMs);
-  if (sources <= built) return;
+  return sources > built;
+}
+
+export async function ensureBuilt() {
+  const stamp = path.join(root, 'build', '.stamp');
+  if (!stale(stamp)) return;
   const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
   if (!fs.existsSync(tsc)) {
     console.error('kph: node_modules is missing; run `npm ci` in the checkout first.');
     process.exit(2);
   }
-  execFileSync(tsc, ['-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
-  fs.writeFileSync(stamp, new Date().toISOString());
+  // Two runs started at once must not compile over each other while one is importing.
+  const { default: lockfile } = await import('proper-lockfile');
+  fs.mkdirSync(path.join(root, 'build'), { recursive: true });
+  const release = await lockfile.lock(path.join(root, 'build'), { lockfilePath: path.join(root, 'build.lock'), stale: 60_000, retries: { retries: 600, minTimeout: 100, maxTimeout: 500 } });
+  try {
+    if (!stale(stamp)) return;
+    execFileSync(tsc, ['-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+    fs.writeFileSync(stamp, new Date().toISOString());
+  } finally {
+    await release();
+  }
 }
