@@ -91,6 +91,26 @@ test.serial('flipping the follow-up rule of the oracle is caught by the follow-u
   t.notRegex(run.stdout, /FAIL before/, 'the before kernel never runs the relaxed scan, so the flag cannot matter there');
 });
 
+test.serial('a case file written by someone else runs without code changes, and the oracle predicts it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(tempResults(), 'cases-'));
+  fs.writeFileSync(path.join(dir, 'three-way.yaml'), [
+    'name: three-way-share',
+    'title: three SO_REUSEADDR sockets bind(0) in a one-port range, the third listens, the first two connect',
+    'sockets: [{reuseaddr: true}, {reuseaddr: true}, {reuseaddr: true, euid: 1001}]',
+    'ops: [bind s0, bind s1, bind s2, listen s2, connect s0 d0, connect s1 d1]',
+    'matrix:',
+    '  family: [inet, v4mapped]',
+    '  s2.reuseport: [false, true]',
+    '',
+  ].join('\n'));
+  const run = await runCli(['--results', tempResults(), '--cases', dir, '--no-ts']);
+  t.is(run.code, 0, run.stdout.slice(-2000));
+  const res = readResults(run.runDir!);
+  t.is(res.records.length, 2 * 12);
+  t.true(res.records.every((r) => r.case === 'three-way-share' && (r.outcome === 'PASS' || r.outcome === 'SKIP')));
+  t.is(res.records.filter((r) => r.outcome === 'PASS').length, 12);
+});
+
 test.serial('a kernel that panics at boot is a FAIL with the panic excerpt, within the boot deadline', async (t) => {
   const started = Date.now();
   const run = await runCli(['--results', tempResults(), '--append', 'rdinit=/nonexistent', '--no-ts']);
