@@ -25,6 +25,8 @@ export interface Options {
   resume?: string;
   /** Run only shard `index` (1-based) of `count` of the selected cells. */
   shard?: { index: number; count: number };
+  /** Kernel descriptions (kernels/<name>.yaml) to run instead of the embedded pair. */
+  kernels?: string[];
   help: boolean;
 }
 
@@ -43,6 +45,8 @@ Options:
   --results DIR          parent folder of run directories (default ./results)
   --oracle-flip FLAG     toggle one oracle profile flag on every kernel, to prove a wrong
                          model is caught (autobindReuseSysctl | followupSameEuidConflict)
+  --kernels NAME[,NAME…] run the kernels described in kernels/NAME.yaml (or a path to a
+                         .yaml file) instead of the embedded after/before pair
   --no-ts                skip the TypeScript (Node.js) guest
   --append WORDS         extra kernel command-line words for every VM (repeatable)
   --cases DIR            run the case files of DIR instead of ./cases
@@ -112,6 +116,7 @@ export function parseOptions(argv: string[]): Options {
         'oracle-only': { type: 'boolean' },
         resume: { type: 'string' },
         shard: { type: 'string' },
+        kernels: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -139,6 +144,7 @@ export function parseOptions(argv: string[]): Options {
     oracleOnly: v['oracle-only'] ?? false,
     resume: v.resume,
     shard: v.shard === undefined ? undefined : parseShard(v.shard),
+    kernels: v.kernels?.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean),
     help: v.help ?? false,
   };
 }

@@ -5,10 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CaseFileErrors } from './cases/errors.js';
 import { HELP, parseOptions, UsageError, type Options } from './cli.js';
-import { buildCGuest, tsGuestPath } from './guests/index.js';
-import { authorizedKeyCmdline, buildGuestImage } from './image/build.js';
-import { buildKernels } from './kernel/build.js';
-import { defaultPair } from './kernel/defaults.js';
+import { buildCGuest } from './guests/index.js';
+import { buildGuestImage } from './image/build.js';
+import { kernelSelection } from './kernel/select.js';
 import { flippedProfiles, oracleAnswer, type ProfileTable } from './oracle/adapter.js';
 import { compareResults } from './oracle/compare.js';
 import { loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
@@ -25,9 +24,9 @@ import type { ResultsDoc } from './results/run-files.js';
 import { assemble } from './run/assemble.js';
 import { multiplex, type RunEvent } from './run/events.js';
 import { runKernelJob, type JobContext, type KernelJobResult, type KernelUnderTest } from './run/kernel-job.js';
+import { jobContext } from './run/lab.js';
 import { readPriorRun, remainingCells, writeManifest, type PriorRun } from './run/resume.js';
 import { eventLogReporter, terminalReporter } from './run/reporters.js';
-import { newClientKey } from './ssh/keys.js';
 import { mapLimit } from './util/limit.js';
 import { resultsRoot } from './util/paths.js';
 import { chooseAccel } from './vm/accel.js';
@@ -73,6 +72,7 @@ function prepare(argv: string[]): Prepared | number {
     const opts = parseOptions(argv);
     if (opts.help) { process.stdout.write(HELP + '\n'); return EXIT.ok; }
     const profiles = flippedProfiles(opts.oracleFlip);
+    if (opts.kernels) kernelSelection(opts.kernels); // checks kernels/*.yaml before anything is built
     let cells = selectCells(loadPlan(opts.casesDir ? path.resolve(opts.casesDir) : undefined), opts.cases, opts.filters.map(parseFilter));
     if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
     if (opts.shard) {
@@ -171,8 +171,8 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     throw e;
   }
 
-  const variants = defaultPair();
-  emit({ type: 'run-start', runId, runDir, cells: cells.length, kernels: variants.map((v) => v.name) });
+  const selection = kernelSelection(opts.kernels);
+  emit({ type: 'run-start', runId, runDir, cells: cells.length, kernels: selection.names });
   const accel = chooseAccel(opts.accel === 'auto' ? undefined : opts.accel, opts.timeoutScale);
   emit({ type: 'progress', scope: 'accel', message: `${accel.accel} (${accel.reason}); timeouts ×${accel.timeScale}` });
   // A missing emulator or a flag it rejects is the user's setup to fix: exit 2, never a boot timeout.
@@ -186,7 +186,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   let built;
   try {
     built = await phase('build', () => Promise.all([
-      buildKernels({ variants, logDir: runDir, signal, onProgress: (v, m) => emit({ type: 'progress', scope: `kernel ${v}`, message: m }) }),
+      selection.build({ logDir: runDir, signal, onProgress: (v, m) => emit({ type: 'progress', scope: `kernel ${v}`, message: m }) }),
       buildGuestImage({ logDir: runDir, signal }),
       buildCGuest({ logDir: runDir, signal }),
       // Kernel selftests the chosen cases name, built from the embedded default's source.
@@ -207,20 +207,12 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   for (const k of kernels) emit({ type: 'kernel-built', kernel: k.name, release: k.release, cached: k.cached, seconds: k.seconds });
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
 
-  const clientKey = newClientKey();
+  const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
   const jobs: KernelJobResult[] | number = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runOrResume(
     { name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile },
     cells,
     prior,
-    {
-      runId, runDir, accel, initramfs: image.initramfs, nodeDisk: image.nodeDisk, hostKey: image.hostKey, clientKey,
-      cmdline: [...authorizedKeyCmdline(clientKey.publicKey), ...opts.append],
-      guests: { c: cGuest.path, ts: tsGuestPath() },
-      selftests,
-      budgets: { bootMs: 20_000, perCellMs: 2_000, inactivityMs: 30_000, commandMs: 20_000 },
-      bootAttempts: opts.bootAttempts,
-      emit, signal,
-    },
+    ctx,
   ))).catch(configError);
   if (typeof jobs === 'number') return jobs;
 

@@ -23,7 +23,7 @@ import { capture, dieWithParent, runGroup } from './proc.js';
 import { applyPatches, markBuilding, restorePristine, withBuildTree, type BuildTree, type TreeContext } from './tree.js';
 
 export interface KernelVariant {
-  /** 'after' | 'before' (any [a-z0-9-]+). */
+  /** 'after' | 'before' (any [a-z0-9][a-z0-9.-]*, e.g. a kernels/*.yaml name like debian-6.1-after). */
   name: string;
   /** e.g. '-kph-after'; makes `uname -r` name the variant. */
   localversion: string;
@@ -93,7 +93,7 @@ const PROGRESS_EVERY_MS = 5_000;
 const TAIL_LINES = 40;
 
 /** Environment for every make: no inherited make/kbuild settings, fixed identity. */
-function makeEnv(): NodeJS.ProcessEnv {
+export function makeEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of [
     'O', 'KBUILD_OUTPUT', 'KCONFIG_CONFIG', 'KCONFIG_ALLCONFIG', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES',
@@ -105,8 +105,9 @@ function makeEnv(): NodeJS.ProcessEnv {
   return { ...env, ...BUILD_IDENTITY, ARCH, LOCALVERSION: '', LC_ALL: 'C' };
 }
 
-function validate(v: KernelVariant): void {
-  if (!/^[a-z0-9-]+$/.test(v.name)) throw new Error(`kernel variant name ${JSON.stringify(v.name)} must match [a-z0-9-]+`);
+/** Throws when a variant's name, localversion or patch paths are unusable. */
+export function validateVariant(v: KernelVariant): void {
+  if (!/^[a-z0-9][a-z0-9.-]*$/.test(v.name)) throw new Error(`kernel variant name ${JSON.stringify(v.name)} must match [a-z0-9][a-z0-9.-]*`);
   if (!/^[A-Za-z0-9._+-]*$/.test(v.localversion)) {
     throw new Error(`kernel ${v.name}: localversion ${JSON.stringify(v.localversion)} may only hold [A-Za-z0-9._+-]`);
   }
@@ -131,7 +132,7 @@ async function readPatches(v: KernelVariant): Promise<Buffer[]> {
   );
 }
 
-function resolveInputs(opts: Pick<BuildOptions, 'fragment' | 'tarball' | 'sourcePackage'>): Promise<CommonInputs> {
+export function resolveInputs(opts: Pick<BuildOptions, 'fragment' | 'tarball' | 'sourcePackage'>): Promise<CommonInputs> {
   return commonInputs(opts.fragment ?? defaultFragment(), {
     tarball: opts.tarball ?? DEFAULT_TARBALL,
     sourcePackage: opts.sourcePackage ?? DEFAULT_SOURCE_PACKAGE,
@@ -147,13 +148,13 @@ export async function kernelCacheKeys(
   return { tree: treeKey(c), kernel: kernelKey(c, variant.localversion, await readPatches(variant)) };
 }
 
-async function logTail(log: string): Promise<string> {
+export async function logTail(log: string): Promise<string> {
   const text = await fs.readFile(log, 'utf8').catch(() => '');
   return text.split('\n').slice(-TAIL_LINES - 1).join('\n').trimEnd();
 }
 
 /** Counts the CC lines of make's output and reports the count every few seconds. */
-function compileCounter(report: (m: string) => void): { onOutput: (chunk: string) => void; stop: () => void } {
+export function compileCounter(report: (m: string) => void): { onOutput: (chunk: string) => void; stop: () => void } {
   let rest = '';
   let count = 0;
   let reported = -1;
@@ -302,7 +303,7 @@ async function buildVariant(job: VariantJob): Promise<BuiltKernel> {
 export async function buildKernels(opts: BuildOptions): Promise<BuiltKernel[]> {
   const names = new Set<string>();
   for (const v of opts.variants) {
-    validate(v);
+    validateVariant(v);
     if (names.has(v.name)) throw new Error(`kernel variant ${v.name} is listed twice`);
     names.add(v.name);
   }

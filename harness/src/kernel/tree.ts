@@ -175,12 +175,15 @@ async function dropScratch(dir: string): Promise<void> {
  */
 async function deleteMakeOutputs(tree: BuildTree, ctx: TreeContext): Promise<void> {
   if (!(await exists(buildStamp(tree.dir)))) throw new TreeBroken('an unfinished make left no build-stamp');
-  const r = await capture('find', [
-    tree.src, '-newer', buildStamp(tree.dir), '-type', 'f', '-not', '-path', path.join(tree.src, 'include', 'config', '*'), '-print', '-delete',
-  ]);
+  await deleteFilesNewer(tree.src, buildStamp(tree.dir), ctx.log);
+}
+
+/** Deletes the files under `root` (but not under root/include/config) written after `stamp`; logs what went. */
+export async function deleteFilesNewer(root: string, stamp: string, log: string): Promise<void> {
+  const r = await capture('find', [root, '-newer', stamp, '-type', 'f', '-not', '-path', path.join(root, 'include', 'config', '*'), '-print', '-delete']);
   const files = r.stdout.split('\n').filter(Boolean);
-  const shown = files.slice(0, 40).map((f) => `  ${path.relative(tree.src, f)}`).join('\n');
-  await appendLog(ctx.log, `deleted ${files.length} files written by the unfinished make${files.length ? `:\n${shown}${files.length > 40 ? '\n  ...' : ''}` : ''}`);
+  const shown = files.slice(0, 40).map((f) => `  ${path.relative(root, f)}`).join('\n');
+  await appendLog(log, `deleted ${files.length} files written by the unfinished make${files.length ? `:\n${shown}${files.length > 40 ? '\n  ...' : ''}` : ''}`);
 }
 
 /** Brings a tree left behind by an interrupted user back to pristine. */
@@ -241,20 +244,30 @@ async function openTree(key: string, tarball: string, ctx: TreeContext): Promise
 export async function withBuildTree<T>(key: string, tarball: string, ctx: TreeContext, fn: (tree: BuildTree) => Promise<T>): Promise<T> {
   const base = path.join(cacheRoot(), 'kernel-tree');
   await fs.mkdir(base, { recursive: true });
-  const lockTarget = path.join(base, `${key}.tree.lock`);
+  return withExclusive(path.join(base, `${key}.tree.lock`), `the build tree ${key}`, ctx, async (signal) => {
+    const tree = await openTree(key, tarball, { ...ctx, signal });
+    return fn(tree);
+  });
+}
+
+/**
+ * Runs fn while holding a lock file (created if missing), waiting for another holder if
+ * needed. fn's signal also aborts if the lock is lost (its holder looked dead to someone else).
+ */
+export async function withExclusive<T>(lockTarget: string, what: string, ctx: TreeContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   await fs.writeFile(lockTarget, '', { flag: 'a' });
   const lost = new AbortController();
   const options = {
     stale: 30_000,
     update: 5_000,
-    onCompromised: (err: Error) => lost.abort(new Error(`lost the lock on the build tree ${key}: ${err.message}`)),
+    onCompromised: (err: Error) => lost.abort(new Error(`lost the lock on ${what}: ${err.message}`)),
   };
   let release: () => Promise<void>;
   try {
     release = await lockfile.lock(lockTarget, { ...options, retries: 0 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
-    ctx.progress('waiting for another build using the same build tree');
+    ctx.progress(`waiting for another build using ${what}`);
     release = await lockfile.lock(lockTarget, {
       ...options,
       retries: { retries: 100_000, minTimeout: 500, maxTimeout: 2_000, factor: 1.2 },
@@ -262,8 +275,7 @@ export async function withBuildTree<T>(key: string, tarball: string, ctx: TreeCo
   }
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, lost.signal]) : lost.signal;
   try {
-    const tree = await openTree(key, tarball, { ...ctx, signal });
-    return await fn(tree);
+    return await fn(signal);
   } finally {
     await release().catch(() => undefined);
   }

@@ -1,0 +1,257 @@
+// Kernel descriptions (kernels/<name>.yaml): which source, patches, fragment, localversion and
+// oracle profile make a kernel. YAML with positions (duplicate keys are errors), validated with
+// ajv, then checked for meaning; every error names file:line:col and the key.
+// kernels/README.md documents each key.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { CaseFileError, CaseFileErrors } from '../cases/errors.js';
+import { PROFILES } from '../oracle/index.js';
+import { projectRoot } from '../util/paths.js';
+import { defaultFragment } from './defaults.js';
+
+/** Where a kernel comes from. */
+export type KernelSource =
+  | { kind: 'debian'; package: string; tarball: string }
+  | { kind: 'git'; repo: string; ref: string }
+  | { kind: 'bzImage'; path: string; release?: string };
+
+export interface KernelSpec {
+  /** The description file (as given, for messages). */
+  file: string;
+  name: string;
+  profile: string;
+  source: KernelSource;
+  /** Built kernels only. */
+  localversion?: string;
+  /** Absolute paths, in order (built kernels only). */
+  patches: string[];
+  /** Absolute path (built kernels only). */
+  fragment: string;
+}
+
+/** The checkout's folder of kernel descriptions. */
+export const KERNELS_DIR = path.join(projectRoot, 'kernels');
+
+const pathString = { type: 'string', minLength: 1 };
+const patchList = { type: 'array', items: pathString };
+
+export const kernelSpecSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'source', 'profile'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]*$' },
+    description: { type: 'string' },
+    source: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        debian: { type: 'string', pattern: '^linux-source-[0-9]+\\.[0-9]+$' },
+        git: pathString,
+        ref: { type: 'string', minLength: 1 },
+        bzImage: pathString,
+        patches: patchList,
+      },
+    },
+    localversion: { type: 'string', pattern: '^[A-Za-z0-9._+-]*$' },
+    release: { type: 'string', pattern: '^\\S+$' },
+    profile: { enum: Object.keys(PROFILES) },
+    patches: patchList,
+    fragment: pathString,
+  },
+} as const;
+
+interface RawSpec {
+  name: string;
+  description?: string;
+  source: { debian?: string; git?: string; ref?: string; bzImage?: string; patches?: string[] };
+  localversion?: string;
+  release?: string;
+  profile: string;
+  patches?: string[];
+  fragment?: string;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile(kernelSpecSchema);
+
+type KeyPath = Array<string | number>;
+
+function describeExpected(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'enum': return `expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'pattern': return `expected a string matching ${String(p.pattern)}`;
+    case 'type': return `expected ${String(p.type)}`;
+    case 'minLength': return 'expected a non-empty string';
+    case 'minProperties': return 'expected one of debian, git or bzImage';
+    case 'required': return `expected the key ${JSON.stringify(p.missingProperty)}`;
+    case 'additionalProperties': return 'expected no such key (kernels/README.md lists the keys)';
+    default: return `expected ${e.message ?? e.keyword}`;
+  }
+}
+
+/** The node at keyPath, or the key node itself when `key` names a key of that map. */
+function position(doc: Document, lc: LineCounter, keyPath: KeyPath, key?: string): { line: number; col: number } {
+  let node: unknown;
+  if (key !== undefined) {
+    const map = keyPath.length ? doc.getIn(keyPath, true) : doc.contents;
+    if (isMap(map)) node = map.items.find((p) => isScalar(p.key) && p.key.value === key)?.key;
+  }
+  for (let i = keyPath.length; !(node as { range?: unknown })?.range && i >= 0; i--) {
+    node = i === 0 ? doc.contents : doc.getIn(keyPath.slice(0, i), true);
+  }
+  return lc.linePos((node as { range?: [number] } | undefined)?.range?.[0] ?? 0);
+}
+
+const keyText = (p: KeyPath): string => p.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v));
+
+function expandPath(p: string, base: string): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
+  return path.resolve(base, p);
+}
+
+/** git rev-parse's answer in `repo`, or undefined when it fails. */
+function gitRevParse(repo: string, args: string[]): string | undefined {
+  try {
+    return execFileSync('git', ['-C', repo, 'rev-parse', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every key that repeats one earlier in the same map (its second and later occurrences), in document order. */
+function repeatedKeys(doc: Document): Array<{ key: string; offset: number }> {
+  const out: Array<{ key: string; offset: number }> = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const item of map.items) {
+        if (!isScalar(item.key)) continue;
+        if (seen.has(item.key.value)) out.push({ key: String(item.key.value), offset: item.key.range?.[0] ?? 0 });
+        seen.add(item.key.value);
+      }
+    },
+  });
+  return out;
+}
+
+/** Parses, validates and resolves one kernel description; throws CaseFileErrors naming every problem. */
+export function loadKernelSpec(file: string, text = fs.readFileSync(file, 'utf8')): KernelSpec {
+  const rel = path.relative(process.cwd(), file);
+  const shown = rel && !rel.startsWith('..') ? rel : file;
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const errors: CaseFileError[] = [];
+  const fail = (keyPath: KeyPath, problem: string, key?: string): void => {
+    const at = position(doc, lc, keyPath, key);
+    errors.push(new CaseFileError(shown, at.line, at.col, keyText(key !== undefined ? [...keyPath, key] : keyPath), problem));
+  };
+  if (doc.errors.length) {
+    const repeated = repeatedKeys(doc);
+    throw new CaseFileErrors(doc.errors.map((e) => {
+      const dup = e.code === 'DUPLICATE_KEY' ? repeated.shift() : undefined;
+      if (dup) {
+        const at = lc.linePos(dup.offset);
+        return new CaseFileError(shown, at.line, at.col, dup.key, `YAML duplicate key: ${JSON.stringify(dup.key)} is already set above`);
+      }
+      const [pos] = e.linePos ?? [{ line: 1, col: 1 }];
+      return new CaseFileError(shown, pos.line, pos.col, '', `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+    }));
+  }
+  const data = doc.toJS() as unknown;
+  if (!validate(data)) {
+    for (const e of validate.errors ?? []) {
+      const p = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+      if (e.keyword === 'additionalProperties') fail(p, describeExpected(e), (e.params as { additionalProperty: string }).additionalProperty);
+      else if (e.keyword === 'required') fail(p, `${describeExpected(e)}, found ${show(undefined)}`);
+      else fail(p, `${describeExpected(e)}, found ${show(doc.getIn(p))}`);
+    }
+    throw new CaseFileErrors(errors);
+  }
+  const raw = data as RawSpec;
+  const base = path.dirname(path.resolve(file));
+  const expected = path.basename(file).replace(/\.ya?ml$/, '');
+  if (raw.name !== expected) fail(['name'], `expected the file's own name ${JSON.stringify(expected)} (kernels are selected by file name), found ${show(raw.name)}`);
+
+  const kinds = (['debian', 'git', 'bzImage'] as const).filter((k) => raw.source[k] !== undefined);
+  if (kinds.length !== 1) fail(['source'], `expected exactly one of debian, git or bzImage, found ${kinds.length ? kinds.join(' and ') : 'none'}`);
+  const kind = kinds[0];
+  if (raw.source.ref !== undefined && kind !== 'git') fail(['source'], 'expected ref only with git, found it without', 'ref');
+  if (kind === 'git' && raw.source.ref === undefined) fail(['source'], 'expected the key "ref" (the commit-ish to build) with git, found nothing');
+  if (raw.source.patches && raw.patches) fail(['source'], 'expected patches in one place (here or at the top level), found both', 'patches');
+  const built = kind !== 'bzImage';
+  if (built && raw.localversion === undefined) fail([], 'expected the key "localversion" for a kernel that is built (uname -r ends with it), found nothing');
+  if (!built) {
+    for (const k of ['localversion', 'patches', 'fragment'] as const) if (raw[k] !== undefined) fail([], `expected no ${k} for a prebuilt bzImage, found ${show(raw[k])}`, k);
+    if (raw.source.patches) fail(['source'], 'expected no patches for a prebuilt bzImage', 'patches');
+  }
+  if (raw.release !== undefined && kind !== 'bzImage') fail([], 'expected release only with bzImage (built kernels get theirs from make kernelrelease)', 'release');
+
+  const patchKey: KeyPath = raw.source.patches ? ['source', 'patches'] : ['patches'];
+  const patches = (raw.source.patches ?? raw.patches ?? []).map((p, i) => {
+    const abs = expandPath(p, base);
+    if (!fs.existsSync(abs)) fail([...patchKey, i], `expected an existing patch file, found ${show(p)} (${abs} does not exist)`);
+    return abs;
+  });
+  const fragment = raw.fragment !== undefined ? expandPath(raw.fragment, base) : defaultFragment();
+  if (raw.fragment !== undefined && !fs.existsSync(fragment)) fail(['fragment'], `expected an existing Kconfig fragment, found ${show(raw.fragment)} (${fragment} does not exist)`);
+
+  let source: KernelSource | undefined;
+  if (kind === 'debian') {
+    const pkg = raw.source.debian!;
+    const tarball = `/usr/src/${pkg}.tar.xz`;
+    if (!fs.existsSync(tarball)) fail(['source', 'debian'], `expected an installed source package, found ${show(pkg)} (${tarball} is missing: apt-get install ${pkg})`);
+    source = { kind, package: pkg, tarball };
+  } else if (kind === 'git') {
+    const repo = expandPath(raw.source.git!, base);
+    if (!fs.existsSync(repo)) fail(['source', 'git'], `expected a git working tree, found ${show(raw.source.git)} (${repo} does not exist)`);
+    else if (!gitRevParse(repo, ['--show-toplevel'])) fail(['source', 'git'], `expected a git working tree, found ${show(raw.source.git)} (${repo} is not inside one)`);
+    else if (raw.source.ref !== undefined && !gitRevParse(repo, ['--verify', '--quiet', '--end-of-options', `${raw.source.ref}^{commit}`])) fail(['source', 'ref'], `expected a commit-ish of ${repo}, found ${show(raw.source.ref)} (git rev-parse does not resolve it)`);
+    source = { kind, repo, ref: raw.source.ref ?? 'HEAD' };
+  } else if (kind === 'bzImage') {
+    const image = expandPath(raw.source.bzImage!, base);
+    if (!fs.existsSync(image)) fail(['source', 'bzImage'], `expected an existing bzImage file, found ${show(raw.source.bzImage)} (${image} does not exist)`);
+    source = { kind, path: image, release: raw.release };
+  }
+  if (errors.length) throw new CaseFileErrors(errors);
+  return { file: shown, name: raw.name, profile: raw.profile, source: source!, localversion: raw.localversion, patches, fragment };
+}
+
+/** Names of the descriptions in a folder (file names without .yaml). */
+export function knownKernels(dir = KERNELS_DIR): string[] {
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')).sort() : [];
+}
+
+/**
+ * Loads the descriptions named on the command line: a name is kernels/<name>.yaml, a path
+ * (with a slash, or ending in .yaml) is that file. Errors of every file together.
+ */
+export function loadKernelSpecs(names: readonly string[], dir = KERNELS_DIR): KernelSpec[] {
+  if (names.length === 0) throw new Error('--kernels: expected at least one kernel name');
+  const specs: KernelSpec[] = [];
+  const errors: CaseFileError[] = [];
+  for (const n of names) {
+    const isPath = n.includes('/') || /\.ya?ml$/.test(n);
+    const file = isPath ? path.resolve(n) : ['.yaml', '.yml'].map((e) => path.join(dir, n + e)).find((f) => fs.existsSync(f));
+    if (!file || !fs.existsSync(file)) {
+      throw new Error(`--kernels ${n}: no such kernel description${isPath ? '' : ` in ${dir}`}; known: ${knownKernels(dir).join(', ') || 'none'}`);
+    }
+    try { specs.push(loadKernelSpec(file)); } catch (e) {
+      if (e instanceof CaseFileErrors) errors.push(...e.errors); else throw e;
+    }
+  }
+  if (errors.length) throw new CaseFileErrors(errors);
+  const seen = new Set<string>();
+  for (const s of specs) {
+    if (seen.has(s.name)) throw new Error(`--kernels: ${s.name} is listed twice`);
+    seen.add(s.name);
+  }
+  return specs;
+}
