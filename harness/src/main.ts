@@ -12,6 +12,7 @@ import { flippedProfiles, oracleAnswer, type ProfileTable } from './oracle/adapt
 import { compareResults } from './oracle/compare.js';
 import { loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
 import { buildSelftest } from './selftests/build.js';
+import { KernelBuildError } from './kernel/build.js';
 import { DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL } from './kernel/keys.js';
 import { parseFilter, selectCells } from './plan/filter.js';
 import { printOraclePredictions, printPlan } from './plan/print.js';
@@ -45,6 +46,29 @@ async function runOrResume(kernel: KernelUnderTest, cells: PlannedCell[], prior:
   for (const g of ['c', 'ts'] as const) for (const [id, rep] of answered?.[g] ?? []) if (!job.reports[g].has(id)) job.reports[g].set(id, rep);
   if (answered && !todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
   return job;
+}
+
+/**
+ * A kernel that does not compile: its build is recorded as FAIL (with the log's tail), every
+ * cell of every kernel is MISS (nothing was booted), and the run ends with exit 3.
+ */
+async function reportBuildFailure(
+  e: KernelBuildError, names: string[], cells: PlannedCell[],
+  r: { runId: string; runDir: string; accel: ReturnType<typeof chooseAccel>; timings: Record<string, number>; t0: number; emit: (ev: RunEvent) => void },
+): Promise<number> {
+  process.stderr.write(`kph: ${e.message}\n`);
+  const jobs: KernelJobResult[] = names.map((name) => ({
+    kernel: { name, release: '(not built)', bzImage: '', profile: '' },
+    attempts: [], reports: { c: new Map(), ts: new Map() }, cellCrashes: [], timings: {},
+    infraError: name === e.variant ? `kernel ${name} failed to build (log: ${e.log})` : `not booted: kernel ${e.variant} failed to build`,
+    ...(name === e.variant ? { buildFailure: { log: e.log, tail: e.tail } } : {}),
+  }));
+  const records = assemble(jobs, cells, () => ({ kind: 'not-applicable', reason: 'not built' }), compareResults);
+  r.timings.total = Date.now() - r.t0;
+  const exitCode = EXIT.infrastructure;
+  await writeRunFiles(r.runDir, { runId: r.runId, accel: r.accel, jobs, records, timings: r.timings, exitCode, complete: true, kernels: [], image: { cached: false, seconds: 0, sizes: { initramfsBytes: 0, nodeDiskBytes: 0 } } });
+  r.emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: records.length, SKIP: 0 }, incomplete: false, ms: r.timings.total });
+  return exitCode;
 }
 
 /** Writes comparison.json/.md against the previous finished run of the same plan, if any. */
@@ -194,6 +218,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
         .map((name) => buildSelftest(name, { tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }, runDir))),
     ]));
   } catch (e) {
+    if (e instanceof KernelBuildError && !signal.aborted) return reportBuildFailure(e, selection.names, cells, { runId, runDir, accel, timings, t0, emit });
     // Nothing booted: every cell is MISS. An interrupt is 130; a failed build is the lab's 3.
     const exitCode = signal.aborted ? EXIT.interrupted : EXIT.infrastructure;
     const message = signal.aborted ? 'interrupted during the build' : (e as Error).message;

@@ -149,8 +149,11 @@ export async function kernelCacheKeys(
 }
 
 export async function logTail(log: string): Promise<string> {
-  const text = await fs.readFile(log, 'utf8').catch(() => '');
-  return text.split('\n').slice(-TAIL_LINES - 1).join('\n').trimEnd();
+  const lines = (await fs.readFile(log, 'utf8').catch(() => '')).split('\n');
+  // The first compiler error says why; what follows it (make's summary, the tree repair) does not.
+  const firstError = lines.findIndex((l) => /\berror:|\*\*\* \[/.test(l));
+  if (firstError >= 0) return lines.slice(Math.max(0, firstError - 5), firstError - 5 + TAIL_LINES).join('\n').trimEnd();
+  return lines.slice(-TAIL_LINES - 1).join('\n').trimEnd();
 }
 
 /** Counts the CC lines of make's output and reports the count every few seconds. */

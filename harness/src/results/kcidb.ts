@@ -33,6 +33,7 @@ export interface RunForKcidb {
     infraError?: string;
     bootCrash?: KcidbCrash;
     built?: { cached: boolean; seconds: number; bzImage?: string };
+    buildFailure?: { log: string; tail: string };
   }>;
   timings?: Record<string, number>;
   records?: Array<{
@@ -242,7 +243,8 @@ export function toKcidb(run: RunForKcidb, origin = 'kph', facts: KcidbFacts = {}
       compiler: facts.compiler,
       start_time: k?.built ? buildStart : undefined,
       duration: k?.built?.seconds,
-      status: k?.built ? 'PASS' : undefined,
+      status: k?.buildFailure ? 'FAIL' : k?.built ? 'PASS' : undefined,
+      log_excerpt: k?.buildFailure ? k.buildFailure.tail.slice(-16384) : undefined,
       comment: `kernel ${name} (${k?.release ?? r?.release ?? 'release unknown'})`,
       misc: { kernel: name, release: k?.release ?? r?.release, profile: k?.profile ?? r?.profile, cached: k?.built?.cached },
     };

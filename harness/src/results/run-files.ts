@@ -30,6 +30,7 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
   const kernels = s.jobs.map((j) => ({
     name: j.kernel.name, release: j.kernel.release, profile: j.kernel.profile, unameR: j.unameR,
     bootMs: j.bootMs, kvm: j.kvm, attempts: j.attempts, infraError: j.infraError, bootCrash: j.bootCrash, timings: j.timings,
+    buildFailure: j.buildFailure,
     selftests: j.selftests?.map(({ output, ...st }) => ({ ...st, outputTail: output.slice(-4000) })),
     built: s.kernels.find((k) => k.name === j.kernel.name),
   }));
@@ -52,7 +53,7 @@ export interface ResultsDoc {
   complete: boolean;
   exitCode: number;
   accel: { requested: string; reason: string; timeScale: number; used: Array<{ kernel: string; kvm?: { enabled: boolean; present: boolean } }> };
-  kernels: Array<{ name: string; release: string; profile: string; unameR?: string; bootMs?: number; kvm?: { enabled: boolean; present: boolean }; attempts: unknown[]; infraError?: string; bootCrash?: { title: string }; timings: Record<string, number>; built?: unknown; selftests?: Array<Omit<SelftestResult, 'output'> & { outputTail: string }> }>;
+  kernels: Array<{ name: string; release: string; profile: string; unameR?: string; bootMs?: number; kvm?: { enabled: boolean; present: boolean }; attempts: unknown[]; infraError?: string; bootCrash?: { title: string }; timings: Record<string, number>; built?: unknown; buildFailure?: { log: string; tail: string }; selftests?: Array<Omit<SelftestResult, 'output'> & { outputTail: string }> }>;
   image: unknown;
   timings: Record<string, number>;
   records: Array<Omit<CellRecord, 'cell'> & { params: Omit<CellRecord['cell'], 'id' | 'case' | 'title' | 'guests'> }>;

@@ -76,6 +76,8 @@ export interface KernelJobResult {
   timings: Record<string, number>;
   /** Results of the kernel selftests the plan names, run after the cells. */
   selftests?: SelftestResult[];
+  /** Set when this kernel did not compile: nothing ran. */
+  buildFailure?: { log: string; tail: string };
 }
 
 const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
