@@ -1,0 +1,203 @@
+// harness/bisect.mjs under `git bisect run`: the verdict logic on its own, bad configuration
+// aborting (exit > 127), and a real bisect over a throwaway git history of Debian's 6.1 source
+// in which commit 3 reverts 4b01a967 (the "regression"): git must name commit 3, with a step
+// log per step; then behaviour mode against a good commit, and a commit that does not compile.
+import test from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { readSteps, renderSummary, type StepRecord } from '../harness/src/bisect/log.js';
+import { BisectUsageError, parseBisectOptions } from '../harness/src/bisect/options.js';
+import { BISECT_EXIT, combine, repeatVerdict, type CellOutcome } from '../harness/src/bisect/verdict.js';
+import { defaultPair } from '../harness/src/kernel/defaults.js';
+import { DEFAULT_TARBALL } from '../harness/src/kernel/keys.js';
+import type { KernelJobResult } from '../harness/src/run/kernel-job.js';
+import { projectRoot } from '../harness/src/util/paths.js';
+
+const run = promisify(execFile);
+const BISECT = path.join(projectRoot, 'harness', 'bisect.mjs');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bisect-test-'));
+// Everything the bisect builds (guest image, worktree, make O= directory, kernels) goes to a
+// private cache, removed at the end.
+const env = { ...process.env, KPH_CACHE_DIR: path.join(scratch, 'cache') };
+test.after.always(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+interface Ran { code: number | null; stdout: string; stderr: string; seconds: number }
+
+/** Runs a command to completion (any exit code) in cwd, with the private cache. */
+function sh(cmd: string, args: string[], cwd: string): Promise<Ran> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('close', (code) => resolve({ code, stdout, stderr, seconds: (Date.now() - t0) / 1000 }));
+  });
+}
+
+// --- the verdict, pure ---------------------------------------------------------------------
+
+const job = (over: Partial<KernelJobResult> = {}): KernelJobResult => ({
+  kernel: { name: 'head', release: 'r', bzImage: 'b', profile: 'p' }, attempts: [{ attempt: 1, kind: 'ready', bootMs: 2000 }],
+  reports: { c: new Map(), ts: new Map() }, cellCrashes: [], timings: {}, unameR: 'r', bootMs: 2000, ...over,
+});
+const cells = (...outcomes: CellOutcome['outcome'][]): CellOutcome[] => outcomes.map((outcome, i) => ({ guest: 'c', id: `x/${i}`, outcome, reason: outcome === 'FAIL' ? 'op 2: observed EADDRINUSE, predicted ok(port 32768)' : 'fine' }));
+
+test('one run: FAIL is bad, ERROR/MISS skip, PASS/SKIP good; a boot failure is what --boot-failure says', (t) => {
+  t.is(repeatVerdict(1, job(), cells('PASS', 'SKIP'), 'skip').verdict, 'good');
+  const bad = repeatVerdict(1, job(), cells('PASS', 'FAIL'), 'skip');
+  t.is(bad.verdict, 'bad');
+  t.deepEqual(bad.notPassing.map((m) => m.id), ['x/1']);
+  t.is(repeatVerdict(1, job({ infraError: 'SSH lost' }), cells('PASS', 'ERROR'), 'bad').verdict, 'skip');
+  const crashed = job({ bootCrash: { kind: 'panic', title: 'Kernel panic - not syncing' } as never, unameR: undefined, attempts: [{ attempt: 1, kind: 'kernel-crash', bootMs: 900 }] });
+  t.is(repeatVerdict(1, crashed, cells('FAIL'), 'skip').verdict, 'skip');
+  t.is(repeatVerdict(1, crashed, cells('FAIL'), 'bad').verdict, 'bad');
+  const silent = job({ unameR: undefined, infraError: 'boot no-ssh', attempts: [{ attempt: 1, kind: 'no-ssh', bootMs: 60000 }, { attempt: 2, kind: 'no-ssh', bootMs: 60000 }] });
+  t.regex(repeatVerdict(1, silent, cells('MISS'), 'bad').why, /did not boot.*--boot-failure bad/);
+});
+
+test('repeats: unanimity wins with its confidence; a split is skipped unless --majority', (t) => {
+  t.like(combine(['bad', 'bad', 'bad'], false), { verdict: 'bad', confidence: 1, split: false });
+  t.like(combine(['good', 'skip'], false), { verdict: 'good', confidence: 0.5 });
+  t.like(combine(['good', 'bad', 'bad'], false), { verdict: 'skip', split: true });
+  t.like(combine(['good', 'bad', 'bad'], true), { verdict: 'bad', split: true });
+  t.is(combine(['good', 'bad', 'bad'], true).confidence.toFixed(2), '0.67');
+  t.like(combine(['good', 'bad'], true), { verdict: 'skip', split: true }, 'a tie is never a verdict');
+  t.like(combine(['skip', 'skip'], true), { verdict: 'skip' });
+  t.deepEqual(BISECT_EXIT, { good: 0, bad: 1, skip: 125, interrupted: 130, abort: 200 });
+});
+
+test('options: the mode decides what is required; mistakes are usage errors', (t) => {
+  t.like(parseBisectOptions(['--profile', '4b01a967']), { mode: 'oracle', repeat: 1, bootFailure: 'skip', majority: false });
+  t.like(parseBisectOptions(['--mode', 'behaviour', '--good-ref', 'v6.1', '--repeat', '3', '--majority', '--boot-failure', 'bad']), { goodRef: 'v6.1', repeat: 3, majority: true, bootFailure: 'bad' });
+  for (const bad of [[], ['--profile', 'nope'], ['--mode', 'behaviour'], ['--profile', '4b01a967', '--repeat', '0'], ['--profile', '4b01a967', '--boot-failure', 'maybe'], ['--profile', '4b01a967', '--mode', 'x'], ['--profile', '4b01a967', '--good-ref', 'x'], ['--what']]) {
+    t.throws(() => parseBisectOptions(bad), { instanceOf: BisectUsageError }, bad.join(' '));
+  }
+});
+
+test('the summary lists every step with its verdict', (t) => {
+  const step: StepRecord = {
+    step: 1, commit: 'a'.repeat(40), subject: 's | pipe', tree: '/t', uncommittedChanges: false, startedAt: '', seconds: 3, mode: 'oracle', profile: 'p', cells: 1, selection: [],
+    build: { seconds: 2, cached: false, release: '6.1-x', log: 'l' }, repeats: [repeatVerdict(1, job(), cells('FAIL'), 'skip')], verdict: 'bad', confidence: 1, why: 'w', exitCode: 1, dir: '/d',
+  };
+  const md = renderSummary([step]);
+  t.regex(md, /\| 1 \| `aaaaaaaaaaaa` \| s \\\| pipe \| 2\.0 s \| 2\.0 s \| \*\*bad\*\* \| 1\.00 \| 1 \| 1 \|/);
+  t.regex(md, /FAIL c `x\/0`: op 2: observed EADDRINUSE/);
+});
+
+test('bad configuration aborts the bisect: exit > 127, nothing built', async (t) => {
+  const notGit = fs.mkdtempSync(path.join(scratch, 'not-git-'));
+  for (const args of [['--profile', 'nope'], ['--mode', 'behaviour'], ['--profile', '4b01a967', '--case', 'no-such-case'], ['--profile', '4b01a967']]) {
+    const r = await sh(process.execPath, [BISECT, ...args], notGit);
+    t.true((r.code ?? 0) > 127, `${args.join(' ')} → ${r.code}\n${r.stderr}`);
+    t.is(r.code, BISECT_EXIT.abort);
+  }
+  const r = await sh(process.execPath, [BISECT, '--profile', '4b01a967'], notGit);
+  t.regex(r.stderr, /not inside a git working tree/);
+});
+
+// --- a real bisect --------------------------------------------------------------------------
+
+async function git(cwd: string, ...args: string[]): Promise<string> {
+  return (await run('git', ['-C', cwd, '-c', 'user.name=kph test', '-c', 'user.email=kph@test', ...args], { maxBuffer: 1 << 26 })).stdout.trim();
+}
+
+/** Commit 1: the 6.1 source; 2: a doc change; 3: the revert of 4b01a967; 4, 5: harmless. */
+async function throwawayHistory(): Promise<{ repo: string; commits: string[] }> {
+  const repo = path.join(scratch, 'linux');
+  fs.mkdirSync(repo);
+  await run('tar', ['-xf', DEFAULT_TARBALL, '-C', repo, '--strip-components=1', '--no-same-owner']);
+  await git(repo, 'init', '-q');
+  // Debian's tarball ignores everything at its top level (.gitignore "/*"): add by force.
+  await git(repo, 'add', '-A', '-f');
+  await git(repo, 'commit', '-qm', '1: linux-source-6.1 as shipped');
+  const commits = [await git(repo, 'rev-parse', 'HEAD')];
+  const commit = async (message: string, change: () => Promise<void> | void): Promise<void> => {
+    await change();
+    await git(repo, 'add', '-A', '-f');
+    await git(repo, 'commit', '-qm', message);
+    commits.push(await git(repo, 'rev-parse', 'HEAD'));
+  };
+  await commit('2: a harmless doc change', () => fs.appendFileSync(path.join(repo, 'Documentation/networking/ip-sysctl.rst'), '\n.. kph test: harmless\n'));
+  await commit('3: revert 4b01a967 (the regression)', async () => { await run('patch', ['-p1', '--batch', '--forward', '-i', defaultPair()[1].patches[0]], { cwd: repo }); });
+  await commit('4: another harmless change', () => fs.appendFileSync(path.join(repo, 'README'), '\nkph test 4\n'));
+  await commit('5: another harmless change', () => fs.appendFileSync(path.join(repo, 'CREDITS'), '\nkph test 5\n'));
+  return { repo, commits };
+}
+
+const onlyDir = (parent: string): string => {
+  const dirs = fs.readdirSync(parent).filter((d) => d.startsWith('bisect-'));
+  if (dirs.length !== 1) throw new Error(`expected one bisect directory in ${parent}, found ${dirs.join(', ') || 'none'}`);
+  return path.join(parent, dirs[0]);
+};
+
+test.serial('git bisect run names the commit that reverts 4b01a967; behaviour mode and a broken commit answer too', async (t) => {
+  const t0 = Date.now();
+  const { repo, commits } = await throwawayHistory();
+  const setup = (Date.now() - t0) / 1000;
+  const [c1, c2, c3] = commits;
+  const c5 = commits[4];
+  const results = path.join(scratch, 'results');
+  const oracle = ['--case', 'commit-repro', '--mode', 'oracle', '--profile', '4b01a967+followup', '--results', results];
+
+  // 1. git bisect run, last commit bad, first good.
+  await git(repo, 'bisect', 'start', c5, c1);
+  const b = await sh('git', ['bisect', 'run', process.execPath, BISECT, ...oracle], repo);
+  await git(repo, 'bisect', 'reset');
+  t.is(b.code, 0, b.stderr.slice(-4000));
+  t.regex(b.stdout, new RegExp(`^${c3} is the first bad commit`, 'm'), b.stdout);
+  const dir = onlyDir(results);
+  const steps = readSteps(dir);
+  t.log(`setup ${setup.toFixed(0)} s; git bisect run ${b.seconds.toFixed(0)} s, ${steps.length} steps:`);
+  for (const s of steps) t.log(`  step ${s.step} ${s.commit.slice(0, 7)} ${s.verdict}: build ${s.build?.cached ? 'cached' : `${s.build?.seconds} s`}, boot ${((s.repeats[0]?.bootMs ?? 0) / 1000).toFixed(1)} s, step ${s.seconds.toFixed(0)} s`);
+  t.true(steps.length >= 1 && steps.length <= 3, `${steps.length} steps`);
+  t.deepEqual(steps.map((s) => s.step), steps.map((_, i) => i + 1));
+  for (const s of steps) {
+    t.true(commits.includes(s.commit));
+    t.is(s.verdict, commits.indexOf(s.commit) >= 2 ? 'bad' : 'good', s.subject);
+    t.is(s.exitCode, s.verdict === 'bad' ? 1 : 0);
+    t.truthy(s.build?.release.endsWith(`-kph-${s.commit.slice(0, 12)}`));
+    t.is(s.repeats.length, 1);
+    t.true(s.repeats[0].bootMs! > 0);
+    t.is(s.repeats[0].notPassing.length, s.verdict === 'bad' ? 6 : 0);
+    t.true(fs.existsSync(path.join(s.dir, 'kernel-head.log')));
+  }
+  t.true(steps.some((s) => s.commit === c3) && steps.some((s) => s.commit === c2), 'git saw 3 bad and 2 good');
+  const summary = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
+  for (const s of steps) t.true(summary.includes(s.commit.slice(0, 12)));
+
+  // 2. Behaviour mode: 3 behaves differently from 2 (bad, twice), 2 like itself (good). Both
+  //    kernels are cached from the bisect: only boots.
+  const bdir = path.join(scratch, 'behaviour');
+  const behaviour = ['--case', 'commit-repro', '--mode', 'behaviour', '--good-ref', c2, '--bisect-dir', bdir];
+  await git(repo, 'checkout', '-q', c3);
+  const r3 = await sh(process.execPath, [BISECT, ...behaviour, '--repeat', '2'], repo);
+  t.is(r3.code, 1, r3.stderr.slice(-3000));
+  await git(repo, 'checkout', '-q', c2);
+  const r2 = await sh(process.execPath, [BISECT, ...behaviour], repo);
+  t.is(r2.code, 0, r2.stderr.slice(-3000));
+  const [s3, s2] = readSteps(bdir);
+  t.like(s3, { commit: c3, verdict: 'bad', confidence: 1, split: false, good: { commit: c2 } });
+  t.is(s3.repeats.length, 2);
+  t.regex(s3.repeats[0].notPassing[0].reason, /good kernel/);
+  t.like(s2, { commit: c2, verdict: 'good' });
+  t.true(s3.build!.cached && s2.build!.cached);
+  t.is(fs.readdirSync(bdir).filter((f) => f.startsWith('good-')).length, 1, 'the good commit was observed once');
+
+  // 3. A commit that does not compile is skipped (125), incrementally in the same build directory.
+  await git(repo, 'checkout', '-q', '-b', 'broken', c2);
+  fs.appendFileSync(path.join(repo, 'net/ipv4/inet_connection_sock.c'), '\n#error kph test: this commit does not compile\n');
+  await git(repo, 'commit', '-qam', '6: does not compile');
+  const r6 = await sh(process.execPath, [BISECT, ...oracle, '--bisect-dir', path.join(scratch, 'broken')], repo);
+  t.is(r6.code, BISECT_EXIT.skip, r6.stderr.slice(-3000));
+  const [s6] = readSteps(path.join(scratch, 'broken'));
+  t.like(s6, { verdict: 'skip', exitCode: 125 });
+  t.regex(s6.build!.error!, /kph test: this commit does not compile/);
+  t.regex(s6.why, /does not build/);
+
+  t.log(`behaviour ${r3.seconds.toFixed(0)} s + ${r2.seconds.toFixed(0)} s; broken commit ${r6.seconds.toFixed(0)} s; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+});
