@@ -63,3 +63,13 @@ export function parseReportLine(line: string): GuestCellReport | undefined {
   }
   return undefined;
 }
+
+/** The console mark name of a cell: 32-bit FNV-1a of its id as 8 hex digits (kph-cells --mark). */
+export function markOf(id: string): string {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(id, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}

@@ -3,7 +3,7 @@
 // the console, and attribute console crashes to the cell that was running. A VM is never reused
 // after a failure: cells left without an answer go to a fresh VM, a bounded number of times.
 import type { GuestCellReport } from '../model/cell.js';
-import { encodeCell, parseReportLine } from '../model/wire.js';
+import { encodeCell, markOf, parseReportLine } from '../model/wire.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import { describeExec, type ExecResult } from '../ssh/session.js';
 import { fallBackToTcg, type Accel, type AccelChoice } from '../vm/accel.js';
@@ -83,7 +83,7 @@ export interface KernelJobResult {
 const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
 /** Fresh VMs granted after the kernel crashed under a cell (each crash settles one cell as FAIL). */
 const MAX_CRASH_RESTARTS = 3;
-const CELL_MARK = /kph: cell (\S+) start/g;
+const CELL_MARK = /kph: cell ([0-9a-f]{8}) start/g;
 
 const perGuest = <T>(): PerGuest<T> => ({ c: new Map(), ts: new Map() });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -249,15 +249,19 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
 
 const describeEnd = (r: ExecResult, detail: string): string => (r.kind === 'timed-out' && r.after === 'inactivity' ? `${detail} (no output: the guest hung)` : detail);
 
-/** Cell ids marked as started on the console (`kph: cell <id> start`), with their offsets. */
-function cellMarks(text: string): Array<{ id: string; offset: number }> {
-  return [...text.matchAll(CELL_MARK)].map((m) => ({ id: m[1], offset: m.index ?? 0 }));
+/** Cells of `batch` marked as started on the console (`kph: cell <markOf(id)> start`), with their offsets. */
+function cellMarks(text: string, batch: PlannedCell[]): Array<{ id: string; offset: number }> {
+  const byMark = new Map(batch.map((c) => [markOf(c.id), c.id]));
+  return [...text.matchAll(CELL_MARK)].flatMap((m) => {
+    const id = byMark.get(m[1]);
+    return id ? [{ id, offset: m.index ?? 0 }] : [];
+  });
 }
 
 /** Gives each console crash of a batch to the last cell marked as started before it; returns the crashes. */
 function attributeCrashes(guest: GuestKind, batch: PlannedCell[], text: string, attempt: number, result: KernelJobResult): CrashReport[] {
   const crashes = scanConsole(text);
-  const marks = cellMarks(text);
+  const marks = cellMarks(text, batch);
   const ids = new Set(batch.map((c) => c.id));
   for (const crash of crashes) {
     const mark = marks.filter((m) => m.offset < crash.offset).pop();
@@ -275,7 +279,7 @@ function attributeCrashes(guest: GuestKind, batch: PlannedCell[], text: string, 
 /** The cell the lab broke under (the last one marked, or every unanswered one without marks) gets an ERROR try. */
 function recordLabFailure(guest: GuestKind, batch: PlannedCell[], text: string, attempt: number, reason: string, result: KernelJobResult): void {
   const open = (id: string): boolean => !result.reports[guest].has(id) && !result.cellCrash![guest].has(id);
-  const marks = cellMarks(text).filter((m) => batch.some((c) => c.id === m.id));
+  const marks = cellMarks(text, batch);
   const last = marks.pop();
   const hit = last ? (open(last.id) ? [last.id] : []) : batch.map((c) => c.id).filter(open);
   for (const id of hit) {
