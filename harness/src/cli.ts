@@ -1,6 +1,7 @@
 // Command-line options of harness/run.mjs: parsed and validated here, nothing else.
 import { parseArgs } from 'node:util';
 import type { Accel } from './vm/accel.js';
+import { positiveInt, positiveNumber } from './util/args.js';
 
 export interface Options {
   accel: Accel | 'auto';
@@ -71,13 +72,6 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const positiveInt = (name: string, v: string | undefined, dflt: number): number => {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} expects a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-};
-
 /** Parses "2/4" into {index: 2, count: 4}. */
 function parseShard(text: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(text);
@@ -86,13 +80,6 @@ function parseShard(text: string): { index: number; count: number } {
   if (!m || count < 1 || index < 1 || index > count) throw new UsageError(`--shard expects I/N with 1 <= I <= N, got ${JSON.stringify(text)}`);
   return { index, count };
 }
-
-const positiveNumber = (name: string, v: string | undefined): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} expects a positive number, got ${JSON.stringify(v)}`);
-  return n;
-};
 
 /** Parses argv (without node and script); throws UsageError with the offending option. */
 export function parseOptions(argv: string[]): Options {
@@ -130,9 +117,9 @@ export function parseOptions(argv: string[]): Options {
   if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel expects auto, kvm or tcg, got ${JSON.stringify(accel)}`);
   return {
     accel,
-    jobs: positiveInt('jobs', v.jobs, 2),
-    bootAttempts: positiveInt('boot-attempts', v['boot-attempts'], 2),
-    timeoutScale: positiveNumber('timeout-scale', v['timeout-scale']),
+    jobs: positiveInt(UsageError, 'jobs', v.jobs, 2),
+    bootAttempts: positiveInt(UsageError, 'boot-attempts', v['boot-attempts'], 2),
+    timeoutScale: positiveNumber(UsageError, 'timeout-scale', v['timeout-scale']),
     resultsDir: v.results,
     oracleFlip: v['oracle-flip'] ?? [],
     ts: !v['no-ts'],

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { PROFILES } from '../oracle/index.js';
 import type { Accel } from '../vm/accel.js';
+import { positiveInt, positiveNumber } from '../util/args.js';
 
 export type BisectMode = 'oracle' | 'behaviour';
 
@@ -68,20 +69,6 @@ export class BisectUsageError extends Error {
   override name = 'BisectUsageError';
 }
 
-const positiveInt = (name: string, v: string | undefined, dflt: number): number => {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new BisectUsageError(`--${name} expects a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-};
-
-const positiveNumber = (name: string, v: string | undefined): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new BisectUsageError(`--${name} expects a positive number, got ${JSON.stringify(v)}`);
-  return n;
-};
-
 /** Parses argv (without node and script); throws BisectUsageError naming the option. */
 export function parseBisectOptions(argv: string[]): BisectOptions {
   let parsed;
@@ -139,12 +126,12 @@ export function parseBisectOptions(argv: string[]): BisectOptions {
     cases: v.case ?? [],
     filters: v.filter ?? [],
     ts: !v['no-ts'],
-    repeat: positiveInt('repeat', v.repeat, 1),
+    repeat: positiveInt(BisectUsageError, 'repeat', v.repeat, 1),
     majority: v.majority ?? false,
     bootFailure,
-    bootAttempts: positiveInt('boot-attempts', v['boot-attempts'], 2),
+    bootAttempts: positiveInt(BisectUsageError, 'boot-attempts', v['boot-attempts'], 2),
     accel,
-    timeoutScale: positiveNumber('timeout-scale', v['timeout-scale']),
+    timeoutScale: positiveNumber(BisectUsageError, 'timeout-scale', v['timeout-scale']),
     append: (v.append ?? []).flatMap((w) => w.split(/\s+/)).filter(Boolean),
     resultsDir: v.results,
     bisectDir: v['bisect-dir'],
