@@ -55,7 +55,7 @@ async function bareBoot(kernel: string, initramfs: string, cmdline: string[], ho
   }
 }
 
-interface MainRun { wallMs: number; results: { timings: Record<string, number>; kernels: Array<{ name: string; bootMs?: number; timings: Record<string, number> }>; records: unknown[]; resources?: { maxRssKiB: number } } }
+interface MainRun { wallMs: number; results: { timings: Record<string, number>; kernels: Array<{ name: string; bootMs?: number; timings: Record<string, number>; attempts: Array<{ qemuPeakRssKiB?: number }> }>; records: unknown[] } }
 
 /** Runs the main job as a user would and reads its results.json. */
 function mainJob(env: NodeJS.ProcessEnv): Promise<MainRun> {
@@ -73,7 +73,7 @@ function mainJob(env: NodeJS.ProcessEnv): Promise<MainRun> {
 
 function printMain(label: string, r: MainRun): void {
   console.log(`\n${label}: wall ${s(r.wallMs)}`);
-  for (const [k, v] of Object.entries(r.results.timings)) console.log(`  phase ${k.padEnd(10)} ${s(v)}`);
+  for (const [k, v] of Object.entries(r.results.timings)) if (k !== 'harnessPeakRssKiB') console.log(`  phase ${k.padEnd(10)} ${s(v)}`);
   for (const k of r.results.kernels) {
     const cellsMs = k.timings.cells_c_ms ?? 0;
     console.log(`  ${k.name.padEnd(7)} boot→SSH ${s(k.bootMs ?? NaN)}  push ${s(k.timings.pushMs ?? 0)}  C cells ${s(cellsMs)}  TS cells ${s(k.timings.cells_ts_ms ?? 0)}`);
@@ -81,7 +81,8 @@ function printMain(label: string, r: MainRun): void {
   const cMs = r.results.kernels.reduce((a, k) => a + (k.timings.cells_c_ms ?? 0), 0);
   const ran = (r.results.records as Array<{ guest: string; outcome: string }>).filter((x) => x.guest === 'c' && x.outcome !== 'SKIP').length;
   console.log(`  cells run in the C guest: ${ran}, ${(ran / (cMs / 1000)).toFixed(0)} cells/s inside the guests (summed over kernels)`);
-  if (r.results.resources) console.log(`  harness peak RSS: ${(r.results.resources.maxRssKiB / 1024).toFixed(0)} MiB`);
+  const qemu = r.results.kernels.flatMap((k) => k.attempts.map((a) => a.qemuPeakRssKiB ?? 0));
+  console.log(`  peak memory: harness ${((r.results.timings.harnessPeakRssKiB ?? 0) / 1024).toFixed(0)} MiB, each QEMU up to ${(Math.max(0, ...qemu) / 1024).toFixed(0)} MiB`);
 }
 
 async function main(): Promise<void> {

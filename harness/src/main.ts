@@ -245,6 +245,8 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
   const exitCode = signal.aborted ? EXIT.interrupted : exitCodeFor(records.map((r) => r.outcome));
   timings.total = Date.now() - t0;
+  // process.resourceUsage().maxRSS is in KiB: the harness's own peak memory.
+  timings.harnessPeakRssKiB = process.resourceUsage().maxRSS;
   try {
     await writeRunFiles(runDir, { runId, accel, jobs, records, timings, exitCode, complete: !signal.aborted, kernels, image });
     await compareWithPrevious(runDir, runId, prior?.manifest.argv ?? place.argv, emit);

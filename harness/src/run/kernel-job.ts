@@ -47,6 +47,8 @@ export interface BootAttempt {
   kvm?: { enabled: boolean; present: boolean };
   /** How the cells on this VM ended, when it booted. */
   ended?: string;
+  /** QEMU's peak resident memory for this VM. */
+  qemuPeakRssKiB?: number;
 }
 
 /** A try of a cell that the lab broke (ERROR): on which VM, and how. */
@@ -135,6 +137,7 @@ export async function runKernelJob(kernel: KernelUnderTest, cells: PlannedCell[]
     entry.kvm = boot.kvm;
     const end = await runOnVm(boot, attempt, todo, kernel, accel, ctx, result);
     entry.ended = end.detail;
+    entry.qemuPeakRssKiB = boot.vm.peakRssKiB;
     if (end.kind === 'done') continue;
     result.infraError = end.detail;
     if (end.kind === 'wrong-kernel') break;

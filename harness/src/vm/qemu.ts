@@ -93,6 +93,8 @@ export class Vm {
   private unregister: () => void;
   /** Set when the console file could not be written. */
   consoleWriteError: string | undefined;
+  /** QEMU's peak resident memory (VmHWM), read just before it is stopped. */
+  peakRssKiB: number | undefined;
 
   private constructor(readonly spec: VmSpec, private readonly child: ChildProcess, private readonly tmpDir: string, readonly startedAt: number) {
     this.consolePath = path.join(spec.runDir, `console-${spec.name}.log`);
@@ -183,6 +185,7 @@ export class Vm {
   /** Asks QEMU to quit, then kills its process group after `graceMs`. */
   async stop(graceMs = 3_000): Promise<VmExit> {
     if (this.exitInfo) return this.exitInfo;
+    this.peakRssKiB = readPeakRss(this.child.pid!);
     this.qmp?.execute('quit').catch(() => undefined);
     const timer = setTimeout(() => this.killNow(), graceMs);
     const e = await this.exited;
@@ -195,5 +198,15 @@ export class Vm {
   killNow(): void {
     if (this.exitInfo) return;
     try { process.kill(-this.child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+
+/** VmHWM of a process in KiB, or undefined when it is gone. */
+function readPeakRss(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
   }
 }
