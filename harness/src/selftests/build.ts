@@ -1,5 +1,6 @@
 // Builds a kernel selftest (e.g. net/reuseaddr_ports_exhausted) from the kernel source under
 // test, as a static binary for the guest, and reads the sysctls its runner script sets.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { compilerIdentity, sourceIdentity, type SourceSpec } from '../kernel/keys.js';
@@ -33,7 +34,7 @@ export async function buildSelftest(name: string, source: SourceSpec, logDir: st
   const key = contentKey(['kph-selftest-2', name, await sourceIdentity(source), await compilerIdentity()]);
   const log = path.join(logDir, `selftest-${base}.log`);
   const entry = await cacheEntry('selftest', key, async (tmp) => {
-    const top = (await tarTopDir(source.tarball, log));
+    const top = await tarTopDir(source.tarball, log);
     const st = `${top}/tools/testing/selftests`;
     await runLogged('tar', ['-xJf', source.tarball, '-C', tmp, '--wildcards', `${st}/kselftest*.h`, `${st}/${dir}/${base}.c`, `${st}/${dir}/${base}.sh`], { log });
     const srcDir = path.join(tmp, st);
@@ -46,8 +47,7 @@ export async function buildSelftest(name: string, source: SourceSpec, logDir: st
 }
 
 /** The tarball's single top-level directory (e.g. linux-source-6.1), read from its first entry. */
-async function tarTopDir(tarball: string, log: string): Promise<string> {
-  const { spawn } = await import('node:child_process');
+function tarTopDir(tarball: string, log: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn('tar', ['-tJf', tarball], { stdio: ['ignore', 'pipe', 'ignore'] });
     let buf = '';
