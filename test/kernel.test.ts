@@ -11,7 +11,7 @@ import { buildKernels, kernelCacheKeys, KernelBuildError, type KernelVariant } f
 import { assertConfig, KconfigMismatchError, parseDotConfig, parseFragment, verifyConfig } from '../harness/src/kernel/config.js';
 import { defaultFragment, defaultPair } from '../harness/src/kernel/defaults.js';
 import { DEFAULT_TARBALL } from '../harness/src/kernel/keys.js';
-import { runGroup } from '../harness/src/kernel/proc.js';
+import { runLogged as runGroup } from '../harness/src/util/exec.js';
 import { applyPatches, markBuilding, withBuildTree, type TreeContext } from '../harness/src/kernel/tree.js';
 
 const run = promisify(execFile);

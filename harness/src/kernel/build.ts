@@ -19,7 +19,8 @@ import {
   treeKey,
   type CommonInputs,
 } from './keys.js';
-import { capture, dieWithParent, runGroup } from './proc.js';
+import { capture, dieWithParent } from './proc.js';
+import { runLogged } from '../util/exec.js';
 import { applyPatches, markBuilding, restorePristine, withBuildTree, type BuildTree, type TreeContext } from './tree.js';
 
 export interface KernelVariant {
@@ -199,7 +200,7 @@ async function buildInTree(tree: BuildTree, job: VariantJob, out: string): Promi
   const ctx: TreeContext = { log, signal, progress };
   const run = async (cmd: string, args: string[], onOutput?: (chunk: string) => void): Promise<void> => {
     const [bin, argv] = await dieWithParent(cmd, args);
-    await runGroup(bin, argv, { cwd: tree.src, env, log, signal, onOutput });
+    await runLogged(bin, argv, { cwd: tree.src, env, log, signal, onOutput });
   };
   try {
     await applyPatches(

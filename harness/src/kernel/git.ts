@@ -19,7 +19,8 @@ import { compileCounter, KernelBuildError, logTail, makeEnv, validateVariant, va
 import { assertConfig, parseFragment, renderFragment } from './config.js';
 import { defaultFragment } from './defaults.js';
 import { compilerIdentity, KERNEL_RECIPE_VERSION, sha256 } from './keys.js';
-import { capture, CaptureError, dieWithParent, runGroup } from './proc.js';
+import { capture, CaptureError, dieWithParent } from './proc.js';
+import { runLogged } from '../util/exec.js';
 import { deleteFilesNewer, PATCH_ARGS, withExclusive, type TreeContext } from './tree.js';
 
 /** A commit of a git repository, resolved. */
@@ -204,7 +205,7 @@ async function makeKernel(src: string, dir: string, out: string, o: GitKernelOpt
   const jobs = o.jobs ?? os.availableParallelism() + 1;
   const run = async (cmd: string, args: string[], onOutput?: (chunk: string) => void): Promise<void> => {
     const [bin, argv] = await dieWithParent(cmd, args);
-    await runGroup(bin, argv, { cwd: src, env, log: ctx.log, signal: ctx.signal, onOutput });
+    await runLogged(bin, argv, { cwd: src, env, log: ctx.log, signal: ctx.signal, onOutput });
   };
   const wanted = variantEntries(parseFragment(inputs.fragmentText, inputs.fragmentPath), o.localversion);
   const merged = path.join(dir, 'fragment.config');

@@ -1,8 +1,7 @@
 // Host commands for the kernel builder: short ones whose output it reads (dpkg-query,
-// gcc --version, patch --dry-run, make -s kernelrelease), and `make` run as a process group.
-import { execFile, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import { CommandError } from '../util/exec.js';
+// gcc --version, patch --dry-run, make -s kernelrelease), and the setpriv wrapper that makes
+// long ones (run with util/exec.ts runLogged) die with the harness.
+import { execFile } from 'node:child_process';
 
 export interface CaptureOptions {
   cwd?: string;
@@ -49,58 +48,4 @@ export async function dieWithParent(cmd: string, args: readonly string[]): Promi
     () => false,
   );
   return (await pdeathsig) ? ['setpriv', ['--pdeathsig', 'KILL', cmd, ...args]] : [cmd, [...args]];
-}
-
-export interface RunGroupOptions {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  /** File that receives stdout and stderr (appended). */
-  log: string;
-  signal?: AbortSignal;
-  onOutput?: (chunk: string) => void;
-}
-
-/**
- * Like util/exec.ts runLogged, for `make -jN`: the command runs in its own process group, an
- * abort SIGKILLs the whole group (make's sub-makes and compilers included, not just the top
- * make), and the promise settles only once every process holding the output pipes is gone, so
- * nothing is still writing into the tree when the caller goes on to repair it.
- */
-export async function runGroup(cmd: string, args: readonly string[], opts: RunGroupOptions): Promise<void> {
-  opts.signal?.throwIfAborted();
-  const out = fs.openSync(opts.log, 'a');
-  fs.writeSync(out, `\n$ ${[cmd, ...args].join(' ')}   (in ${opts.cwd})\n`);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      let aborted = false;
-      const onAbort = (): void => {
-        aborted = true;
-        try {
-          if (child.pid) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      };
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const onData = (d: Buffer): void => {
-        fs.writeSync(out, d);
-        opts.onOutput?.(d.toString());
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.on('error', (e) => {
-        opts.signal?.removeEventListener('abort', onAbort);
-        reject(e);
-      });
-      child.on('close', (code, sig) => {
-        opts.signal?.removeEventListener('abort', onAbort);
-        if (aborted) reject(opts.signal?.reason ?? new Error('aborted'));
-        else if (code === 0) resolve();
-        else reject(new CommandError([cmd, ...args].join(' '), code, sig, opts.log));
-      });
-    });
-  } finally {
-    fs.closeSync(out);
-  }
 }
