@@ -28,6 +28,8 @@ export interface Options {
   shard?: { index: number; count: number };
   /** Kernel descriptions (kernels/<name>.yaml) to run instead of the embedded pair. */
   kernels?: string[];
+  /** Build the kernels, guest image and guests into the cache, then exit 0 without booting. */
+  buildOnly: boolean;
   help: boolean;
 }
 
@@ -62,6 +64,8 @@ Options:
                          harness/merge.mjs RUN_DIR… --out DIR
   --resume RUN_DIR       finish an interrupted run: same options, only the cells without
                          an answer in its events.jsonl run, results land in RUN_DIR
+  --build-only           build the kernels, the guest image, the C guest and the selftests
+                         into the cache ($KPH_CACHE_DIR), boot nothing, exit 0 (a CI build job)
   -h, --help             this text
 
 Exit codes: 0 every cell matches the oracle; 1 a cell differs from the oracle or the kernel
@@ -104,6 +108,7 @@ export function parseOptions(argv: string[]): Options {
         resume: { type: 'string' },
         shard: { type: 'string' },
         kernels: { type: 'string', multiple: true },
+        'build-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -132,6 +137,7 @@ export function parseOptions(argv: string[]): Options {
     resume: v.resume,
     shard: v.shard === undefined ? undefined : parseShard(v.shard),
     kernels: v.kernels?.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean),
+    buildOnly: v['build-only'] ?? false,
     help: v.help ?? false,
   };
 }

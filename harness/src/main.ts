@@ -15,6 +15,7 @@ import { buildSelftest } from './selftests/build.js';
 import { KernelBuildError } from './kernel/build.js';
 import { DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL } from './kernel/keys.js';
 import { parseFilter, selectCells } from './plan/filter.js';
+import { planIdentity, type PlanIdentity } from './plan-identity.js';
 import { printOraclePredictions, printPlan } from './plan/print.js';
 import { provision, ProvisionError } from './provision.js';
 import { EXIT, exitCodeFor } from './results/outcome.js';
@@ -88,7 +89,7 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${crypto.randomBytes(3).toString('hex')}`;
 }
 
-interface Prepared { opts: Options; cells: PlannedCell[]; profiles: ProfileTable }
+interface Prepared { opts: Options; cells: PlannedCell[]; profiles: ProfileTable; plan: PlanIdentity }
 
 /** Everything that can be wrong with the user's input, checked before anything is built. */
 function prepare(argv: string[]): Prepared | number {
@@ -99,13 +100,14 @@ function prepare(argv: string[]): Prepared | number {
     if (opts.kernels) kernelSelection(opts.kernels); // checks kernels/*.yaml before anything is built
     let cells = selectCells(loadPlan(opts.casesDir ? path.resolve(opts.casesDir) : undefined), opts.cases, opts.filters.map(parseFilter));
     if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
+    const plan = planIdentity(cells, opts.shard);
     if (opts.shard) {
       // Round robin over the plan's order: deterministic, balanced across cases.
       const { index, count } = opts.shard;
       cells = cells.filter((_, i) => i % count === index - 1);
     }
     if (cells.length === 0) throw new UsageError('the selection is empty: no cell matches --case/--filter');
-    return { opts, cells, profiles };
+    return { opts, cells, profiles, plan };
   } catch (e) {
     if (e instanceof CaseFileErrors || e instanceof UsageError || (e instanceof Error && /^(--|case folder)/.test(e.message))) {
       process.stderr.write(`kph: ${e.message}\n`);
@@ -142,7 +144,7 @@ async function mainUnguarded(argv: string[]): Promise<number> {
   }
   const prepared = prepare(prior ? prior.manifest.argv : argv);
   if (typeof prepared === 'number') return prepared;
-  const { opts, cells, profiles } = prepared;
+  const { opts, cells, profiles, plan } = prepared;
   if (opts.planOnly) { printPlan(cells); return EXIT.ok; }
   if (opts.oracleOnly) { printOraclePredictions(cells, profiles); return EXIT.ok; }
 
@@ -156,14 +158,14 @@ async function mainUnguarded(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const runDir = prior ? path.resolve(argv[resumeAt + 1]) : undefined;
-    return await runMain(opts, cells, profiles, controller.signal, { argv, prior, runDir });
+    return await runMain(opts, cells, profiles, controller.signal, { argv, prior, runDir, plan });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-interface RunPlace { argv: string[]; prior?: PriorRun; runDir?: string }
+interface RunPlace { argv: string[]; prior?: PriorRun; runDir?: string; plan: PlanIdentity }
 
 async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTable, signal: AbortSignal, place: RunPlace): Promise<number> {
   const t0 = Date.now();
@@ -172,7 +174,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   const runDir = place.runDir ?? path.join(opts.resultsDir ? path.resolve(opts.resultsDir) : resultsRoot(), runId);
   fs.mkdirSync(runDir, { recursive: true });
   if (!prior) {
-    writeManifest(runDir, { runId, argv: place.argv, startedAt: new Date(t0).toISOString() });
+    writeManifest(runDir, { runId, argv: place.argv, startedAt: new Date(t0).toISOString(), plan: place.plan });
     // Until the run ends, results.json says it is incomplete (a SIGKILL leaves it so).
     await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
   }
@@ -231,6 +233,14 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   const [kernels, image, cGuest, selftests] = built;
   for (const k of kernels) emit({ type: 'kernel-built', kernel: k.name, release: k.release, cached: k.cached, seconds: k.seconds });
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
+  if (opts.buildOnly) {
+    // --build-only: everything is in the cache now; say what, boot nothing.
+    timings.total = Date.now() - t0;
+    const kernelsBuilt = kernels.map((k) => ({ name: k.name, release: k.release, bzImage: k.bzImage, cached: k.cached, seconds: k.seconds }));
+    await writeJson(runDir, 'results.json', { runId, complete: true, buildOnly: true, exitCode: EXIT.ok, kernels: kernelsBuilt, image, cGuest, selftests: selftests.map((st) => st.name), timings });
+    emit({ type: 'progress', scope: 'build-only', message: `kernels, guest image, C guest and ${selftests.length} selftest(s) are in the cache; nothing booted` });
+    return EXIT.ok;
+  }
 
   const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
   const jobs: KernelJobResult[] | number = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runOrResume(

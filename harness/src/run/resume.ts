@@ -5,12 +5,15 @@ import path from 'node:path';
 import type { GuestCellReport } from '../model/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import type { RunEvent } from './events.js';
+import type { PlanIdentity } from '../plan-identity.js';
 
 export interface RunManifest {
   runId: string;
   /** The command-line options of the original run (the plan is rebuilt from them). */
   argv: string[];
   startedAt: string;
+  /** The plan the run belongs to and its shard (absent in run.json of older harnesses). */
+  plan?: PlanIdentity;
 }
 
 export interface PriorRun {
