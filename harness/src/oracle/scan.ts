@@ -22,11 +22,27 @@ export interface Draw {
   fail: number;
   /** For each reported port: did it come (first) from a relaxed phase? */
   relaxed: Map<number, boolean>;
+  /** Every pass of the scan: how likely it runs at all, and how often each of its ports is returned. */
+  passes: Pass[];
+  /** The walk (kernel function) that made the draw. */
+  walk: Walk;
+}
+
+/** One pass of a scan as enumerated: `reach` is the probability that the pass runs. */
+export interface Pass {
+  phase: Phase;
+  reach: number;
+  /** Draws (of `phase.remaining`) that stop at each port of [low, high). */
+  hits: Int32Array;
 }
 
 export type Accept = (port: number) => boolean;
 /** A scan's visiting order: `first` is the port a draw tries first, `walk` the full search. */
 export interface Walk {
+  /** The kernel function whose loop this is. */
+  name: string;
+  /** Offset parity (from low) of the first parity pass: odd for bind(0), even for connect(). */
+  firstParity: 'odd' | 'even';
   first(p: Phase, draw: number): number;
   walk(p: Phase, draw: number, ok: Accept): number | null;
 }
@@ -60,23 +76,28 @@ function firstPort(p: Phase, offset: number): number {
 
 // inet_csk_find_open_port(): odd offset first (offset = rand | 1), then offset - 1.
 export const walkFindOpenPort: Walk = {
+  name: 'inet_csk_find_open_port()',
+  firstParity: 'odd',
   first: (p, draw) => firstPort(p, draw | 1),
   walk: (p, draw, ok) => parityWalk(p, draw | 1, (draw | 1) - 1, ok),
 };
 
 // __inet_hash_connect(): even offset first (offset &= ~1), then offset + 1 when remaining > 1.
 export const walkHashConnect: Walk = {
+  name: '__inet_hash_connect()',
+  firstParity: 'even',
   first: (p, draw) => firstPort(p, draw & ~1),
   walk: (p, draw, ok) => parityWalk(p, draw & ~1, p.remaining > 1 ? (draw & ~1) + 1 : null, ok),
 };
 
 // Runs phases in order (each later phase only when the earlier failed) over every possible draw.
 export function drawPhases(phases: Phase[], walk: Walk, accept: (p: Phase, port: number) => boolean, seen: ReadonlySet<number>): Draw {
-  const out: Draw = { used: new Map(), fresh: 0, freshPort: null, fail: 1, relaxed: new Map() };
+  const out: Draw = { used: new Map(), fresh: 0, freshPort: null, fail: 1, relaxed: new Map(), passes: [], walk };
   let freshBest = 0;
   for (const p of phases) {
-    if (out.fail === 0) break;
     const span = p.high - p.low;
+    // A pass after one that always succeeds never runs: kept (reach 0) to explain why.
+    if (out.fail === 0) { out.passes.push({ phase: p, reach: 0, hits: new Int32Array(span) }); continue; }
     const memo = new Int8Array(span);
     const ok: Accept = (port) => {
       const i = port - p.low;
@@ -91,6 +112,7 @@ export function drawPhases(phases: Phase[], walk: Walk, accept: (p: Phase, port:
       if (port === null) misses++;
       else hits[port - p.low]++;
     }
+    out.passes.push({ phase: p, reach: out.fail, hits });
     for (let i = 0; i < span; i++) {
       if (hits[i] === 0) continue;
       const port = p.low + i;
@@ -106,4 +128,21 @@ export function drawPhases(phases: Phase[], walk: Walk, accept: (p: Phase, port:
     out.fail *= misses / p.remaining;
   }
   return out;
+}
+
+// The probability that a draw returns exactly `port` (0 when no random offset leads there).
+export function massOf(draw: Draw, port: number): number {
+  let mass = 0;
+  for (const { phase, reach, hits } of draw.passes) {
+    if (port >= phase.low && port < phase.high) mass += (reach * hits[port - phase.low]) / phase.remaining;
+  }
+  return mass;
+}
+
+// Did the first pass that can return `port` belong to the relaxed scan?
+export function relaxedAt(draw: Draw, port: number): boolean {
+  for (const { phase, hits } of draw.passes) {
+    if (port >= phase.low && port < phase.high && hits[port - phase.low] > 0) return phase.relax;
+  }
+  return false;
 }

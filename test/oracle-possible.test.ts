@@ -1,0 +1,167 @@
+// Issue 9 row 0: verdicts against what the kernel could do, not what it most likely does. The
+// oracle replays an observation through its model (oracle/possible.ts): an outcome the random
+// port scans allow is PASS (listed as unlikely under 1 %), an impossible one is FAIL naming the
+// op, the rule and what was possible. Pure: the real cells of the default plan, no QEMU.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import type { OpResult } from '../harness/src/model/cell.js';
+import { flippedProfiles, oracleAnswer, possibleComparer } from '../harness/src/oracle/adapter.js';
+import { choose, type Guide } from '../harness/src/oracle/choice.js';
+import { PROFILES, cellEnv, step, type ProfileName } from '../harness/src/oracle/index.js';
+import { loadPlan, type GuestKind, type PlannedCell } from '../harness/src/plan/default.js';
+import { applicationView, assemble, type CellRecord } from '../harness/src/run/assemble.js';
+import type { KernelJobResult } from '../harness/src/run/kernel-job.js';
+import { writeRunFiles } from '../harness/src/results/run-files.js';
+
+const PLAN = loadPlan();
+const AFTER = { name: 'after', release: '6.1.0-kph-after', bzImage: '/nonexistent', profile: '4b01a967+followup' };
+const ok = (port: number | null): OpResult => ({ ok: true, port });
+const err = (errno: string): OpResult => ({ ok: false, errno });
+
+// A cell of the default plan by id (the test fails if the plan no longer has it).
+function planCell(id: string): PlannedCell {
+  const c = PLAN.find((x) => x.id === id);
+  if (!c) throw new Error(`the default plan has no cell ${id}`);
+  return c;
+}
+
+// The record assemble() makes for one observation of one cell on the after kernel, with the run's comparer.
+function verdict(cell: PlannedCell, results: OpResult[], guest: GuestKind = 'c', table = flippedProfiles([])): CellRecord {
+  const reports = { c: new Map(), ts: new Map() };
+  reports[guest].set(cell.id, { id: cell.id, status: 'done', results });
+  const job = { kernel: AFTER, attempts: [], reports, cellCrashes: [], timings: {} } as KernelJobResult;
+  const one = { ...cell, guests: [guest] };
+  const [record] = assemble([job], [one], (c, profile) => oracleAnswer(c, profile, table), possibleComparer(table));
+  return record;
+}
+
+const ROW0 = 'close-rebind/reuse=1,range=roomy,fam=inet6,addr=loopback,all.reuseaddr=true';
+
+test('issue 9 row 0: same freed port twice in a roomy range is PASS (possible, p≈1/7058)', (t) => {
+  // Observed in a nightly run: s1 got the port s0 had just freed (40439 twice).
+  const r = verdict(planCell(ROW0), [ok(40439), ok(null), ok(40439), ok(40439)]);
+  t.is(r.outcome, 'PASS', r.reason);
+  t.truthy(r.unlikely, 'flagged as unlikely');
+  // 7,058 odd ports in the lower half [32768, 46883] that bind(0) of an SO_REUSEADDR socket scans.
+  t.true(Math.abs(r.unlikely!.probability - 1 / 7058) < 1e-12, String(r.unlikely!.probability));
+  t.is(r.unlikely!.op, 3);
+  t.regex(r.unlikely!.detail, /bind s1: port 40439 again, the port op 1 \(bind s0\) had \(rule autobind\.first-scan\), p=0\.00014, about 1 in 7058/);
+  // The displayed prediction (the likeliest path) is unchanged: two different ports.
+  if (r.expected.kind !== 'predicted') throw new Error('expected a prediction');
+  const [b0, , b1] = r.expected.ops.map((o) => o.result);
+  t.true(b0.ok && b1.ok && b0.port !== null && b1.port !== null && b0.port !== b1.port, JSON.stringify(r.expected.ops));
+  // A different fresh port is the likely case: PASS and not flagged.
+  const usual = verdict(planCell(ROW0), [ok(40439), ok(null), ok(32771), ok(32771)]);
+  t.is(usual.outcome, 'PASS', usual.reason);
+  t.is(usual.unlikely, undefined);
+});
+
+test('issue 9 row 0: wrong-parity fresh port is FAIL (bind(0) takes odd offsets, connect() even ones)', (t) => {
+  // bind(0): inet_csk_find_open_port() sets offset |= 1, so from low = 32768 only odd ports while one is free.
+  const even = verdict(planCell(ROW0), [ok(40439), ok(null), ok(40440), ok(40440)]);
+  t.is(even.outcome, 'FAIL');
+  t.regex(even.reason, /^op 3: observed port 40440, which the model says cannot happen: port 40440 is an even offset from 32768: inet_csk_find_open_port\(\) tries odd offsets first/);
+  t.regex(even.reason, /possible: port 40439 again \(p=0\.00014, about 1 in 7058\); a new port: odd ports of \[32769, 46883\] \(p=1\)/);
+  t.regex(even.reason, /\(oracle rule autobind\.first-scan: /);
+  const firstEven = verdict(planCell(ROW0), [ok(40440), ok(null), ok(40441), ok(40441)]);
+  t.is(firstEven.outcome, 'FAIL');
+  t.regex(firstEven.reason, /^op 1: observed port 40440/);
+  // connect() without bind: __inet_hash_connect() clears the low bit (offset &= ~1): even ports only.
+  const cnb = planCell('connect-no-bind/reuse=1,range=roomy,fam=inet,addr=loopback,all.reuseaddr=false');
+  t.is(verdict(cnb, [ok(50000), ok(41000), ok(50002)]).outcome, 'PASS');
+  const odd = verdict(cnb, [ok(50000), ok(41001), ok(50002)]);
+  t.is(odd.outcome, 'FAIL');
+  t.regex(odd.reason, /^op 2: observed port 41001, which the model says cannot happen: port 41001 is an odd offset from 32768: __inet_hash_connect\(\) tries even offsets first/);
+  t.regex(odd.reason, /a new port: even ports of \[32768, 60998\]/);
+  t.regex(odd.reason, /\(oracle rule connect\.scan-free: /);
+});
+
+test('issue 9 row 0: wrong-half fresh port is FAIL for SO_REUSEADDR bind(0), fine without SO_REUSEADDR', (t) => {
+  // An SO_REUSEADDR socket scans the lower half [32768, 46883] first (attempt_half = 1); it is never full here.
+  const upper = verdict(planCell(ROW0), [ok(40439), ok(null), ok(50001), ok(50001)]);
+  t.is(upper.outcome, 'FAIL');
+  t.regex(upper.reason, /^op 3: observed port 50001, which the model says cannot happen: port 50001 lies in \[46884, 60999\], which inet_csk_find_open_port\(\) scans only when \[32768, 46883\] has no usable port/);
+  // Without SO_REUSEADDR the whole range is one pass: an odd port of the upper half is possible.
+  const plain = planCell('close-rebind/reuse=1,range=roomy,fam=inet6,addr=loopback,all.reuseaddr=false');
+  const r = verdict(plain, [ok(40439), ok(null), ok(50001), ok(50001)]);
+  t.is(r.outcome, 'PASS', r.reason);
+  t.is(verdict(plain, [ok(40439), ok(null), ok(50002), ok(50002)]).outcome, 'FAIL', 'parity still holds');
+  // A port outside the range is impossible; so is listen() reporting another port than its bind.
+  t.regex(verdict(planCell(ROW0), [ok(1234), ok(null), ok(40441), ok(40441)]).reason, /^op 1: observed port 1234, .*lies outside the ephemeral range \[32768, 60999\]/);
+  t.regex(verdict(planCell(ROW0), [ok(40439), ok(null), ok(40439), ok(40441)]).reason, /^op 4: observed port 40441, predicted port 40439 \(oracle rule listen\.sole-owner: /);
+});
+
+test('issue 9 row 0: an observed failure where the scan always finds a port is FAIL; a flipped rule is still caught', (t) => {
+  const r = verdict(planCell(ROW0), [ok(40439), ok(null), err('EADDRINUSE'), err('EADDRINUSE')]);
+  t.is(r.outcome, 'FAIL');
+  t.regex(r.reason, /^op 3: observed EADDRINUSE, predicted ok: inet_csk_find_open_port\(\) always finds a port here/);
+  // --oracle-flip followupSameEuidConflict: the replay uses the flipped flags, as the prediction does.
+  const fu = planCell('follow-up-euid/reuse=1,range=one-port,fam=inet,addr=loopback,s0.euid=0,s1.euid=0');
+  const answer = oracleAnswer(fu, AFTER.profile, flippedProfiles([]));
+  if (answer.kind !== 'predicted') throw new Error('expected a prediction');
+  const observed = answer.ops.map((o) => o.result);
+  t.is(verdict(fu, observed).outcome, 'PASS', 'the after kernel\'s behaviour');
+  const flipped = verdict(fu, observed, 'c', flippedProfiles(['followupSameEuidConflict']));
+  t.is(flipped.outcome, 'FAIL');
+  t.regex(flipped.reason, /^op 2: observed EADDRINUSE, predicted ok/);
+});
+
+// The likeliest path with every port it took (predict() shows null where a class is under 99 %).
+function likeliestPath(cell: PlannedCell, profile: ProfileName): OpResult[] {
+  const concrete: Guide = (draw) => {
+    const ch = choose(draw);
+    return ch.kind === 'port' ? { ...ch, reported: ch.port } : ch;
+  };
+  const env = cellEnv(cell, PROFILES[profile], concrete);
+  return cell.ops.map((op) => step(env, op).result);
+}
+
+test('issue 9 row 0: every likeliest-path prediction of the default plan is PASS against itself', (t) => {
+  const table = flippedProfiles([]);
+  const compare = possibleComparer(table);
+  let checked = 0;
+  const failures: string[] = [];
+  for (const cell of PLAN) {
+    for (const profile of Object.keys(PROFILES) as ProfileName[]) {
+      const answer = oracleAnswer(cell, profile, table);
+      if (answer.kind !== 'predicted') continue;
+      for (const guest of cell.guests) {
+        const view = guest === 'ts' ? 'application' : 'syscall';
+        const shown = answer.ops.map((o) => o.result);
+        const concrete = likeliestPath(cell, profile);
+        const both = JSON.stringify(shown) === JSON.stringify(concrete) ? [['concrete', concrete]] as const : [['expected.json', shown], ['concrete', concrete]] as const;
+        for (const [what, results] of both) {
+          const observed = guest === 'ts' ? applicationView(cell, results) : results;
+          const cmp = compare(observed, results, cell.portRange, { cell, profile, view });
+          checked++;
+          if (!cmp.match) failures.push(`${profile} ${guest} ${cell.id} (${what}): op ${(cmp.firstMismatch?.index ?? 0) + 1}: ${cmp.firstMismatch?.reason}`);
+        }
+      }
+    }
+  }
+  t.deepEqual(failures.slice(0, 5), []);
+  t.true(checked > 3000, `${checked} comparisons`);
+});
+
+test('issue 9 row 0: summary.md lists unlikely but possible outcomes with their probability', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-unlikely-'));
+  try {
+    const records = [verdict(planCell(ROW0), [ok(40439), ok(null), ok(40439), ok(40439)]), verdict(planCell(ROW0), [ok(40439), ok(null), ok(32771), ok(32771)])];
+    const jobs = [{ kernel: AFTER, attempts: [], bootMs: 5000, unameR: AFTER.release, reports: { c: new Map(), ts: new Map() }, cellCrashes: [], timings: {} }] as unknown as KernelJobResult[];
+    await writeRunFiles(dir, {
+      runId: 'r1', accel: { accel: 'tcg', reason: 'test', timeScale: 3 } as never, jobs, records, timings: {}, exitCode: 0, complete: true,
+      kernels: [], image: { cached: true, seconds: 0, sizes: { initramfsBytes: 0, nodeDiskBytes: 0 } },
+    });
+    const md = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
+    t.regex(md, /## Unlikely but possible outcomes/);
+    const listed = md.split('\n').filter((l) => l.startsWith('- 0.014 % after c'));
+    t.deepEqual(listed, [`- 0.014 % after c \`${ROW0}\`: op 3 bind s1: port 40439 again, the port op 1 (bind s0) had (rule autobind.first-scan), p=0.00014, about 1 in 7058`]);
+    t.notRegex(md, /## Not passing/);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as { records: Array<{ unlikely?: { op: number } }> };
+    t.deepEqual(json.records.map((r) => r.unlikely?.op), [3, undefined]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
