@@ -106,11 +106,13 @@ export function drawPhases(phases: Phase[], walk: Walk, accept: (p: Phase, port:
     };
     const hits = new Int32Array(span);
     let misses = 0;
-    for (let d = 0; d < p.remaining; d++) {
+    // Both walks see a draw only through draw | 1 or draw & ~1: draws 2k and 2k+1 behave alike.
+    for (let d = 0; d < p.remaining; d += 2) {
+      const twins = Math.min(2, p.remaining - d);
       const f = walk.first(p, d);
       const port = ok(f) ? f : walk.walk(p, d, ok);
-      if (port === null) misses++;
-      else hits[port - p.low]++;
+      if (port === null) misses += twins;
+      else hits[port - p.low] += twins;
     }
     out.passes.push({ phase: p, reach: out.fail, hits });
     for (let i = 0; i < span; i++) {
