@@ -6,7 +6,9 @@
 // Files: addr.ts (address overlap), state.ts (bind/bind2/established tables), conflict.ts
 // (bind-conflict rules), fastreuse.ts (bucket fast paths), scan.ts + choice.ts (the randomised
 // scans, enumerated, and the deterministic pick), getport.ts (bind/listen ports), hashconnect.ts
-// (connect ports), ops.ts (the socket calls), env.ts (the cell's namespace), compare.ts.
+// (connect ports), ops.ts (the socket calls), env.ts (the cell's namespace), possible.ts +
+// explain.ts (the verdict: is an observation possible, and why not), compare.ts (equality-pattern
+// comparison of two result lists, for observations against a good kernel's).
 //
 // Rule ids: bind.already-bound, bind.no-port, autobind.first-scan, autobind.relaxed-scan,
 // autobind.exhausted, listen.connected, listen.again, listen.autobind → autobind.*,
