@@ -108,6 +108,16 @@ test('issue 9 row 0: an observed failure where the scan always finds a port is F
   t.regex(flipped.reason, /^op 2: observed EADDRINUSE, predicted ok/);
 });
 
+test('issue 9 row 0: the TypeScript guest\'s view: a connect behind a failed bind shows the bind\'s error', (t) => {
+  // Node's net.connect({localAddress}) never makes the connect() call when its bind fails.
+  const app = planCell('app-two-clients/reuse=0,range=one-port,fam=inet,addr=loopback');
+  const seen = [ok(32768), ok(32768), err('EADDRINUSE'), err('EADDRINUSE')];
+  t.is(verdict(app, seen, 'ts').outcome, 'PASS');
+  const c = verdict(app, seen, 'c');
+  t.is(c.outcome, 'FAIL', 'the C guest makes the connect() call, which fails with EADDRNOTAVAIL');
+  t.regex(c.reason, /^op 4: observed EADDRINUSE, predicted EADDRNOTAVAIL/);
+});
+
 // The likeliest path with every port it took (predict() shows null where a class is under 99 %).
 function likeliestPath(cell: PlannedCell, profile: ProfileName): OpResult[] {
   const concrete: Guide = (draw) => {
