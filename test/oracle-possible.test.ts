@@ -9,7 +9,9 @@ import test from 'ava';
 import type { OpResult } from '../harness/src/model/cell.js';
 import { flippedProfiles, oracleAnswer, possibleComparer } from '../harness/src/oracle/adapter.js';
 import { choose, type Guide } from '../harness/src/oracle/choice.js';
-import { PROFILES, cellEnv, step, type ProfileName } from '../harness/src/oracle/index.js';
+import { PROFILES, cellEnv, inapplicable, step, type ProfileName } from '../harness/src/oracle/index.js';
+import { checkPossible } from '../harness/src/oracle/possible.js';
+import type { Draw } from '../harness/src/oracle/scan.js';
 import { loadPlan, type GuestKind, type PlannedCell } from '../harness/src/plan/default.js';
 import { applicationView, assemble, type CellRecord } from '../harness/src/run/assemble.js';
 import type { KernelJobResult } from '../harness/src/run/kernel-job.js';
@@ -154,6 +156,66 @@ test('issue 9 row 0: every likeliest-path prediction of the default plan is PASS
   t.deepEqual(failures.slice(0, 5), []);
   // Every cell applies to at least one profile (1 of 3 at reuse=absent, 2 of 3 at reuse=0 and 1).
   t.true(checked >= PLAN.length * 5 / 3, `${checked} comparisons for ${PLAN.length} cells`);
+});
+
+// A small deterministic PRNG (mulberry32), so a failure names a reproducible seed.
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Draws one outcome of a scan the way the kernel would: failure, an earlier port, or one exact new port.
+function sampleDraw(draw: Draw, random: () => number, branches: number[]): ReturnType<Guide> {
+  let u = random();
+  if (u < draw.fail) { branches.push(draw.fail); return { kind: 'fail', prob: draw.fail }; }
+  u -= draw.fail;
+  for (const [port, p] of draw.used) {
+    if (u < p) { branches.push(p); return { kind: 'port', port, reported: port, prob: p, fresh: false, relaxed: false }; }
+    u -= p;
+  }
+  for (const { phase, reach, hits } of draw.passes) {
+    for (let i = 0; i < hits.length; i++) {
+      const port = phase.low + i;
+      if (hits[i] === 0 || draw.used.has(port)) continue;
+      u -= (reach * hits[i]) / phase.remaining;
+      if (u < 0) { branches.push(draw.fresh); return { kind: 'port', port, reported: port, prob: draw.fresh, fresh: true, relaxed: phase.relax }; }
+    }
+  }
+  // Rounding left u a hair above the total: take the likeliest outcome.
+  const ch = choose(draw);
+  branches.push(ch.prob);
+  return ch.kind === 'port' ? { ...ch, reported: ch.port } : ch;
+}
+
+test('issue 9 row 0: any outcome the model can draw is PASS, with the probability of its path', (t) => {
+  // Paths sampled from the model's own scans (every port, not only the likeliest), replayed; one
+  // roomy cell in three (each case and family still appears), to keep the test quick.
+  const roomy = PLAN.filter((c) => c.portRange[1] > c.portRange[0]).filter((_, i) => i % 3 === 0);
+  const bad: string[] = [];
+  let sampled = 0;
+  let unlikely = 0;
+  for (const [k, cell] of roomy.entries()) {
+    for (const profile of Object.keys(PROFILES) as ProfileName[]) {
+      if (inapplicable(cell, PROFILES[profile])) continue;
+      const random = rng(k * 7 + 1);
+      const branches: number[] = [];
+      const env = cellEnv(cell, PROFILES[profile], (draw) => sampleDraw(draw, random, branches));
+      const results = cell.ops.map((op) => step(env, op).result);
+      const expected = branches.reduce((a, b) => a * b, 1);
+      const r = checkPossible(cell, PROFILES[profile], results, 'syscall');
+      sampled++;
+      if (!r.possible) bad.push(`${profile} ${cell.id} seed ${k * 7 + 1}: op ${r.index + 1}: ${r.reason}`);
+      else if (Math.abs(r.probability - expected) > 1e-12) bad.push(`${profile} ${cell.id}: p=${r.probability}, sampled path p=${expected}`);
+      else if (r.unlikely) unlikely++;
+    }
+  }
+  t.deepEqual(bad.slice(0, 5), []);
+  t.true(sampled >= roomy.length, `${sampled} sampled paths, ${unlikely} unlikely`);
 });
 
 test('issue 9 row 0: summary.md lists unlikely but possible outcomes with their probability', async (t) => {
