@@ -54,6 +54,12 @@ test('issue 9 row 0: same freed port twice in a roomy range is PASS (possible, p
   if (r.expected.kind !== 'predicted') throw new Error('expected a prediction');
   const [b0, , b1] = r.expected.ops.map((o) => o.result);
   t.true(b0.ok && b1.ok && b0.port !== null && b1.port !== null && b0.port !== b1.port, JSON.stringify(r.expected.ops));
+  // ... and it carries every outcome op 3's scan could have had, with its probability.
+  t.deepEqual(r.expected.ops[2].alternatives?.map((a) => [a.outcome, Number(a.probability.toPrecision(6))]), [
+    ['the port of op 1 again', Number((1 / 7058).toPrecision(6))],
+    ['a new port (odd ports of [32771, 46883])', Number((7057 / 7058).toPrecision(6))],
+  ]);
+  t.is(r.expected.ops[0].alternatives, undefined, 'the first bind can only get a new port');
   // A different fresh port is the likely case: PASS and not flagged.
   const usual = verdict(planCell(ROW0), [ok(40439), ok(null), ok(32771), ok(32771)]);
   t.is(usual.outcome, 'PASS', usual.reason);

@@ -68,3 +68,20 @@ export function whyImpossible(draw: Draw, port: number, seen: ReadonlySet<number
   }
   return `${draw.walk.name} never stops at port ${port} here (an earlier port of its walk is always usable)`;
 }
+
+/** One possible outcome of an op's random scan, for the prediction (renaming-invariant words). */
+export interface Alternative { outcome: string; probability: number }
+
+// Every outcome class of a draw with its probability, or null when only one class is possible.
+export function alternativesOf(draw: Draw, seen: ReadonlySet<number>, firstOp: ReadonlyMap<number, number>, errno: string): Alternative[] | null {
+  const used = [...draw.used].filter(([, p]) => p > 0).sort((a, b) => a[0] - b[0]);
+  if ((draw.fail > 0 ? 1 : 0) + used.length + (draw.fresh > 0 ? 1 : 0) < 2) return null;
+  const list: Alternative[] = [];
+  if (draw.fail > 0) list.push({ outcome: errno, probability: draw.fail });
+  for (const [port, p] of used) {
+    const k = firstOp.get(port);
+    list.push({ outcome: k === undefined ? `port ${port} again` : `the port of op ${k + 1} again`, probability: p });
+  }
+  if (draw.fresh > 0) list.push({ outcome: `a new port (${freshSupport(draw.passes, seen)})`, probability: draw.fresh });
+  return list;
+}

@@ -29,8 +29,9 @@
 // less than 99% likely, the port is reported as null and the likeliest outcome is followed; the
 // verdict (possible.ts) does not depend on that choice.
 import type { Cell } from '../model/cell.js';
-import type { Guide } from './choice.js';
+import { choose, type Guide } from './choice.js';
 import { makeEnv, type Env } from './env.js';
+import { alternativesOf, type Alternative } from './explain.js';
 import { opBind, opClose, opConnect, opListen, type OpPrediction } from './ops.js';
 
 export type { OpPrediction } from './ops.js';
@@ -97,5 +98,19 @@ export function predict(cell: Cell, profile: ProfileFlags, profileName = 'custom
   const why = inapplicable(cell, profile);
   if (why) return { kind: 'not-applicable', reason: why };
   const env = cellEnv(cell, profile);
-  return { kind: 'predicted', profile: profileName, ops: cell.ops.map((op) => step(env, op)) };
+  const firstOp = new Map<number, number>();
+  const ops = cell.ops.map((op, i): OpPrediction => {
+    // The likeliest branch of each scan, noting what else the scan could have done.
+    const seen: { alternatives: Alternative[] | null; port: number | null } = { alternatives: null, port: null };
+    env.guide = (draw) => {
+      const ch = choose(draw);
+      seen.alternatives = alternativesOf(draw, env.used, firstOp, op.op === 'connect' ? 'EADDRNOTAVAIL' : 'EADDRINUSE');
+      if (ch.kind === 'port') seen.port = ch.port;
+      return ch;
+    };
+    const p = step(env, op);
+    if (seen.port !== null && !firstOp.has(seen.port)) firstOp.set(seen.port, i);
+    return seen.alternatives ? { ...p, alternatives: seen.alternatives } : p;
+  });
+  return { kind: 'predicted', profile: profileName, ops };
 }

@@ -8,7 +8,8 @@ export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP';
 /** Roll-up priority, worst first (KCIDB's order). */
 export const OUTCOME_PRIORITY: readonly Outcome[] = ['FAIL', 'ERROR', 'MISS', 'PASS', 'SKIP'];
 
-export interface PredictedOp { result: OpResult; rule: string; models: string }
+/** `alternatives`: when the op's random port scan could end in more than one way, each outcome and its probability. */
+export interface PredictedOp { result: OpResult; rule: string; models: string; alternatives?: Array<{ outcome: string; probability: number }> }
 
 /** What the oracle said about a cell (or that it threw). */
 export type OracleAnswer =
