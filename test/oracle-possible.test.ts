@@ -11,7 +11,7 @@ import { flippedProfiles, oracleAnswer, possibleComparer } from '../harness/src/
 import { choose, type Guide } from '../harness/src/oracle/choice.js';
 import { PROFILES, cellEnv, inapplicable, step, type ProfileName } from '../harness/src/oracle/index.js';
 import { checkPossible } from '../harness/src/oracle/possible.js';
-import type { Draw } from '../harness/src/oracle/scan.js';
+import { drawPhases, makePhase, massOf, walkFindOpenPort, walkHashConnect, type Draw } from '../harness/src/oracle/scan.js';
 import { loadPlan, type GuestKind, type PlannedCell } from '../harness/src/plan/default.js';
 import { applicationView, assemble, type CellRecord } from '../harness/src/run/assemble.js';
 import type { KernelJobResult } from '../harness/src/run/kernel-job.js';
@@ -185,10 +185,9 @@ function sampleDraw(draw: Draw, random: () => number, branches: number[]): Retur
     u -= p;
   }
   for (const { phase, reach, hits } of draw.passes) {
-    for (let i = 0; i < hits.length; i++) {
-      const port = phase.low + i;
-      if (hits[i] === 0 || draw.used.has(port)) continue;
-      u -= (reach * hits[i]) / phase.remaining;
+    for (let port = phase.low; port < phase.high; port++) {
+      if (hits(port) === 0 || draw.used.has(port)) continue;
+      u -= (reach * hits(port)) / phase.remaining;
       if (u < 0) { branches.push(draw.fresh); return { kind: 'port', port, reported: port, prob: draw.fresh, fresh: true, relaxed: phase.relax }; }
     }
   }
@@ -222,6 +221,51 @@ test('issue 9 row 0: any outcome the model can draw is PASS, with the probabilit
   }
   t.deepEqual(bad.slice(0, 5), []);
   t.true(sampled >= roomy.length, `${sampled} sampled paths, ${unlikely} unlikely`);
+});
+
+test('issue 9 row 0: the scan enumeration equals walking every random offset one by one', (t) => {
+  // Brute force: every draw of every pass walked in the kernel's order (what the scan models).
+  const random = rng(9);
+  const bad: string[] = [];
+  for (let trial = 0; trial < 1000; trial++) {
+    const low = 100 + Math.floor(random() * 5);
+    const high = low + 1 + Math.floor(random() * 12);
+    const walk = random() < 0.5 ? walkFindOpenPort : walkHashConnect;
+    const halves = random() < 0.5 && high - low >= 4;
+    const half = low + (((high - low) >> 2) << 1);
+    const phases = halves ? [makePhase(low, half, false), makePhase(half, high, false)] : [makePhase(low, high, false)];
+    const refused = new Set<number>();
+    const seen = new Set<number>();
+    for (let port = low; port < high; port++) {
+      if (random() < 0.4) refused.add(port);
+      if (random() < 0.2) seen.add(port);
+    }
+    const draw = drawPhases(phases, walk, (_p, port) => !refused.has(port), seen, [...refused, 99, 5000]);
+    const mass = new Map<number, number>();
+    let fail = 1;
+    for (const p of phases) {
+      let misses = 0;
+      for (let d = 0; d < p.remaining; d++) {
+        const f = walk.first(p, d);
+        const port = refused.has(f) ? walk.walk(p, d, (x) => !refused.has(x)) : f;
+        if (port === null) misses++;
+        else mass.set(port, (mass.get(port) ?? 0) + fail / p.remaining);
+      }
+      fail *= misses / p.remaining;
+    }
+    const where = `[${low},${high}) ${walk.name} halves=${halves} refused=${[...refused]} seen=${[...seen]}`;
+    if (Math.abs(draw.fail - fail) > 1e-12) bad.push(`${where}: fail ${draw.fail} != ${fail}`);
+    for (let port = low - 1; port <= high; port++) {
+      const m = mass.get(port) ?? 0;
+      if (Math.abs(massOf(draw, port) - m) > 1e-12) bad.push(`${where}: port ${port}: ${massOf(draw, port)} != ${m}`);
+      if (seen.has(port) && Math.abs((draw.used.get(port) ?? 0) - m) > 1e-12) bad.push(`${where}: used ${port}`);
+    }
+    const fresh = [...mass].filter(([port, m]) => !seen.has(port) && m > 0);
+    if (Math.abs(draw.fresh - fresh.reduce((a, [, m]) => a + m, 0)) > 1e-12) bad.push(`${where}: fresh ${draw.fresh}`);
+    const top = fresh.reduce<[number, number] | null>((a, b) => (!a || b[1] > a[1] + 1e-15 || (Math.abs(b[1] - a[1]) <= 1e-15 && b[0] < a[0]) ? b : a), null);
+    if ((top?.[0] ?? null) !== draw.freshPort) bad.push(`${where}: likeliest new port ${draw.freshPort} != ${top?.[0]}`);
+  }
+  t.deepEqual(bad.slice(0, 5), []);
 });
 
 test('issue 9 row 0: summary.md lists unlikely but possible outcomes with their probability', async (t) => {

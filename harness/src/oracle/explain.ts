@@ -20,9 +20,8 @@ function freshSupport(passes: Pass[], seen: ReadonlySet<number>): string {
   let even = 0;
   for (const { phase, reach, hits } of passes) {
     if (reach === 0) continue;
-    for (let i = 0; i < hits.length; i++) {
-      const port = phase.low + i;
-      if (hits[i] === 0 || seen.has(port)) continue;
+    for (let port = phase.low; port < phase.high; port++) {
+      if (hits(port) === 0 || seen.has(port)) continue;
       min = Math.min(min, port);
       max = Math.max(max, port);
       if (port % 2) odd++; else even++;

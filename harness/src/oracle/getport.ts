@@ -58,7 +58,7 @@ export function autobind(env: Env, sk: Sk): PortResult {
     let f = accepts.get(p);
     if (!f) { f = acceptForAutobind(env, sk, p.relax, refusals); accepts.set(p, f); }
     return f(port);
-  }, env.used);
+  }, env.used, env.ns.tbs.keys());
   const ch = env.guide(draw);
   const range = `[${env.range[0]},${env.range[1]}]`;
   const sysctl = env.relaxScan ? 'ip_autobind_reuse=1' : 'no relaxed scan (ip_autobind_reuse absent or 0)';

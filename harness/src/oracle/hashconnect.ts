@@ -63,7 +63,7 @@ export function hashConnect(env: Env, sk: Sk): PortResult {
   const refusals: string[] = [];
   const accept = acceptForConnect(env, sk, refusals);
   const phase = makePhase(env.range[0], env.range[1] + 1, false);
-  const ch = env.guide(drawPhases([phase], walkHashConnect, (_p, port) => accept(port), env.used));
+  const ch = env.guide(drawPhases([phase], walkHashConnect, (_p, port) => accept(port), env.used, env.ns.tbs.keys()));
   if (ch.kind === 'fail') {
     return { ok: false, rule: `connect.scan-exhausted: no port in [${env.range[0]},${env.range[1]}] usable; ${refusals[0] ?? ''}${certainty(ch.prob)}` };
   }
