@@ -8,7 +8,7 @@ import { HELP, parseOptions, UsageError, type Options } from './cli.js';
 import { buildCGuest } from './guests/index.js';
 import { buildGuestImage } from './image/build.js';
 import { kernelSelection } from './kernel/select.js';
-import { flippedProfiles, oracleAnswer, type ProfileTable } from './oracle/adapter.js';
+import { flippedProfiles, oracleAnswer, possibleComparer, type ProfileTable } from './oracle/adapter.js';
 import { compareResults } from './oracle/compare.js';
 import { loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
 import { buildSelftest } from './selftests/build.js';
@@ -251,7 +251,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   ))).catch(configError);
   if (typeof jobs === 'number') return jobs;
 
-  const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, profiles), compareResults);
+  const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, profiles), possibleComparer(profiles));
   for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
   const exitCode = signal.aborted ? EXIT.interrupted : exitCodeFor(records.map((r) => r.outcome));
   timings.total = Date.now() - t0;

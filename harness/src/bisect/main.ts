@@ -7,8 +7,7 @@ import { buildCGuest } from '../guests/index.js';
 import { buildGuestImage } from '../image/build.js';
 import { KernelBuildError, type BuiltKernel } from '../kernel/build.js';
 import { buildGitKernel, GitSourceError, resolveGit, uncommittedChanges, type GitSource } from '../kernel/git.js';
-import { flippedProfiles, oracleAnswer } from '../oracle/adapter.js';
-import { compareResults } from '../oracle/compare.js';
+import { flippedProfiles, oracleAnswer, possibleComparer } from '../oracle/adapter.js';
 import { loadPlan, type PlannedCell } from '../plan/default.js';
 import { parseFilter, selectCells } from '../plan/filter.js';
 import { provision, ProvisionError } from '../provision.js';
@@ -157,7 +156,7 @@ async function bisectStep(opts: BisectOptions, cells: PlannedCell[], signal: Abo
     if (signal.aborted) return finish(step, { verdict: 'interrupted', why: 'interrupted', exitCode: BISECT_EXIT.interrupted });
     const outcomes: CellOutcome[] = good
       ? compareWithGood(job, cells, good)
-      : assemble([job], cells, (cell, profile) => oracleAnswer(cell, profile, profiles), compareResults);
+      : assemble([job], cells, (cell, profile) => oracleAnswer(cell, profile, profiles), possibleComparer(profiles));
     for (const o of outcomes) emit({ type: 'cell-result', kernel: name, guest: o.guest, id: o.id, outcome: o.outcome, reason: o.reason });
     const bug = outcomes.find((o) => o.reason.startsWith('harness bug'));
     if (bug) throw new AbortBisect(`${bug.guest} ${bug.id}: ${bug.reason}`);

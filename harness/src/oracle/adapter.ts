@@ -1,8 +1,10 @@
 // Connects the pure oracle to the run: profile names → flags (optionally flipped for a
-// self-test), and a predict call that turns an exception into an 'oracle-error' answer.
-import type { Cell } from '../model/cell.js';
-import type { OracleAnswer } from '../results/outcome.js';
+// self-test), a predict call that turns an exception into an 'oracle-error' answer, and the
+// comparison the verdict uses (is the observation possible under the same flags?).
+import type { Cell, OpResult } from '../model/cell.js';
+import type { CompareContext, Comparison, OracleAnswer } from '../results/outcome.js';
 import { PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
+import { checkPossible } from './possible.js';
 
 export type ProfileTable = Record<string, ProfileFlags>;
 
@@ -31,4 +33,24 @@ export function oracleAnswer(cell: Cell, profile: string, table: ProfileTable): 
   } catch (e) {
     return { kind: 'oracle-error', message: (e as Error).stack ?? String(e) };
   }
+}
+
+/**
+ * The comparison for classify(): PASS when the model allows the observation (possible.ts), FAIL
+ * naming the op, the rule and what was possible when it does not. The predicted results (the
+ * likeliest path, for display) are not needed: the replay decides.
+ */
+export function possibleComparer(table: ProfileTable): (observed: OpResult[], predicted: OpResult[], range: readonly [number, number], ctx: CompareContext) => Comparison {
+  return (observed, _predicted, _range, ctx) => {
+    const flags = table[ctx.profile];
+    if (!flags) return { match: false, firstMismatch: { index: 0, reason: `harness bug: unknown oracle profile ${JSON.stringify(ctx.profile)}` } };
+    let r: ReturnType<typeof checkPossible>;
+    try {
+      r = checkPossible(ctx.cell, flags, observed, ctx.view);
+    } catch (e) {
+      return { match: false, firstMismatch: { index: 0, reason: `harness bug: the oracle's replay threw: ${(e as Error).stack ?? String(e)}` } };
+    }
+    if (r.possible) return { match: true, ...(r.unlikely ? { unlikely: r.unlikely } : {}) };
+    return { match: false, firstMismatch: { index: r.index, reason: r.reason, ...(r.rule ? { rule: r.rule } : {}) } };
+  };
 }

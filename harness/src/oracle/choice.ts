@@ -6,10 +6,15 @@ import type { Draw } from './scan.js';
 
 /** A class must be at least this likely for its port to be reported. */
 export const CERTAIN = 0.99;
+/** An observed path less likely than this is still possible (PASS) but listed as unlikely. */
+export const UNLIKELY = 0.01;
 
 export type Choice =
   | { kind: 'port'; port: number; reported: number | null; prob: number; fresh: boolean; relaxed: boolean }
   | { kind: 'fail'; prob: number };
+
+/** Resolves each random scan of a simulation to one outcome: the likeliest (predict) or the observed one (replay). */
+export type Guide = (draw: Draw) => Choice;
 
 // Picks the most likely outcome class of a draw (failure, an earlier port, or a fresh port).
 export function choose(draw: Draw): Choice {

@@ -3,6 +3,8 @@
 // and predicted port numbers); port 0 and ports outside the range compare literally; an observed
 // port of null (unknown) matches anything; a predicted port of null (the oracle could not tell
 // which port) matches any in-range port without joining the renaming. Errnos compare exactly.
+// Used to compare observations with a good kernel's (bisect); the oracle's verdict on a run is
+// possible.ts, which also allows the less likely outcomes of the random port scans.
 import type { OpResult } from '../model/cell.js';
 
 export interface CompareOutcome {

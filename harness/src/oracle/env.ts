@@ -2,6 +2,7 @@
 // script, and the test sockets (created with their options and euid, not yet bound).
 import { DST_PORT_BASE, type Cell } from '../model/cell.js';
 import { unboundAddr, type SkAddr } from './addr.js';
+import { choose, type Guide } from './choice.js';
 import { updateFastreuse } from './fastreuse.js';
 import { bindHash, createTb, createTb2, newNetns, newSk, type Netns, type Sk } from './state.js';
 
@@ -17,6 +18,8 @@ export interface Env {
   /** Every port an op has reported so far (for equality classes). */
   used: Set<number>;
   socks: Sk[];
+  /** Which outcome each random scan follows: the likeliest (predict) or the observed one (replay). */
+  guide: Guide;
 }
 
 // The address a destination listener binds: ::1 for inet6, else AF_INET 127.0.0.1.
@@ -40,8 +43,8 @@ function addListener(env: Env, j: number): void {
 }
 
 // Builds the namespace a cell starts with.
-export function makeEnv(cell: Cell, relaxScan: boolean, followup: boolean): Env {
-  const env: Env = { cell, ns: newNetns(), range: cell.portRange, relaxScan, followup, used: new Set(), socks: [] };
+export function makeEnv(cell: Cell, relaxScan: boolean, followup: boolean, guide: Guide = choose): Env {
+  const env: Env = { cell, ns: newNetns(), range: cell.portRange, relaxScan, followup, used: new Set(), socks: [], guide };
   for (let j = 0; j < cell.destinations; j++) addListener(env, j);
   env.socks = cell.sockets.map((s, i) => newSk(`s${i}`, unboundAddr(cell.family),
     { reuse: s.reuseaddr, reuseport: s.reuseport, noPort: s.bindAddressNoPort, uid: s.euid }));

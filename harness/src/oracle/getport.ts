@@ -2,7 +2,7 @@
 // relaxed scan of 4b01a967) and the explicit-port re-check listen() does. Models
 // inet_csk_find_open_port() and inet_csk_get_port() in net/ipv4/inet_connection_sock.c.
 import { useHash2OnBind } from './addr.js';
-import { certainty, choose } from './choice.js';
+import { certainty } from './choice.js';
 import { addrAnyConflict, cskBindConflict, type ConflictCtx } from './conflict.js';
 import type { Env } from './env.js';
 import { reuseportMatch, updateFastreuse } from './fastreuse.js';
@@ -58,8 +58,8 @@ export function autobind(env: Env, sk: Sk): PortResult {
     let f = accepts.get(p);
     if (!f) { f = acceptForAutobind(env, sk, p.relax, refusals); accepts.set(p, f); }
     return f(port);
-  }, env.used);
-  const ch = choose(draw);
+  }, env.used, env.ns.tbs.keys());
+  const ch = env.guide(draw);
   const range = `[${env.range[0]},${env.range[1]}]`;
   const sysctl = env.relaxScan ? 'ip_autobind_reuse=1' : 'no relaxed scan (ip_autobind_reuse absent or 0)';
   if (ch.kind === 'fail') {

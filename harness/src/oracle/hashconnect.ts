@@ -2,7 +2,7 @@
 // (or IP_BIND_ADDRESS_NO_PORT) socket scans the range, skipping ports whose bucket bind() made
 // and sharing connect()-made buckets when the 4-tuple is unique. Models __inet_hash_connect(),
 // __inet_check_established() and tcp_twsk_unique() (net/ipv4/inet_hashtables.c, tcp_ipv4.c).
-import { certainty, choose } from './choice.js';
+import { certainty } from './choice.js';
 import type { Env } from './env.js';
 import type { PortResult } from './getport.js';
 import { drawPhases, makePhase, walkHashConnect } from './scan.js';
@@ -63,7 +63,7 @@ export function hashConnect(env: Env, sk: Sk): PortResult {
   const refusals: string[] = [];
   const accept = acceptForConnect(env, sk, refusals);
   const phase = makePhase(env.range[0], env.range[1] + 1, false);
-  const ch = choose(drawPhases([phase], walkHashConnect, (_p, port) => accept(port), env.used));
+  const ch = env.guide(drawPhases([phase], walkHashConnect, (_p, port) => accept(port), env.used, env.ns.tbs.keys()));
   if (ch.kind === 'fail') {
     return { ok: false, rule: `connect.scan-exhausted: no port in [${env.range[0]},${env.range[1]}] usable; ${refusals[0] ?? ''}${certainty(ch.prob)}` };
   }

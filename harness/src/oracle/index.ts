@@ -6,7 +6,9 @@
 // Files: addr.ts (address overlap), state.ts (bind/bind2/established tables), conflict.ts
 // (bind-conflict rules), fastreuse.ts (bucket fast paths), scan.ts + choice.ts (the randomised
 // scans, enumerated, and the deterministic pick), getport.ts (bind/listen ports), hashconnect.ts
-// (connect ports), ops.ts (the socket calls), env.ts (the cell's namespace), compare.ts.
+// (connect ports), ops.ts (the socket calls), env.ts (the cell's namespace), possible.ts +
+// explain.ts (the verdict: is an observation possible, and why not), compare.ts (equality-pattern
+// comparison of two result lists, for observations against a good kernel's).
 //
 // Rule ids: bind.already-bound, bind.no-port, autobind.first-scan, autobind.relaxed-scan,
 // autobind.exhausted, listen.connected, listen.again, listen.autobind → autobind.*,
@@ -15,14 +17,21 @@
 // connect.duplicate-4tuple, connect.scan-free, connect.scan-shared, connect.scan-exhausted,
 // close.time-wait, close.release, close.unbound, fd.closed.
 //
+// Two uses: predict() follows the likeliest outcome of every random scan (what expected.json,
+// the matrix and report.html show); possible.ts replays an observation, following at each scan
+// the outcome the kernel actually took, and says whether the model allows it (and how likely).
+//
 // Limitations: every profile runs the Linux 6.1 code paths (bhash2); 'pre-4b01a967' is 6.1
 // without the sysctl and the relaxed scan, like the project's "before" kernel. Active close over
 // loopback is assumed to reach TIME_WAIT (substate FIN_WAIT2) before close() returns. Accepted
 // children of the destination listeners, SO_BINDTODEVICE, reserved ports, per-socket port ranges
 // and non-default tcp_tw_reuse are not modelled. When the kernel's random offset makes an outcome
-// less than 99% likely, the port is reported as null and the likeliest outcome is followed.
+// less than 99% likely, the port is reported as null and the likeliest outcome is followed; the
+// verdict (possible.ts) does not depend on that choice.
 import type { Cell } from '../model/cell.js';
+import { choose, type Guide } from './choice.js';
 import { makeEnv, type Env } from './env.js';
+import { alternativesOf, type Alternative } from './explain.js';
 import { opBind, opClose, opConnect, opListen, type OpPrediction } from './ops.js';
 
 export type { OpPrediction } from './ops.js';
@@ -48,7 +57,7 @@ export type Verdict =
   | { kind: 'not-applicable'; reason: string };
 
 // Says why a cell cannot be predicted under a profile, or null when it can.
-function inapplicable(cell: Cell, profile: ProfileFlags): string | null {
+export function inapplicable(cell: Cell, profile: ProfileFlags): string | null {
   if (cell.autobindReuse === 'absent' && profile.autobindReuseSysctl) {
     return 'the cell needs a kernel without net.ipv4.ip_autobind_reuse, but this profile has the sysctl';
   }
@@ -69,7 +78,7 @@ function inapplicable(cell: Cell, profile: ProfileFlags): string | null {
 }
 
 // Applies one op of the script to the simulated namespace.
-function step(env: Env, op: Cell['ops'][number]): OpPrediction {
+export function step(env: Env, op: Cell['ops'][number]): OpPrediction {
   const sk = env.socks[op.sock];
   switch (op.op) {
     case 'bind': return opBind(env, sk);
@@ -79,10 +88,29 @@ function step(env: Env, op: Cell['ops'][number]): OpPrediction {
   }
 }
 
+// The namespace a cell starts with under a profile; `guide` resolves its random scans.
+export function cellEnv(cell: Cell, profile: ProfileFlags, guide?: Guide): Env {
+  return makeEnv(cell, profile.autobindReuseSysctl && cell.autobindReuse === 1, profile.followupSameEuidConflict, guide);
+}
+
 // Predicts every op of a cell under a behaviour profile (pure and deterministic).
 export function predict(cell: Cell, profile: ProfileFlags, profileName = 'custom'): Verdict {
   const why = inapplicable(cell, profile);
   if (why) return { kind: 'not-applicable', reason: why };
-  const env = makeEnv(cell, profile.autobindReuseSysctl && cell.autobindReuse === 1, profile.followupSameEuidConflict);
-  return { kind: 'predicted', profile: profileName, ops: cell.ops.map((op) => step(env, op)) };
+  const env = cellEnv(cell, profile);
+  const firstOp = new Map<number, number>();
+  const ops = cell.ops.map((op, i): OpPrediction => {
+    // The likeliest branch of each scan, noting what else the scan could have done.
+    const seen: { alternatives: Alternative[] | null; port: number | null } = { alternatives: null, port: null };
+    env.guide = (draw) => {
+      const ch = choose(draw);
+      seen.alternatives = alternativesOf(draw, env.used, firstOp, op.op === 'connect' ? 'EADDRNOTAVAIL' : 'EADDRINUSE');
+      if (ch.kind === 'port') seen.port = ch.port;
+      return ch;
+    };
+    const p = step(env, op);
+    if (seen.port !== null && !firstOp.has(seen.port)) firstOp.set(seen.port, i);
+    return seen.alternatives ? { ...p, alternatives: seen.alternatives } : p;
+  });
+  return { kind: 'predicted', profile: profileName, ops };
 }

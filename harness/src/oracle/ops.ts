@@ -4,13 +4,17 @@
 // + tcp_v4_connect() / tcp_v6_connect(), and tcp_close() + tcp_time_wait().
 import type { OpResult } from '../model/cell.js';
 import { boundAddr, connectedAddr, isAnyAddr, showAddr, unboundAddr } from './addr.js';
+import type { Alternative } from './explain.js';
 import type { Env } from './env.js';
 import { autobind, recheckPort, type PortResult } from './getport.js';
 import { hashConnect } from './hashconnect.js';
 import { moveAddr, putPort, type Sk } from './state.js';
 
-/** One op's prediction: what it returns, which rule decided it, which kernel code that models. */
-export interface OpPrediction { result: OpResult; rule: string; models: string }
+/**
+ * One op's prediction: what it returns, which rule decided it, which kernel code that models,
+ * and, when its random scan could end in more than one way, every outcome with its probability.
+ */
+export interface OpPrediction { result: OpResult; rule: string; models: string; alternatives?: Alternative[] }
 
 // Builds a prediction record.
 function pred(result: OpResult, rule: string, models: string): OpPrediction {

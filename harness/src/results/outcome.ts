@@ -1,6 +1,6 @@
 // The outcome taxonomy (reliability.md) and the pure classification of one cell on one kernel
 // in one guest: oracle verdict + guest report (+ any kernel crash seen meanwhile) → outcome.
-import type { GuestCellReport, OpResult } from '../model/cell.js';
+import type { Cell, GuestCellReport, OpResult } from '../model/cell.js';
 import type { CrashReport } from '../vm/console.js';
 
 export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP';
@@ -8,7 +8,8 @@ export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP';
 /** Roll-up priority, worst first (KCIDB's order). */
 export const OUTCOME_PRIORITY: readonly Outcome[] = ['FAIL', 'ERROR', 'MISS', 'PASS', 'SKIP'];
 
-export interface PredictedOp { result: OpResult; rule: string; models: string }
+/** `alternatives`: when the op's random port scan could end in more than one way, each outcome and its probability. */
+export interface PredictedOp { result: OpResult; rule: string; models: string; alternatives?: Array<{ outcome: string; probability: number }> }
 
 /** What the oracle said about a cell (or that it threw). */
 export type OracleAnswer =
@@ -16,9 +17,16 @@ export type OracleAnswer =
   | { kind: 'not-applicable'; reason: string }
   | { kind: 'oracle-error'; message: string };
 
-export interface Comparison { match: boolean; firstMismatch?: { index: number; reason: string } }
+/** An observation the oracle allows but gives less than 1 % (PASS, listed in summary.md). `op` is 1-based. */
+export interface Unlikely { probability: number; op: number; detail: string }
 
-export interface Classified { outcome: Outcome; reason: string }
+/** `rule`: the oracle rule of the mismatching op on the replayed path (else the prediction's rule is shown). */
+export interface Comparison { match: boolean; firstMismatch?: { index: number; reason: string; rule?: string }; unlikely?: Unlikely }
+
+/** What a comparison may need beyond the results: the cell, the kernel's profile, the guest's view of the calls. */
+export interface CompareContext { cell: Cell; profile: string; view: 'syscall' | 'application' }
+
+export interface Classified { outcome: Outcome; reason: string; unlikely?: Unlikely }
 
 /** Decides a cell's outcome; `compare` is the oracle's result comparison. */
 export function classify(
@@ -40,9 +48,10 @@ export function classify(
     case 'done': {
       if (answer.kind === 'not-applicable') return { outcome: 'FAIL', reason: `the oracle says not applicable (${answer.reason}), but the cell ran` };
       const cmp = compare(report.results, answer.ops.map((o) => o.result));
+      if (cmp.match && cmp.unlikely) return { outcome: 'PASS', reason: `observed is possible under the oracle but unlikely: op ${cmp.unlikely.op} ${cmp.unlikely.detail}`, unlikely: cmp.unlikely };
       if (cmp.match) return { outcome: 'PASS', reason: 'observed matches the oracle' };
       const m = cmp.firstMismatch;
-      const rule = m ? answer.ops[m.index]?.rule : undefined;
+      const rule = m ? m.rule ?? answer.ops[m.index]?.rule : undefined;
       return { outcome: 'FAIL', reason: m ? `op ${m.index + 1}: ${m.reason}${rule ? ` (oracle rule ${rule})` : ''}` : 'observed differs from the oracle' };
     }
   }

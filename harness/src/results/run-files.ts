@@ -9,7 +9,7 @@ import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
 import { gatherKcidbFacts, toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
-import { matrixMarkdown, matrixText } from './summary.js';
+import { matrixMarkdown, matrixText, unlikelyMarkdown } from './summary.js';
 import { writeJson, writeText } from './write.js';
 import type { SelftestResult } from '../selftests/run.js';
 
@@ -101,6 +101,7 @@ export async function writeOutputs(runDir: string, results: ResultsDoc, records:
     ...selftestsMarkdown(kernels),
     ...changesMarkdown(changes),
     ...(problems.length ? ['## Not passing', '', ...problems.map((r) => `- ${r.outcome} ${r.kernel} ${r.guest} \`${r.id}\`: ${r.reason}`), ''] : []),
+    ...unlikelyMarkdown(s.records),
     '## Timings (ms)',
     '',
     ...Object.entries(s.timings).map(([k, v]) => `- ${k}: ${v}`),

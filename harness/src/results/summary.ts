@@ -70,3 +70,16 @@ export function matrixMarkdown(records: CellRecord[]): string {
   for (const r of rows) out.push(`| ${r.case} | ${r.params} | ${r.guest} | ${r.cells.map((c) => (c ? `${MARK[c.outcome]} \`${esc(c.text)}\`` : '-')).join(' | ')} |`);
   return out.join('\n');
 }
+
+/** summary.md's "Unlikely but possible outcomes": PASS records whose observed path the oracle gives under 1 %. */
+export function unlikelyMarkdown(records: CellRecord[]): string[] {
+  const rows = records.filter((r) => r.unlikely).sort((a, b) => a.unlikely!.probability - b.unlikely!.probability);
+  if (rows.length === 0) return [];
+  const pct = (p: number): string => `${(p * 100).toPrecision(2)} %`;
+  return [
+    '## Unlikely but possible outcomes (PASS: the oracle allows them, with probability under 1 %)',
+    '',
+    ...rows.map((r) => `- ${pct(r.unlikely!.probability)} ${r.kernel} ${r.guest} \`${r.id}\`: op ${r.unlikely!.op} ${r.unlikely!.detail}`),
+    '',
+  ];
+}

@@ -2,7 +2,7 @@
 // observation and outcome. Pure: no I/O.
 import type { GuestCellReport, OpResult } from '../model/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
-import { classify, type Comparison, type OracleAnswer, type Outcome } from '../results/outcome.js';
+import { classify, type CompareContext, type Comparison, type OracleAnswer, type Outcome, type Unlikely } from '../results/outcome.js';
 import type { CrashReport } from '../vm/console.js';
 import type { CellTry, KernelJobResult } from './kernel-job.js';
 
@@ -26,13 +26,15 @@ export interface CellRecord {
   flaky?: true;
   /** Every try, oldest first, when there was more than one. */
   attempts?: CellAttempt[];
+  /** PASS, but the oracle gives the observed outcome less than 1 %. */
+  unlikely?: Unlikely;
 }
 
 /** One try of a cell. */
 export interface CellAttempt { attempt: number; outcome: Outcome; reason: string }
 
 export type Predictor = (cell: PlannedCell, profile: string) => OracleAnswer;
-export type Comparer = (observed: OpResult[], predicted: OpResult[], range: readonly [number, number]) => Comparison;
+export type Comparer = (observed: OpResult[], predicted: OpResult[], range: readonly [number, number], ctx: CompareContext) => Comparison;
 
 /**
  * What an application can observe of a prediction. Node's net.connect({localAddress}) and
@@ -60,8 +62,10 @@ export function assemble(jobs: KernelJobResult[], cells: PlannedCell[], predict:
         const crash = job.cellCrash?.[guest].get(cell.id)
           ?? job.cellCrashes.find((c) => c.guest === guest && (!c.cells || c.cells.includes(cell.id)))?.crash
           ?? (observed ? undefined : job.bootCrash);
-        const compareAs = guest === 'ts' ? (o: OpResult[], p: OpResult[]) => compare(o, applicationView(cell, p), cell.portRange) : (o: OpResult[], p: OpResult[]) => compare(o, p, cell.portRange);
-        let { outcome, reason } = classify(expected, observed, crash, compareAs);
+        const ctx: CompareContext = { cell, profile: job.kernel.profile, view: guest === 'ts' ? 'application' : 'syscall' };
+        const compareAs = guest === 'ts' ? (o: OpResult[], p: OpResult[]) => compare(o, applicationView(cell, p), cell.portRange, ctx) : (o: OpResult[], p: OpResult[]) => compare(o, p, cell.portRange, ctx);
+        const { unlikely, ...classified } = classify(expected, observed, crash, compareAs);
+        let { outcome, reason } = classified;
         const errors = job.errors?.[guest].get(cell.id) ?? [];
         if (!observed && !crash && errors.length) {
           // Started, but the lab broke under it on every try.
@@ -82,6 +86,7 @@ export function assemble(jobs: KernelJobResult[], cells: PlannedCell[], predict:
           ...(last ? { attempt: last.attempt } : {}),
           ...(flaky ? { flaky: true as const } : {}),
           ...(tries.length > 1 ? { attempts: tries } : {}),
+          ...(unlikely && outcome === 'PASS' ? { unlikely } : {}),
         });
       }
     }
