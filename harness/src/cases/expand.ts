@@ -108,6 +108,7 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
     if (names.has(d.name)) {
       const { line, col } = c.at(['name']);
       errors.push(new CaseFileError(c.file, line, col, 'name', `expected a case name unique across files, found ${JSON.stringify(d.name)} (also in ${names.get(d.name)})`));
+      continue; // its cells would repeat the other file's ids
     }
     names.set(d.name, c.file);
     const matrix = d.matrix ?? {};

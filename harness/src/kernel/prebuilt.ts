@@ -45,7 +45,7 @@ export function hasSetupHeader(head: Buffer): boolean {
  */
 export function bzImageProblem(head: Buffer, declared?: string): string | undefined {
   if (!hasSetupHeader(head)) {
-    const found = head.length < HEADER_MAGIC_AT + 4 ? `a file of ${head.length} bytes` : `${JSON.stringify(head.toString('latin1', HEADER_MAGIC_AT, HEADER_MAGIC_AT + 4))} at 0x202`;
+    const found = head.length < HEADER_MAGIC_AT + 4 ? `a file of ${head.length} bytes` : `the bytes ${[...head.subarray(HEADER_MAGIC_AT, HEADER_MAGIC_AT + 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} there (not a kernel image)`;
     return `expected an x86 bzImage (the setup header magic "HdrS" at offset 0x202), found ${found}`;
   }
   const version = bzImageVersion(head);
