@@ -97,7 +97,7 @@ test('issue 9 exit codes: input errors are typed (exit 2), anything else is exit
   for (const e of [new HarnessBug('h'), new TypeError('t'), 'a string']) t.is(exitCodeForError(e), 4, String(e));
   const bug = new TypeError("Cannot read properties of null (reading 'argv')");
   t.is(describeError(bug, false).split('\n').length, 1);
-  t.regex(describeError(bug, false), /^internal error .*TypeError: Cannot read .*run with -v for the stack/);
+  t.regex(describeError(bug, false), /^internal error: TypeError: Cannot read .*run with -v for the stack/);
   t.regex(describeError(bug, true), /\n\s+at /);
   t.is(describeError(new InputError('x.yaml:1:2: bad'), true), 'x.yaml:1:2: bad');
 

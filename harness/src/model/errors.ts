@@ -40,7 +40,7 @@ export function describeError(e: unknown, verbose: boolean): string {
   if (e instanceof InputError) return e.message;
   const err = e instanceof Error ? e : new Error(String(e));
   const first = err.message.split('\n')[0];
-  const head = `internal error (a harness bug; please report it): ${err.name === 'Error' || err.name === 'HarnessBug' ? '' : `${err.name}: `}${first}`;
+  const head = `internal error: ${err.name === 'Error' || err.name === 'HarnessBug' ? '' : `${err.name}: `}${first}`;
   return verbose ? `${head}\n${err.stack ?? ''}` : `${head} (run with -v for the stack)`;
 }
 
