@@ -163,17 +163,18 @@ export function parseOptions(argv: string[]): Options {
   };
 }
 
-/** A folder option (--cases, --results) names a folder, or (for --results) nothing yet: else UsageError. */
+/** A folder option (--cases, --results, or an environment variable) names a folder, or (when !mustExist) nothing yet: else UsageError. */
 export function checkFolderOption(option: string, dir: string | undefined, mustExist: boolean): void {
   if (dir === undefined) return;
-  if (dir === '') throw new UsageError(`--${option} expects a folder, got ""`);
+  if (!/^[A-Z_]+$/.test(option)) option = `--${option}`;
+  if (dir === '') throw new UsageError(`${option} expects a folder, got ""`);
   let st: fs.Stats;
   try {
     st = fs.statSync(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !mustExist) return;
-    throw new UsageError(`--${option} ${dir}: ${code === 'ENOENT' ? 'no such folder' : code === 'ELOOP' ? 'a symbolic link loop' : (e as Error).message}`);
+    throw new UsageError(`${option} ${dir}: ${code === 'ENOENT' ? 'no such folder' : code === 'ELOOP' ? 'a symbolic link loop' : (e as Error).message}`);
   }
-  if (!st.isDirectory()) throw new UsageError(`--${option} ${dir}: expected a folder, found a ${st.isFile() ? 'file' : 'non-folder'}`);
+  if (!st.isDirectory()) throw new UsageError(`${option} ${dir}: expected a folder, found a ${st.isFile() ? 'file' : 'non-folder'}`);
 }

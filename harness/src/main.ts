@@ -99,6 +99,7 @@ async function prepare(argv: string[]): Promise<Prepared | number> {
   if (opts.version) { process.stdout.write(versionLine() + '\n'); return EXIT.ok; }
   checkFolderOption('cases', opts.casesDir, true);
   checkFolderOption('results', opts.resultsDir, false);
+  if (opts.resultsDir === undefined && process.env.KPH_RESULTS_DIR) checkFolderOption('KPH_RESULTS_DIR', resultsRoot(), false);
   const profiles = flippedProfiles(opts.oracleFlip);
   if (opts.kernels) kernelSelection(opts.kernels); // checks kernels/*.yaml (and prebuilt bzImages) before anything is built
   const casesDir = opts.casesDir ? path.resolve(opts.casesDir) : undefined;

@@ -58,7 +58,7 @@ function chooseCells(opts: BisectOptions): PlannedCell[] {
 /** What git bisect hears for an error that is not a verdict: always abort (200); the message says whose fault it is. */
 function abortFor(e: unknown, argv: string[]): number {
   const input = exitCodeForError(e) === EXIT_INPUT;
-  say(`${describeError(e, verboseIn(argv))}\n(exit ${BISECT_EXIT.abort}: ${input ? 'a bad configuration, the same on every commit,' : 'a harness error'} aborts the bisect)`);
+  say(`${describeError(e, verboseIn(argv))}\n(exit ${BISECT_EXIT.abort}: ${input ? 'the same on every commit' : 'a harness error'}; aborting the bisect)`);
   return BISECT_EXIT.abort;
 }
 

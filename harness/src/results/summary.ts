@@ -94,17 +94,19 @@ export function matrixText(records: CellRecord[], maxRows = 40, width = MATRIX_W
   if (rows.length < all.length) notes.push(`(${all.length - rows.length} of ${all.length} rows hidden: same result on every kernel and all ok; see summary.md or report.html)`);
   let header = ['case', 'cell', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
   let body = rows.map((r) => [r.case, r.params, r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
-  // case, cell and guest keep at least 12, 16 and 5 characters; a kernel column its outcome mark.
+  // Kernel columns are cut first (to 12 characters: the mark and the start of the results),
+  // then case, cell and guest too (to 12, 16 and 5), and kernel columns to their mark.
   const natural = (): number[] => header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const minimum = (n: number[]): number[] => n.map((x, i) => Math.min(x, [12, 16, 5][i] ?? 5));
-  let widths = fitWidths(natural(), minimum(natural()), width);
+  const fit = (n: number[]): number[] | undefined => fitWidths(n, n.map((x, i) => (i < 3 ? x : Math.min(x, 12))), width) ?? fitWidths(n, minimum(n), width);
+  let widths = fit(natural());
   // Too many kernel columns for even their outcome marks: show the first ones that fit.
   let hidden = 0;
   while (!widths && header.length > 4) {
     header = header.slice(0, -1);
     body = body.map((b) => b.slice(0, -1));
     hidden++;
-    widths = fitWidths(natural(), minimum(natural()), width);
+    widths = fit(natural());
   }
   const full = natural();
   const w = widths ?? minimum(full);
