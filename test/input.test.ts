@@ -274,6 +274,17 @@ test('issue 9 row 20: every line of the terminal matrix fits 160 columns (summar
   }
   const before = matrixText(recordsFor(['debian-6.1-after']), 1000, 100_000);
   t.true(Math.max(...before.split('\n').map((l) => l.length)) > 160, 'the records are wide enough to need cutting');
+  // The README's run: dimensions shared by every row are said once, so nothing needs cutting.
+  const repro = loadPlan().filter((c) => c.case === 'commit-repro');
+  const records = repro.map((cell): CellRecord => ({
+    kernel: cell.autobindReuse === 'absent' ? 'before' : 'after', release: 'r', profile: 'p', guest: 'c', id: cell.id, case: cell.case, title: cell.title, cell,
+    outcome: 'PASS', reason: 'observed matches the oracle', expected: { kind: 'not-applicable', reason: '-' },
+    observed: { id: cell.id, status: 'done', results: [{ ok: true, port: 32768 }, { ok: false, errno: 'EADDRINUSE' }] },
+  }));
+  const readme = matrixText(records);
+  t.regex(readme, /^commit-repro {2}range=one-port {2}c {6}ok {2}bind\(s0\)=p1 bind\(s1\)=EADDRINUSE {2}ok/m);
+  t.regex(readme, /\(every row: fam=inet,addr=loopback\)/);
+  t.notRegex(readme, /…/);
 });
 
 // --- row 21: Debian kernel sources are provisioned like every package -------------------------

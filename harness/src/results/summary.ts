@@ -83,6 +83,13 @@ function fitWidths(natural: number[], min: number[], total: number): number[] | 
   return at(lo);
 }
 
+/** The key=value pairs present, with the same value, in every row's parameters (none for a single row). */
+function commonParams(params: string[]): Set<string> {
+  if (params.length < 2) return new Set();
+  const [first, ...rest] = params.map((p) => new Set(p.split(',').filter(Boolean)));
+  return new Set([...first].filter((kv) => rest.every((r) => r.has(kv))));
+}
+
 /**
  * Text table for the terminal, at most `width` columns wide (cells cut with "…", and columns
  * beyond what fits left out, each with a note); beyond `maxRows` rows only the notable ones.
@@ -92,8 +99,12 @@ export function matrixText(records: CellRecord[], maxRows = 40, width = MATRIX_W
   const rows = all.length > maxRows ? all.filter(notable) : all;
   const notes: string[] = [];
   if (rows.length < all.length) notes.push(`(${all.length - rows.length} of ${all.length} rows hidden: same result on every kernel and all ok; see summary.md or report.html)`);
+  // Dimensions with one value on every row shown are said once, below, not on every row.
+  const common = commonParams(rows.map((r) => r.params));
+  if (common.size) notes.unshift(`(every row: ${[...common].join(',')})`);
+  const own = (params: string): string => params.split(',').filter((kv) => !common.has(kv)).join(',') || '-';
   let header = ['case', 'cell', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
-  let body = rows.map((r) => [r.case, r.params, r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
+  let body = rows.map((r) => [r.case, own(r.params), r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
   // Kernel columns are cut first (to 12 characters: the mark and the start of the results),
   // then case, cell and guest too (to 12, 16 and 5), and kernel columns to their mark.
   const natural = (): number[] => header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
