@@ -113,6 +113,19 @@ test('issue 9 exit codes: input errors are typed (exit 2), anything else is exit
   if (quiet.code === 4) t.regex(loud.stderr, /\n\s+at /, 'the stack with -v');
 });
 
+test('issue 9 exit codes: bisect tells a harness bug from a bad configuration by type, before building anything (exit 200 both)', async (t) => {
+  const bisect = path.join(projectRoot, 'harness', 'bisect.mjs');
+  const notGit = fs.mkdtempSync(path.join(scratch, 'not-git-'));
+  const cell = 'commit-repro/reuse=1,range=one-port,fam=inet,addr=loopback';
+  const bug = await exec(process.execPath, [bisect, '--profile', '4b01a967+followup', '--case', 'commit-repro'], { cwd: notGit, env: { ...process.env, KPH_ORACLE_FAULT: cell } }).catch((e: { code: number; stderr: string }) => e);
+  t.is((bug as { code?: number }).code, 200);
+  t.regex(bug.stderr, new RegExp(`internal error: the oracle threw on ${cell.replace(/[/=,]/g, '.')}.*\\n\\(exit 200: a harness error; aborting the bisect\\)`, 's'));
+  t.notRegex(bug.stderr, /not inside a git working tree/, 'found before looking at the tree');
+  const input = await exec(process.execPath, [bisect, '--profile', '4b01a967+followup', '--jobs', '2'], { cwd: notGit }).catch((e: { code: number; stderr: string }) => e);
+  t.is((input as { code?: number }).code, 200);
+  t.regex(input.stderr, /Unknown option '--jobs'[\s\S]*\(exit 200: the same on every commit; aborting the bisect\)/);
+});
+
 // --- row 5: the plan's size is limited before it is allocated ---------------------------------
 
 /** A case of 3 × 10^k cells: k socket euid dimensions of 10 values each. */
