@@ -36,6 +36,8 @@ export interface Options {
   /** The plan refuses more cells than this (before anything is built). */
   maxCells: number;
   verbosity: Verbosity;
+  /** Build the kernels, guest image and guests into the cache, then exit 0 without booting. */
+  buildOnly: boolean;
   help: boolean;
   version: boolean;
 }
@@ -74,6 +76,8 @@ Options:
   --max-cells N          refuse a plan of more than N cells (default 100,000)
   -q, --quiet            print only errors and the final line
   -v, --verbose          print every progress line, and the stack of an internal error
+  --build-only           build the kernels, the guest image, the C guest and the selftests
+                         into the cache ($KPH_CACHE_DIR), boot nothing, exit 0 (a CI build job)
   -h, --help             this text
   --version              the harness's version
 
@@ -126,6 +130,7 @@ export function parseOptions(argv: string[]): Options {
         'max-cells': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         verbose: { type: 'boolean', short: 'v' },
+        'build-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -158,6 +163,7 @@ export function parseOptions(argv: string[]): Options {
     kernels: v.kernels?.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean),
     maxCells: intOption(UsageError, 'max-cells', v['max-cells'], RANGES.maxCells, DEFAULT_MAX_CELLS),
     verbosity: v.quiet ? 'quiet' : v.verbose ? 'verbose' : 'normal',
+    buildOnly: v['build-only'] ?? false,
     help: v.help ?? false,
     version: v.version ?? false,
   };

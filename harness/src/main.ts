@@ -17,6 +17,7 @@ import { buildSelftest } from './selftests/build.js';
 import { KernelBuildError } from './kernel/build.js';
 import { DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL } from './kernel/keys.js';
 import { parseFilter, selectCells } from './plan/filter.js';
+import { planIdentity, type PlanIdentity } from './plan-identity.js';
 import { printOraclePredictions, printPlan } from './plan/print.js';
 import { provision, ProvisionError } from './provision.js';
 import { EXIT, exitCodeFor } from './results/outcome.js';
@@ -90,7 +91,7 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${crypto.randomBytes(3).toString('hex')}`;
 }
 
-interface Prepared { opts: Options; cells: PlannedCell[]; profiles: ProfileTable }
+interface Prepared { opts: Options; cells: PlannedCell[]; profiles: ProfileTable; plan: PlanIdentity }
 
 /** Everything that can be wrong with the user's input, checked before anything is built; throws InputError. */
 async function prepare(argv: string[]): Promise<Prepared | number> {
@@ -105,6 +106,7 @@ async function prepare(argv: string[]): Promise<Prepared | number> {
   const casesDir = opts.casesDir ? path.resolve(opts.casesDir) : undefined;
   let cells = selectCells(loadPlan(casesDir, { maxCells: opts.maxCells }), opts.cases, opts.filters.map(parseFilter));
   if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
+  const plan = planIdentity(cells, opts.shard);
   if (opts.shard) {
     // Round robin over the plan's order: deterministic, balanced across cases.
     const { index, count } = opts.shard;
@@ -115,7 +117,7 @@ async function prepare(argv: string[]): Promise<Prepared | number> {
   if (loadSelftests(casesDir, opts.cases).length && fs.existsSync(DEFAULT_TARBALL)) {
     checkSelftests(await knownSelftests({ tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }), casesDir, opts.cases);
   }
-  return { opts, cells, profiles };
+  return { opts, cells, profiles, plan };
 }
 
 /** Runs the main job with argv; returns the process exit code (an error that is not a test result is 2 or 4, never 1). */
@@ -146,7 +148,7 @@ async function mainUnguarded(argv: string[]): Promise<number> {
   }
   const prepared = await prepare(prior ? prior.manifest.argv : argv);
   if (typeof prepared === 'number') return prepared;
-  const { opts, cells, profiles } = prepared;
+  const { opts, cells, profiles, plan } = prepared;
   if (opts.planOnly) { printPlan(cells); return EXIT.ok; }
   if (opts.oracleOnly) { printOraclePredictions(cells, profiles); return EXIT.ok; }
 
@@ -160,14 +162,14 @@ async function mainUnguarded(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const runDir = prior ? path.resolve(argv[resumeAt + 1]) : undefined;
-    return await runMain(opts, cells, profiles, controller.signal, { argv, prior, runDir });
+    return await runMain(opts, cells, profiles, controller.signal, { argv, prior, runDir, plan });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-interface RunPlace { argv: string[]; prior?: PriorRun; runDir?: string }
+interface RunPlace { argv: string[]; prior?: PriorRun; runDir?: string; plan: PlanIdentity }
 
 async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTable, signal: AbortSignal, place: RunPlace): Promise<number> {
   const t0 = Date.now();
@@ -176,7 +178,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   const runDir = place.runDir ?? path.join(opts.resultsDir ? path.resolve(opts.resultsDir) : resultsRoot(), runId);
   fs.mkdirSync(runDir, { recursive: true });
   if (!prior) {
-    writeManifest(runDir, { runId, argv: place.argv, startedAt: new Date(t0).toISOString() });
+    writeManifest(runDir, { runId, argv: place.argv, startedAt: new Date(t0).toISOString(), plan: place.plan });
     // Until the run ends, results.json says it is incomplete (a SIGKILL leaves it so).
     await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
   }
@@ -236,6 +238,14 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   const [kernels, image, cGuest, selftests] = built;
   for (const k of kernels) emit({ type: 'kernel-built', kernel: k.name, release: k.release, cached: k.cached, seconds: k.seconds });
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
+  if (opts.buildOnly) {
+    // --build-only: everything is in the cache now; say what, boot nothing.
+    timings.total = Date.now() - t0;
+    const kernelsBuilt = kernels.map((k) => ({ name: k.name, release: k.release, bzImage: k.bzImage, cached: k.cached, seconds: k.seconds }));
+    await writeJson(runDir, 'results.json', { runId, complete: true, buildOnly: true, exitCode: EXIT.ok, kernels: kernelsBuilt, image, cGuest, selftests: selftests.map((st) => st.name), timings });
+    emit({ type: 'progress', scope: 'build-only', message: `kernels, guest image, C guest and ${selftests.length} selftest(s) are in the cache; nothing booted` });
+    return EXIT.ok;
+  }
 
   const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
   const jobs: KernelJobResult[] | number = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runOrResume(

@@ -59,6 +59,8 @@ export interface ResultsDoc {
   records: Array<Omit<CellRecord, 'cell'> & { params: Omit<CellRecord['cell'], 'id' | 'case' | 'title' | 'guests'> }>;
   /** Set on a merged run: the run directories it was made from. */
   mergedFrom?: string[];
+  /** Set on a merge with --allow-partial: the shards ("2/4") whose cells are not in it. */
+  missingShards?: string[];
 }
 
 /** The cell records of a results.json, with their cells rebuilt from the stored parameters. */
@@ -86,6 +88,7 @@ export async function writeOutputs(runDir: string, results: ResultsDoc, records:
   const md = [
     `# Run ${s.runId}${s.complete ? '' : ' (INCOMPLETE)'}`,
     '',
+    ...(results.missingShards?.length ? [`**Partial merge: shard ${results.missingShards.join(', ')} missing; their cells are not in this report.**`, ''] : []),
     `Exit code ${s.exitCode}. PASS ${counts.PASS}, FAIL ${counts.FAIL}, ERROR ${counts.ERROR}, MISS ${counts.MISS}, SKIP ${counts.SKIP}.`,
     `Accelerator: ${s.accel.accel} (${s.accel.reason}).`,
     '',

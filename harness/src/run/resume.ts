@@ -6,12 +6,15 @@ import type { GuestCellReport } from '../model/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import type { RunEvent } from './events.js';
 import { InputError } from '../model/errors.js';
+import type { PlanIdentity } from '../plan-identity.js';
 
 export interface RunManifest {
   runId: string;
   /** The command-line options of the original run (the plan is rebuilt from them). */
   argv: string[];
   startedAt: string;
+  /** The plan the run belongs to and its shard (absent in run.json of older harnesses). */
+  plan?: PlanIdentity;
 }
 
 export interface PriorRun {
