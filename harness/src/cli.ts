@@ -2,11 +2,12 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InputError } from './model/errors.js';
+import type { TerminalLevel } from './run/reporters.js';
 import type { Accel } from './vm/accel.js';
 import { DEFAULT_MAX_CELLS, decimalOption, intOption, RANGES } from './util/args.js';
 
 /** How much the terminal reporter says: errors and the final line, progress, or debug detail. */
-export type Verbosity = 'quiet' | 'normal' | 'verbose';
+export type Verbosity = TerminalLevel;
 
 export interface Options {
   accel: Accel | 'auto';
