@@ -1,5 +1,7 @@
 // Reads case files: YAML with positions (duplicate keys are errors), validated with ajv
 // against the schema, then checked for meaning (socket and destination indices, empty matrix).
+// Only regular files are read (hidden ones, like editor lock files, are skipped), within a
+// size limit and an alias-expansion limit; anything else is an error naming the path.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -173,7 +175,13 @@ export function caseFileNames(dir: string): string[] {
     throw new InputError(`case folder ${dir}: ${code === 'ENOENT' ? 'does not exist' : code === 'ELOOP' ? 'a symbolic link loop' : (e as Error).message}`, { file: dir });
   }
   if (!st.isDirectory()) throw new InputError(`case folder ${dir}: expected a folder of .yaml files, found a ${st.isFile() ? 'file (--cases takes the folder; use --case NAME to pick one case)' : 'special file'}`, { file: dir });
-  return fs.readdirSync(dir).filter((f) => !f.startsWith('.') && /\.ya?ml$/.test(f)).sort();
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    throw new InputError(`case folder ${dir}: cannot be read: ${(e as Error).message}`, { file: dir });
+  }
+  return names.filter((f) => !f.startsWith('.') && /\.ya?ml$/.test(f)).sort();
 }
 
 /** Loads every *.yaml / *.yml file of a folder, sorted by name; errors of all files together. */
