@@ -90,7 +90,7 @@ test('compact results rename ephemeral ports in order of appearance', (t) => {
 });
 
 test('CLI: bad options name the option and what was expected', (t) => {
-  t.throws(() => parseOptions(['--jobs', 'zero']), { instanceOf: UsageError, message: /--jobs expects a positive integer, got "zero"/ });
+  t.throws(() => parseOptions(['--jobs', 'zero']), { instanceOf: UsageError, message: /--jobs expects an integer from 1 to 64 \(decimal digits only\), got "zero"/ });
   t.throws(() => parseOptions(['--accel', 'hvf']), { instanceOf: UsageError, message: /--accel expects auto, kvm or tcg/ });
   t.throws(() => parseOptions(['--bogus']), { instanceOf: UsageError, message: /bogus/ });
   t.is(parseOptions([]).jobs, 2);

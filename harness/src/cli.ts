@@ -1,7 +1,13 @@
 // Command-line options of harness/run.mjs: parsed and validated here, nothing else.
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { InputError } from './model/errors.js';
+import type { TerminalLevel } from './run/reporters.js';
 import type { Accel } from './vm/accel.js';
-import { positiveInt, positiveNumber } from './util/args.js';
+import { DEFAULT_MAX_CELLS, decimalOption, intOption, RANGES } from './util/args.js';
+
+/** How much the terminal reporter says: errors and the final line, progress, or debug detail. */
+export type Verbosity = TerminalLevel;
 
 export interface Options {
   accel: Accel | 'auto';
@@ -28,9 +34,13 @@ export interface Options {
   shard?: { index: number; count: number };
   /** Kernel descriptions (kernels/<name>.yaml) to run instead of the embedded pair. */
   kernels?: string[];
+  /** The plan refuses more cells than this (before anything is built). */
+  maxCells: number;
+  verbosity: Verbosity;
   /** Build the kernels, guest image and guests into the cache, then exit 0 without booting. */
   buildOnly: boolean;
   help: boolean;
+  version: boolean;
 }
 
 export const HELP = `Usage: npx zx harness/run.mjs [options]
@@ -64,16 +74,26 @@ Options:
                          harness/merge.mjs RUN_DIR… --out DIR
   --resume RUN_DIR       finish an interrupted run: same options, only the cells without
                          an answer in its events.jsonl run, results land in RUN_DIR
+  --max-cells N          refuse a plan of more than N cells (default 100,000)
+  -q, --quiet            print only errors and the final line
+  -v, --verbose          print every progress line, and the stack of an internal error
   --build-only           build the kernels, the guest image, the C guest and the selftests
                          into the cache ($KPH_CACHE_DIR), boot nothing, exit 0 (a CI build job)
   -h, --help             this text
+  --version              the harness's version
+
+Numbers are decimal digits: --jobs 1 to 64, --boot-attempts 1 to 10, --timeout-scale
+0.1 to 100, --max-cells 1 to 10,000,000.
 
 Exit codes: 0 every cell matches the oracle; 1 a cell differs from the oracle or the kernel
-crashed; 2 bad usage or missing system packages; 3 the lab failed (no boot, lost SSH) and
-nothing differed; 4 internal error; 130 interrupted.`;
+crashed; 2 the input is wrong (options, case files, kernel descriptions) or system packages
+are missing; 3 the lab failed (no boot, lost SSH) and nothing differed; 4 internal error
+(a harness bug); 130 interrupted.`;
 
-export class UsageError extends Error {
+/** A command-line option is wrong: exit 2. */
+export class UsageError extends InputError {
   override name = 'UsageError';
+  constructor(message: string) { super(message); }
 }
 
 /** Parses "2/4" into {index: 2, count: 4}. */
@@ -81,7 +101,7 @@ function parseShard(text: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(text);
   const index = Number(m?.[1]);
   const count = Number(m?.[2]);
-  if (!m || count < 1 || index < 1 || index > count) throw new UsageError(`--shard expects I/N with 1 <= I <= N, got ${JSON.stringify(text)}`);
+  if (!m || count < 1 || index < 1 || index > count || count > RANGES.shardCount.max) throw new UsageError(`--shard expects I/N with 1 <= I <= N <= ${RANGES.shardCount.max}, got ${JSON.stringify(text)}`);
   return { index, count };
 }
 
@@ -108,8 +128,12 @@ export function parseOptions(argv: string[]): Options {
         resume: { type: 'string' },
         shard: { type: 'string' },
         kernels: { type: 'string', multiple: true },
+        'max-cells': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        verbose: { type: 'boolean', short: 'v' },
         'build-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -120,11 +144,12 @@ export function parseOptions(argv: string[]): Options {
   const v = parsed.values;
   const accel = v.accel ?? 'auto';
   if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel expects auto, kvm or tcg, got ${JSON.stringify(accel)}`);
+  if (v.quiet && v.verbose) throw new UsageError('-q/--quiet and -v/--verbose contradict each other: give one');
   return {
     accel,
-    jobs: positiveInt(UsageError, 'jobs', v.jobs, 2),
-    bootAttempts: positiveInt(UsageError, 'boot-attempts', v['boot-attempts'], 2),
-    timeoutScale: positiveNumber(UsageError, 'timeout-scale', v['timeout-scale']),
+    jobs: intOption(UsageError, 'jobs', v.jobs, RANGES.jobs, 2),
+    bootAttempts: intOption(UsageError, 'boot-attempts', v['boot-attempts'], RANGES.bootAttempts, 2),
+    timeoutScale: decimalOption(UsageError, 'timeout-scale', v['timeout-scale'], RANGES.timeoutScale),
     resultsDir: v.results,
     oracleFlip: v['oracle-flip'] ?? [],
     ts: !v['no-ts'],
@@ -137,7 +162,26 @@ export function parseOptions(argv: string[]): Options {
     resume: v.resume,
     shard: v.shard === undefined ? undefined : parseShard(v.shard),
     kernels: v.kernels?.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean),
+    maxCells: intOption(UsageError, 'max-cells', v['max-cells'], RANGES.maxCells, DEFAULT_MAX_CELLS),
+    verbosity: v.quiet ? 'quiet' : v.verbose ? 'verbose' : 'normal',
     buildOnly: v['build-only'] ?? false,
     help: v.help ?? false,
+    version: v.version ?? false,
   };
+}
+
+/** A folder option (--cases, --results, or an environment variable) names a folder, or (when !mustExist) nothing yet: else UsageError. */
+export function checkFolderOption(option: string, dir: string | undefined, mustExist: boolean): void {
+  if (dir === undefined) return;
+  if (!/^[A-Z_]+$/.test(option)) option = `--${option}`;
+  if (dir === '') throw new UsageError(`${option} expects a folder, got ""`);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !mustExist) return;
+    throw new UsageError(`${option} ${dir}: ${code === 'ENOENT' ? 'no such folder' : code === 'ELOOP' ? 'a symbolic link loop' : (e as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${option} ${dir}: expected a folder, found a ${st.isFile() ? 'file' : 'non-folder'}`);
 }

@@ -3,14 +3,16 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CaseFileErrors } from './cases/errors.js';
-import { HELP, parseOptions, UsageError, type Options } from './cli.js';
+import { checkFolderOption, HELP, parseOptions, UsageError, type Options } from './cli.js';
 import { buildCGuest } from './guests/index.js';
 import { buildGuestImage } from './image/build.js';
 import { kernelSelection } from './kernel/select.js';
 import { flippedProfiles, oracleAnswer, possibleComparer, type ProfileTable } from './oracle/adapter.js';
 import { compareResults } from './oracle/compare.js';
-import { loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
+import { describeError, exitCodeForError, verboseIn } from './model/errors.js';
+import { checkSelftests, loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
+import { knownSelftests } from './selftests/known.js';
+import { versionLine } from './util/version.js';
 import { buildSelftest } from './selftests/build.js';
 import { KernelBuildError } from './kernel/build.js';
 import { DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL } from './kernel/keys.js';
@@ -91,33 +93,34 @@ export function newRunId(now = new Date()): string {
 
 interface Prepared { opts: Options; cells: PlannedCell[]; profiles: ProfileTable; plan: PlanIdentity }
 
-/** Everything that can be wrong with the user's input, checked before anything is built. */
-function prepare(argv: string[]): Prepared | number {
-  try {
-    const opts = parseOptions(argv);
-    if (opts.help) { process.stdout.write(HELP + '\n'); return EXIT.ok; }
-    const profiles = flippedProfiles(opts.oracleFlip);
-    if (opts.kernels) kernelSelection(opts.kernels); // checks kernels/*.yaml before anything is built
-    let cells = selectCells(loadPlan(opts.casesDir ? path.resolve(opts.casesDir) : undefined), opts.cases, opts.filters.map(parseFilter));
-    if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
-    const plan = planIdentity(cells, opts.shard);
-    if (opts.shard) {
-      // Round robin over the plan's order: deterministic, balanced across cases.
-      const { index, count } = opts.shard;
-      cells = cells.filter((_, i) => i % count === index - 1);
-    }
-    if (cells.length === 0) throw new UsageError('the selection is empty: no cell matches --case/--filter');
-    return { opts, cells, profiles, plan };
-  } catch (e) {
-    if (e instanceof CaseFileErrors || e instanceof UsageError || (e instanceof Error && /^(--|case folder)/.test(e.message))) {
-      process.stderr.write(`kph: ${e.message}\n`);
-      return EXIT.usage;
-    }
-    throw e;
+/** Everything that can be wrong with the user's input, checked before anything is built; throws InputError. */
+async function prepare(argv: string[]): Promise<Prepared | number> {
+  const opts = parseOptions(argv);
+  if (opts.help) { process.stdout.write(HELP + '\n'); return EXIT.ok; }
+  if (opts.version) { process.stdout.write(versionLine() + '\n'); return EXIT.ok; }
+  checkFolderOption('cases', opts.casesDir, true);
+  checkFolderOption('results', opts.resultsDir, false);
+  if (opts.resultsDir === undefined && process.env.KPH_RESULTS_DIR) checkFolderOption('KPH_RESULTS_DIR', resultsRoot(), false);
+  const profiles = flippedProfiles(opts.oracleFlip);
+  if (opts.kernels) kernelSelection(opts.kernels); // checks kernels/*.yaml (and prebuilt bzImages) before anything is built
+  const casesDir = opts.casesDir ? path.resolve(opts.casesDir) : undefined;
+  let cells = selectCells(loadPlan(casesDir, { maxCells: opts.maxCells }), opts.cases, opts.filters.map(parseFilter));
+  if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
+  const plan = planIdentity(cells, opts.shard);
+  if (opts.shard) {
+    // Round robin over the plan's order: deterministic, balanced across cases.
+    const { index, count } = opts.shard;
+    cells = cells.filter((_, i) => i % count === index - 1);
   }
+  if (cells.length === 0) throw new UsageError('the selection is empty: no cell matches --case/--filter');
+  // Selftests the cases name must exist in the source they are built from (once provisioned).
+  if (loadSelftests(casesDir, opts.cases).length && fs.existsSync(DEFAULT_TARBALL)) {
+    checkSelftests(await knownSelftests({ tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }), casesDir, opts.cases);
+  }
+  return { opts, cells, profiles, plan };
 }
 
-/** Runs the main job with argv; returns the process exit code. */
+/** Runs the main job with argv; returns the process exit code (an error that is not a test result is 2 or 4, never 1). */
 export async function main(argv: string[]): Promise<number> {
   try {
     return await mainUnguarded(argv);
@@ -127,7 +130,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`kph: cannot write ${err.path ?? 'the results'}: ${err.message}\n`);
       return EXIT.infrastructure;
     }
-    throw e;
+    process.stderr.write(`kph: ${describeError(e, verboseIn(argv))}\n`);
+    return exitCodeForError(e);
   }
 }
 
@@ -142,7 +146,7 @@ async function mainUnguarded(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
   }
-  const prepared = prepare(prior ? prior.manifest.argv : argv);
+  const prepared = await prepare(prior ? prior.manifest.argv : argv);
   if (typeof prepared === 'number') return prepared;
   const { opts, cells, profiles, plan } = prepared;
   if (opts.planOnly) { printPlan(cells); return EXIT.ok; }
@@ -178,7 +182,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     // Until the run ends, results.json says it is incomplete (a SIGKILL leaves it so).
     await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
   }
-  const emit = multiplex([terminalReporter(), eventLogReporter(path.join(runDir, 'events.jsonl'))]);
+  const emit = multiplex([terminalReporter(process.stderr, opts.verbosity), eventLogReporter(path.join(runDir, 'events.jsonl'))]);
   const timings: Record<string, number> = {};
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now();
@@ -191,7 +195,8 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   for (const o of sweepOrphans()) emit({ type: 'progress', scope: 'sweep', message: `killed QEMU ${o.pid} left by dead harness ${o.harnessPid} (${o.name})` });
 
   try {
-    await phase('provision', () => provision((m) => emit({ type: 'progress', scope: 'provision', message: m })));
+    // Every Debian source a selected kernel description names is provisioned like the rest.
+    await phase('provision', () => provision((m) => emit({ type: 'progress', scope: 'provision', message: m }), { extra: kernelSelection(opts.kernels).packages }));
   } catch (e) {
     if (e instanceof ProvisionError) { process.stderr.write(`kph: ${e.message}\n`); return EXIT.usage; }
     throw e;

@@ -1,7 +1,9 @@
 // System packages the harness needs: checked with dpkg, installed with apt-get when running as
-// root, otherwise named in one message with the exact command.
+// root, otherwise named in one message with the exact command. The Debian kernel sources the
+// selected kernel descriptions name (kernels/*.yaml) are provisioned the same way.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { InputError } from './model/errors.js';
 
 const run = promisify(execFile);
 
@@ -30,8 +32,19 @@ export const TEST_PACKAGES: ReadonlyArray<readonly [string, string]> = [
   ['vagrant', 'validates the Vagrantfile in the tests'],
 ];
 
-export class ProvisionError extends Error {
+/** A package is missing and cannot be installed here (not root, or apt-get failed): exit 2. */
+export class ProvisionError extends InputError {
   override name = 'ProvisionError';
+  constructor(message: string) { super(message); }
+}
+
+export interface ProvisionOptions {
+  /** Add the packages only the test suite needs. */
+  tests?: boolean;
+  /** More packages and why (e.g. the Debian sources of the selected kernels). */
+  extra?: ReadonlyArray<{ name: string; why: string }>;
+  /** Whether apt-get may be run (default: running as root). */
+  root?: boolean;
 }
 
 /** The required packages that dpkg does not report as installed. */
@@ -48,14 +61,24 @@ export async function missingPackages(packages = REQUIRED_PACKAGES.map(([p]) => 
   return missing;
 }
 
+/** Every package wanted, once, each with why (the first reason given wins). */
+export function wantedPackages(opts: ProvisionOptions = {}): Map<string, string> {
+  const wanted = new Map<string, string>();
+  for (const [p, why] of [...REQUIRED_PACKAGES, ...(opts.tests ? TEST_PACKAGES : []), ...(opts.extra ?? []).map((x) => [x.name, x.why] as const)]) {
+    if (!wanted.has(p)) wanted.set(p, why);
+  }
+  return wanted;
+}
+
 /** Makes sure every required package is there; installs them as root, else throws with the command. */
-export async function provision(log: (msg: string) => void, opts: { tests?: boolean } = {}): Promise<{ installed: string[] }> {
-  const wanted = [...REQUIRED_PACKAGES, ...(opts.tests ? TEST_PACKAGES : [])].map(([p]) => p);
-  const missing = await missingPackages(wanted);
+export async function provision(log: (msg: string) => void, opts: ProvisionOptions = {}): Promise<{ installed: string[] }> {
+  const wanted = wantedPackages(opts);
+  const missing = await missingPackages([...wanted.keys()]);
   if (missing.length === 0) return { installed: [] };
   const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
-  if (process.getuid?.() !== 0) {
-    throw new ProvisionError(`missing Debian packages: ${missing.join(', ')}.\nInstall them as root, then run again:\n  sudo apt-get update && sudo ${command}`);
+  if (!(opts.root ?? process.getuid?.() === 0)) {
+    const list = missing.map((p) => `  ${p}: ${wanted.get(p)}`).join('\n');
+    throw new ProvisionError(`missing Debian packages:\n${list}\nInstall them as root, then run again:\n  sudo apt-get update && sudo ${command}`);
   }
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

@@ -2,11 +2,11 @@
 // asked), compare with the oracle or with the good commit, log the step, answer 0/1/125/200.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CaseFileErrors } from '../cases/errors.js';
 import { buildCGuest } from '../guests/index.js';
 import { buildGuestImage } from '../image/build.js';
 import { KernelBuildError, type BuiltKernel } from '../kernel/build.js';
 import { buildGitKernel, GitSourceError, resolveGit, uncommittedChanges, type GitSource } from '../kernel/git.js';
+import { describeError, EXIT_INPUT, exitCodeForError, HarnessBug, InputError, verboseIn } from '../model/errors.js';
 import { flippedProfiles, oracleAnswer, possibleComparer } from '../oracle/adapter.js';
 import { loadPlan, type PlannedCell } from '../plan/default.js';
 import { parseFilter, selectCells } from '../plan/filter.js';
@@ -19,8 +19,9 @@ import { jobContext } from '../run/lab.js';
 import { eventLogReporter, terminalReporter } from '../run/reporters.js';
 import { contentKey } from '../util/cache.js';
 import { resultsRoot } from '../util/paths.js';
+import { versionLine } from '../util/version.js';
 import { chooseAccel } from '../vm/accel.js';
-import { QemuConfigError, resolveQemu } from '../vm/qemu.js';
+import { resolveQemu } from '../vm/qemu.js';
 import { killAllVms } from '../vm/registry.js';
 import { sweepOrphans } from '../vm/sweep.js';
 import { compareWithGood, observationsOf, type GoodObservations } from './behaviour.js';
@@ -29,19 +30,35 @@ import { BisectUsageError, HELP, parseBisectOptions, type BisectOptions } from '
 import { bisectDirName, nextStepNumber } from './session.js';
 import { BISECT_EXIT, combine, repeatVerdict, type CellOutcome, type RepeatResult } from './verdict.js';
 
-/** A problem that would be the same on every commit: abort the bisect (exit 200). */
-class AbortBisect extends Error {
+/** A problem of the setup that would be the same on every commit: abort the bisect (exit 200). */
+class AbortBisect extends InputError {
   override name = 'AbortBisect';
+  constructor(message: string) { super(message); }
 }
 
 const say = (s: string): void => { process.stderr.write(`kph bisect: ${s}\n`); };
 
 /** The cells to run, from the same --case/--filter/--cases/--no-ts options as the main job. */
 function chooseCells(opts: BisectOptions): PlannedCell[] {
-  let cells = selectCells(loadPlan(opts.casesDir ? path.resolve(opts.casesDir) : undefined), opts.cases, opts.filters.map(parseFilter));
+  let cells = selectCells(loadPlan(opts.casesDir ? path.resolve(opts.casesDir) : undefined, { maxCells: opts.maxCells }), opts.cases, opts.filters.map(parseFilter));
   if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
   if (cells.length === 0) throw new BisectUsageError('the selection is empty: no cell matches --case/--filter');
+  // Oracle mode: a cell the oracle cannot answer is a harness bug, the same on every commit.
+  if (opts.mode === 'oracle' && opts.profile) {
+    const profiles = flippedProfiles([]);
+    for (const c of cells) {
+      const a = oracleAnswer(c, opts.profile, profiles);
+      if (a.kind === 'oracle-error') throw new HarnessBug(`the oracle threw on ${c.id}: ${a.message}`);
+    }
+  }
   return cells;
+}
+
+/** What git bisect hears for an error that is not a verdict: always abort (200); the message says whose fault it is. */
+function abortFor(e: unknown, argv: string[]): number {
+  const input = exitCodeForError(e) === EXIT_INPUT;
+  say(`${describeError(e, verboseIn(argv))}\n(exit ${BISECT_EXIT.abort}: ${input ? 'the same on every commit' : 'a harness error'}; aborting the bisect)`);
+  return BISECT_EXIT.abort;
 }
 
 /** Runs one bisect step with argv; returns git bisect's exit code. */
@@ -51,13 +68,10 @@ export async function bisectMain(argv: string[]): Promise<number> {
   try {
     opts = parseBisectOptions(argv);
     if (opts.help) { process.stdout.write(HELP + '\n'); return BISECT_EXIT.good; }
+    if (opts.version) { process.stdout.write(versionLine() + '\n'); return BISECT_EXIT.good; }
     cells = chooseCells(opts);
   } catch (e) {
-    if (e instanceof BisectUsageError || e instanceof CaseFileErrors || (e instanceof Error && /^(--|case folder)/.test(e.message))) {
-      say(`${e.message}\n(exit ${BISECT_EXIT.abort}: a bad configuration aborts the bisect)`);
-      return BISECT_EXIT.abort;
-    }
-    throw e;
+    return abortFor(e, argv);
   }
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -71,9 +85,7 @@ export async function bisectMain(argv: string[]): Promise<number> {
     return await bisectStep(opts, cells, controller.signal);
   } catch (e) {
     if (controller.signal.aborted) return BISECT_EXIT.interrupted;
-    say(e instanceof AbortBisect || e instanceof QemuConfigError ? e.message : `internal error: ${(e as Error).stack ?? e}`);
-    say(`exit ${BISECT_EXIT.abort}: aborting the bisect`);
-    return BISECT_EXIT.abort;
+    return abortFor(e, argv);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -110,7 +122,7 @@ async function bisectStep(opts: BisectOptions, cells: PlannedCell[], signal: Abo
   const n = nextStepNumber(dir);
   const stepDir = path.join(dir, `step-${String(n).padStart(2, '0')}-${head.commit.slice(0, 12)}`);
   fs.mkdirSync(stepDir, { recursive: true });
-  const emit = multiplex([terminalReporter(), eventLogReporter(path.join(stepDir, 'events.jsonl'))]);
+  const emit = multiplex([terminalReporter(process.stderr, opts.verbosity), eventLogReporter(path.join(stepDir, 'events.jsonl'))]);
   emit({ type: 'run-start', runId: path.basename(dir), runDir: stepDir, cells: cells.length, kernels: [`${head.commit.slice(0, 12)} (${head.subject})`] });
   for (const o of sweepOrphans()) emit({ type: 'progress', scope: 'sweep', message: `killed QEMU ${o.pid} left by dead harness ${o.harnessPid} (${o.name})` });
   const record: StepRecord = {
@@ -158,8 +170,6 @@ async function bisectStep(opts: BisectOptions, cells: PlannedCell[], signal: Abo
       ? compareWithGood(job, cells, good)
       : assemble([job], cells, (cell, profile) => oracleAnswer(cell, profile, profiles), possibleComparer(profiles));
     for (const o of outcomes) emit({ type: 'cell-result', kernel: name, guest: o.guest, id: o.id, outcome: o.outcome, reason: o.reason });
-    const bug = outcomes.find((o) => o.reason.startsWith('harness bug'));
-    if (bug) throw new AbortBisect(`${bug.guest} ${bug.id}: ${bug.reason}`);
     const result: RepeatResult = repeatVerdict(r, job, outcomes, opts.bootFailure);
     record.repeats.push(result);
     emit({ type: 'progress', scope: name, message: `${result.verdict}: ${result.why}` });

@@ -1,8 +1,10 @@
 // Command-line options of harness/bisect.mjs: parsed and validated here, nothing else.
 import { parseArgs } from 'node:util';
+import type { Verbosity } from '../cli.js';
+import { InputError } from '../model/errors.js';
 import { PROFILES } from '../oracle/index.js';
 import type { Accel } from '../vm/accel.js';
-import { positiveInt, positiveNumber } from '../util/args.js';
+import { DEFAULT_MAX_CELLS, decimalOption, intOption, RANGES } from '../util/args.js';
 
 export type BisectMode = 'oracle' | 'behaviour';
 
@@ -29,7 +31,11 @@ export interface BisectOptions {
   bisectDir?: string;
   /** Persistent make O= directory (default: in the cache, keyed by the repository's path). */
   buildDir?: string;
+  /** The plan refuses more cells than this. */
+  maxCells: number;
+  verbosity: Verbosity;
   help: boolean;
+  version: boolean;
 }
 
 export const HELP = `Usage: git bisect run node harness/bisect.mjs [options]
@@ -59,14 +65,20 @@ Options:
   --bisect-dir DIR         the bisect run directory (default <results>/bisect-<id>, one per
                            git bisect session)
   --build-dir DIR          persistent make O= directory (default: in the cache, per repository)
+  --max-cells N            refuse a plan of more than N cells (default 100,000)
+  -q, --quiet              print only errors and the verdict
+  -v, --verbose            print every progress line, and the stack of an internal error
   -h, --help               this text
+  --version                the harness's version
 
 Exit codes (git bisect run): 0 good; 1 bad (a cell differs, or the kernel crashed); 125 skip
 (the commit does not build, the lab failed after retries, repeats disagree); 130 interrupted;
 200 bad configuration or harness error (aborts the bisect).`;
 
-export class BisectUsageError extends Error {
+/** A bisect option is wrong: exit 200 (a bad configuration aborts the bisect). */
+export class BisectUsageError extends InputError {
   override name = 'BisectUsageError';
+  constructor(message: string) { super(message); }
 }
 
 /** Parses argv (without node and script); throws BisectUsageError naming the option. */
@@ -93,7 +105,11 @@ export function parseBisectOptions(argv: string[]): BisectOptions {
         results: { type: 'string' },
         'bisect-dir': { type: 'string' },
         'build-dir': { type: 'string' },
+        'max-cells': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -102,7 +118,7 @@ export function parseBisectOptions(argv: string[]): BisectOptions {
     throw new BisectUsageError(`${(e as Error).message}\nRun with --help for the options.`);
   }
   const v = parsed.values;
-  const help = v.help ?? false;
+  const help = (v.help ?? false) || (v.version ?? false);
   const mode = v.mode ?? 'oracle';
   if (mode !== 'oracle' && mode !== 'behaviour') throw new BisectUsageError(`--mode expects oracle or behaviour, got ${JSON.stringify(mode)}`);
   if (!help && mode === 'oracle') {
@@ -118,6 +134,7 @@ export function parseBisectOptions(argv: string[]): BisectOptions {
   if (bootFailure !== 'bad' && bootFailure !== 'skip') throw new BisectUsageError(`--boot-failure expects bad or skip, got ${JSON.stringify(bootFailure)}`);
   const accel = v.accel ?? 'auto';
   if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new BisectUsageError(`--accel expects auto, kvm or tcg, got ${JSON.stringify(accel)}`);
+  if (v.quiet && v.verbose) throw new BisectUsageError('-q/--quiet and -v/--verbose contradict each other: give one');
   return {
     mode,
     profile: v.profile,
@@ -126,16 +143,19 @@ export function parseBisectOptions(argv: string[]): BisectOptions {
     cases: v.case ?? [],
     filters: v.filter ?? [],
     ts: !v['no-ts'],
-    repeat: positiveInt(BisectUsageError, 'repeat', v.repeat, 1),
+    repeat: intOption(BisectUsageError, 'repeat', v.repeat, RANGES.repeat, 1),
     majority: v.majority ?? false,
     bootFailure,
-    bootAttempts: positiveInt(BisectUsageError, 'boot-attempts', v['boot-attempts'], 2),
+    bootAttempts: intOption(BisectUsageError, 'boot-attempts', v['boot-attempts'], RANGES.bootAttempts, 2),
     accel,
-    timeoutScale: positiveNumber(BisectUsageError, 'timeout-scale', v['timeout-scale']),
+    timeoutScale: decimalOption(BisectUsageError, 'timeout-scale', v['timeout-scale'], RANGES.timeoutScale),
     append: (v.append ?? []).flatMap((w) => w.split(/\s+/)).filter(Boolean),
     resultsDir: v.results,
     bisectDir: v['bisect-dir'],
     buildDir: v['build-dir'],
-    help,
+    maxCells: intOption(BisectUsageError, 'max-cells', v['max-cells'], RANGES.maxCells, DEFAULT_MAX_CELLS),
+    verbosity: v.quiet ? 'quiet' : v.verbose ? 'verbose' : 'normal',
+    help: v.help ?? false,
+    version: v.version ?? false,
   };
 }

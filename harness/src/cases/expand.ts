@@ -1,10 +1,13 @@
 // Expands validated case files into cells: the cartesian product of each matrix, minus its
-// exclusions, each cell with a stable id derived from its parameters.
+// exclusions, each cell with a stable id derived from its parameters. The plan's size is
+// counted (product of the dimension sizes) before anything is allocated, and refused beyond
+// a limit (--max-cells).
 import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../model/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import { CaseFileError, CaseFileErrors } from './errors.js';
 import type { CaseSocket, LoadedCase } from './load.js';
 import { BASE_DIMENSIONS } from './schema.js';
+import { DEFAULT_MAX_CELLS } from '../util/args.js';
 
 type Value = string | number | boolean;
 
@@ -36,11 +39,16 @@ function baseSocket(s: CaseSocket): SocketSpec {
   return { reuseaddr: s.reuseaddr ?? false, reuseport: s.reuseport ?? false, bindAddressNoPort: s.bind_address_no_port ?? false, euid: s.euid ?? 0 };
 }
 
-/** Every assignment of one value per dimension, in dimension order. */
-function product(dims: Array<[string, Value[]]>): Array<Map<string, Value>> {
-  let out: Array<Map<string, Value>> = [new Map()];
-  for (const [name, values] of dims) out = out.flatMap((m) => values.map((v) => new Map(m).set(name, v)));
-  return out;
+/** Every assignment of one value per dimension, in dimension order (last dimension fastest). */
+function* product(dims: Array<[string, Value[]]>, at = 0, prefix: Array<[string, Value]> = []): Generator<Map<string, Value>> {
+  if (at === dims.length) { yield new Map(prefix); return; }
+  const [name, values] = dims[at];
+  for (const v of values) yield* product(dims, at + 1, [...prefix, [name, v]]);
+}
+
+/** How many assignments the matrix has before exclusions: the product of the dimension sizes. */
+function productSize(dims: Array<[string, Value[]]>): number {
+  return dims.reduce((n, [, values]) => n * values.length, 1);
 }
 
 /** Checks what the schema cannot: indices in range, ranges sane, exclusions naming real dimensions. */
@@ -56,6 +64,14 @@ function check(c: LoadedCase, dims: Array<[string, Value[]]>): CaseFileError[] {
     if (op.sock >= n) err(['ops', i], `ops[${i}]`, `expected a socket index below ${n} (the case has ${n} sockets), found s${op.sock}`);
   });
   for (const [name, values] of dims) {
+    if (c.data.matrix?.[name]) {
+      // A repeated value would make two cells with one id (and run the same cell twice).
+      const first = new Map<Value, number>();
+      values.forEach((v, i) => {
+        if (first.has(v)) err(['matrix', name, i], `matrix.${name}[${i}]`, `expected each value once, found ${JSON.stringify(v)} again (first at matrix.${name}[${first.get(v)}])`);
+        else first.set(v, i);
+      });
+    }
     const m = /^s(\d)\./.exec(name);
     if (m && Number(m[1]) >= n) err(['matrix', name], `matrix.${name}`, `expected a socket index below ${n}, found s${m[1]}`);
     if (name === 'port_range') {
@@ -73,16 +89,26 @@ function check(c: LoadedCase, dims: Array<[string, Value[]]>): CaseFileError[] {
   return errs;
 }
 
+export interface ExpandOptions {
+  /** Refuse a plan of more cells than this (default 100,000), before allocating them. */
+  maxCells?: number;
+}
+
 /** Expands loaded cases into planned cells; throws CaseFileErrors for meaning errors. */
-export function expandCases(cases: LoadedCase[]): PlannedCell[] {
+export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): PlannedCell[] {
+  const maxCells = opts.maxCells ?? DEFAULT_MAX_CELLS;
   const cells: PlannedCell[] = [];
   const errors: CaseFileError[] = [];
   const names = new Map<string, string>();
+  /** Where each cell id was made: "file:line:col" of its case's name. */
+  const idPlace = new Map<string, string>();
+  let planned = 0;
   for (const c of cases) {
     const d = c.data;
     if (names.has(d.name)) {
       const { line, col } = c.at(['name']);
       errors.push(new CaseFileError(c.file, line, col, 'name', `expected a case name unique across files, found ${JSON.stringify(d.name)} (also in ${names.get(d.name)})`));
+      continue; // its cells would repeat the other file's ids
     }
     names.set(d.name, c.file);
     const matrix = d.matrix ?? {};
@@ -92,10 +118,20 @@ export function expandCases(cases: LoadedCase[]): PlannedCell[] {
     ];
     const errs = check(c, dims);
     if (errs.length) { errors.push(...errs); continue; }
+    // Counted before the product is made: a huge matrix is refused, never allocated.
+    const size = productSize(dims);
+    if (planned + size > maxCells) {
+      const { line, col } = c.at(d.matrix ? ['matrix'] : ['name']);
+      errors.push(new CaseFileError(c.file, line, col, 'matrix', `expected a plan of at most ${maxCells.toLocaleString('en-US')} cells (--max-cells), found ${size.toLocaleString('en-US')} in this case (${dims.map(([k, v]) => `${k} ${v.length}`).join(' × ')}, before exclusions)${planned ? ` after ${planned.toLocaleString('en-US')} in the files before it` : ''}`));
+      throw new CaseFileErrors(errors);
+    }
+    planned += size;
     const ops = d.ops.map(parseOp);
     const destinations = Math.max(0, ...ops.map((o) => (o.op === 'connect' ? o.dst + 1 : 0)));
     const excluded = (a: Map<string, Value>): boolean => (d.exclude ?? []).some((ex) => Object.entries(ex).every(([k, v]) => a.get(k) === v));
-    const assignments = product(dims).filter((a) => !excluded(a));
+    const assignments = [...product(dims)].filter((a) => !excluded(a));
+    const namePos = c.at(['name']);
+    const here = `${c.file}:${namePos.line}:${namePos.col}`;
     if (assignments.length === 0) {
       const { line, col } = c.at(d.exclude ? ['exclude'] : ['matrix']);
       errors.push(new CaseFileError(c.file, line, col, 'exclude', 'expected at least one cell, found an empty matrix after exclusions'));
@@ -110,6 +146,11 @@ export function expandCases(cases: LoadedCase[]): PlannedCell[] {
         for (const i of targets) (sockets[i] as unknown as Record<string, Value>)[SOCKET_KEY[m[3]]] = v;
       }
       const id = `${d.name}/${[...a].map(([k, v]) => `${SHORT[k] ?? k}=${v}`).join(',')}`;
+      if (idPlace.has(id)) {
+        errors.push(new CaseFileError(c.file, namePos.line, namePos.col, 'name', `expected every cell id to be unique in the plan, found ${JSON.stringify(id)} twice (also made by ${idPlace.get(id)})`));
+        continue;
+      }
+      idPlace.set(id, here);
       cells.push({
         id,
         case: d.name,

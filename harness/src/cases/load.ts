@@ -1,9 +1,12 @@
 // Reads case files: YAML with positions (duplicate keys are errors), validated with ajv
 // against the schema, then checked for meaning (socket and destination indices, empty matrix).
+// Only regular files are read (hidden ones, like editor lock files, are skipped), within a
+// size limit and an alias-expansion limit; anything else is an error naming the path.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { InputError } from '../model/errors.js';
 import { CaseFileError, CaseFileErrors } from './errors.js';
 import { caseSchema } from './schema.js';
 
@@ -73,9 +76,66 @@ function duplicateKeys(doc: Document, lc: LineCounter): Array<{ key: string; lin
   return found;
 }
 
+/** Largest case file read (a case is a few dozen lines; anything bigger is a mistake). */
+export const MAX_CASE_FILE_BYTES = 1024 * 1024;
+/** Aliases a case file may expand (yaml's guard against "billion laughs" documents). */
+export const MAX_ALIAS_COUNT = 100;
+
+/** A path as shown in messages: relative when under the working directory, else as given. */
+function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** The text of a case file that is a regular file (after symlinks) of sane size; CaseFileError otherwise. */
+export function readCaseText(file: string): string {
+  const shown = shownPath(file);
+  const whole = (problem: string): CaseFileError => new CaseFileError(shown, 0, 0, '', problem);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw whole('expected a YAML file, found a symbolic link loop');
+    if (code === 'ENOENT') {
+      let target = '';
+      try { target = fs.readlinkSync(file); } catch { /* not a link */ }
+      throw whole(target ? `expected a YAML file, found a dangling symbolic link to ${target}` : 'expected a YAML file, found nothing');
+    }
+    throw whole(`expected a readable YAML file: ${(e as Error).message}`);
+  }
+  if (st.isDirectory()) throw whole('expected a YAML file, found a folder');
+  if (!st.isFile()) throw whole('expected a YAML file, found a special file');
+  if (st.size > MAX_CASE_FILE_BYTES) throw whole(`expected a case file of at most ${MAX_CASE_FILE_BYTES} bytes, found ${st.size}`);
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw whole(`expected a readable YAML file: ${(e as Error).message}`);
+  }
+}
+
+/** The document as plain data; an alias expansion beyond MAX_ALIAS_COUNT is a CaseFileError at the first alias. */
+export function toData(doc: Document, lc: LineCounter, shown: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    let offset = 0;
+    visit(doc, { Alias(_, node) { offset = node.range?.[0] ?? 0; return visit.BREAK; } });
+    const { line, col } = lc.linePos(offset);
+    throw new CaseFileErrors([new CaseFileError(shown, line, col, '', `expected YAML aliases to expand to at most ${MAX_ALIAS_COUNT} nodes, found more (${e.message})`)]);
+  }
+}
+
 /** Parses and validates one case file; throws CaseFileErrors naming every problem. */
-export function loadCaseFile(file: string, text = fs.readFileSync(file, 'utf8')): LoadedCase {
-  const shown = path.relative(process.cwd(), file) || file;
+export function loadCaseFile(file: string, text?: string): LoadedCase {
+  const shown = shownPath(file);
+  if (text === undefined) {
+    try { text = readCaseText(file); } catch (e) {
+      if (e instanceof CaseFileError) throw new CaseFileErrors([e]);
+      throw e;
+    }
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length) {
@@ -89,7 +149,7 @@ export function loadCaseFile(file: string, text = fs.readFileSync(file, 'utf8'))
       return new CaseFileError(shown, pos.line, pos.col, '', `YAML ${e.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'syntax error'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
     }));
   }
-  const data = doc.toJS() as unknown;
+  const data = toData(doc, lc, shown);
   if (!validate(data)) {
     const errs = (validate.errors ?? []).filter((e) => e.keyword !== 'if');
     throw new CaseFileErrors(errs.map((e) => {
@@ -105,11 +165,29 @@ export function loadCaseFile(file: string, text = fs.readFileSync(file, 'utf8'))
   return { file: shown, data: data as CaseFile, at };
 }
 
+/** The names of a folder's case files: *.yaml / *.yml, not hidden (editor lock and swap files are). */
+export function caseFileNames(dir: string): string[] {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(`case folder ${dir}: ${code === 'ENOENT' ? 'does not exist' : code === 'ELOOP' ? 'a symbolic link loop' : (e as Error).message}`, { file: dir });
+  }
+  if (!st.isDirectory()) throw new InputError(`case folder ${dir}: expected a folder of .yaml files, found a ${st.isFile() ? 'file (--cases takes the folder; use --case NAME to pick one case)' : 'special file'}`, { file: dir });
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    throw new InputError(`case folder ${dir}: cannot be read: ${(e as Error).message}`, { file: dir });
+  }
+  return names.filter((f) => !f.startsWith('.') && /\.ya?ml$/.test(f)).sort();
+}
+
 /** Loads every *.yaml / *.yml file of a folder, sorted by name; errors of all files together. */
 export function loadCaseDir(dir: string): LoadedCase[] {
-  if (!fs.existsSync(dir)) throw new Error(`case folder ${dir} does not exist`);
-  const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  if (files.length === 0) throw new Error(`case folder ${dir} holds no .yaml files`);
+  const files = caseFileNames(dir);
+  if (files.length === 0) throw new InputError(`case folder ${dir} holds no .yaml files`, { file: dir });
   const loaded: LoadedCase[] = [];
   const errors: CaseFileError[] = [];
   for (const f of files) {

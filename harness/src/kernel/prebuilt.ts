@@ -1,5 +1,6 @@
 // Prebuilt kernels: a bzImage given by path. Its release comes from the version string that
 // the x86 boot protocol's setup header points to (what `file` prints as "version …").
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { BuiltKernel } from './build.js';
@@ -19,6 +20,39 @@ export function bzImageVersion(image: Buffer): string | undefined {
   const end = image.indexOf(0, start);
   const text = image.toString('latin1', start, end < 0 ? Math.min(image.length, start + MAX_VERSION) : Math.min(end, start + MAX_VERSION));
   return /^\S+/.test(text) ? text : undefined;
+}
+
+/** The first bytes of a file (where the setup header and its version string are), read synchronously. */
+export function imageHead(file: string, bytes = 64 * 1024): Buffer {
+  const fd = fsSync.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const n = fsSync.readSync(fd, buf, 0, bytes, 0);
+    return buf.subarray(0, n);
+  } finally {
+    fsSync.closeSync(fd);
+  }
+}
+
+/** Does the image carry the x86 boot protocol's setup header (the magic "HdrS" at 0x202)? */
+export function hasSetupHeader(head: Buffer): boolean {
+  return head.length >= HEADER_MAGIC_AT + 4 && head.toString('latin1', HEADER_MAGIC_AT, HEADER_MAGIC_AT + 4) === 'HdrS';
+}
+
+/**
+ * What is wrong with a prebuilt image before anything is built or booted: not a bzImage, no
+ * release to be found, or a release that contradicts the declared one; undefined when fine.
+ */
+export function bzImageProblem(head: Buffer, declared?: string): string | undefined {
+  if (!hasSetupHeader(head)) {
+    const found = head.length < HEADER_MAGIC_AT + 4 ? `a file of ${head.length} bytes` : `the bytes ${[...head.subarray(HEADER_MAGIC_AT, HEADER_MAGIC_AT + 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} there (not a kernel image)`;
+    return `expected an x86 bzImage (the setup header magic "HdrS" at offset 0x202), found ${found}`;
+  }
+  const version = bzImageVersion(head);
+  const found = version ? releaseOfVersion(version) : undefined;
+  if (found && declared && found !== declared) return `expected the kernel the description declares (release: ${declared}), found ${found} (version string "${version}")`;
+  if (!found && !declared) return 'expected a version string in the bzImage setup header, found none; say which kernel it is with a release: key';
+  return undefined;
 }
 
 /** The release (`uname -r`) in a version string: its first word. */

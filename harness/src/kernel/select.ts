@@ -12,9 +12,14 @@ export interface SelectionBuildOptions {
   onProgress?: (variant: string, message: string) => void;
 }
 
+/** A Debian package a selected kernel needs, and why (for provisioning's message). */
+export interface NeededPackage { name: string; why: string }
+
 export interface KernelSelection {
   /** Kernel names, in the order of the results. */
   names: string[];
+  /** The Debian source packages the kernels are built from (provisioned like every other package). */
+  packages: NeededPackage[];
   /** Builds every kernel (nothing when cached); results in `names` order. Throws KernelBuildError. */
   build: (opts: SelectionBuildOptions) => Promise<BuiltKernel[]>;
 }
@@ -41,6 +46,13 @@ export async function buildSpec(spec: KernelSpec, opts: SelectionBuildOptions): 
   }
 }
 
+/** Every Debian source package the descriptions name, once each, with the kernels that need it. */
+export function sourcePackages(specs: readonly KernelSpec[]): NeededPackage[] {
+  const users = new Map<string, string[]>();
+  for (const s of specs) if (s.source.kind === 'debian') users.set(s.source.package, [...(users.get(s.source.package) ?? []), `${s.name} (${s.file})`]);
+  return [...users].map(([name, ks]) => ({ name, why: `the source of kernel ${ks.join(', ')}` }));
+}
+
 /**
  * The default pair when `names` is undefined (the same buildKernels call, so the same cache
  * entries as ever), else the named descriptions. Descriptions are loaded (and checked) now.
@@ -48,11 +60,12 @@ export async function buildSpec(spec: KernelSpec, opts: SelectionBuildOptions): 
 export function kernelSelection(names?: readonly string[]): KernelSelection {
   if (!names) {
     const variants = defaultPair();
-    return { names: variants.map((v) => v.name), build: (o) => buildKernels({ variants, ...o }) };
+    return { names: variants.map((v) => v.name), packages: [], build: (o) => buildKernels({ variants, ...o }) };
   }
   const specs = loadKernelSpecs(names);
   return {
     names: specs.map((s) => s.name),
+    packages: sourcePackages(specs),
     async build(opts) {
       // Unpatched kernels first: a following patched one of the same source is then incremental.
       const order = [...specs.keys()].sort((a, b) => specs[a].patches.length - specs[b].patches.length);

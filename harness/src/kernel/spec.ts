@@ -9,9 +9,12 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { CaseFileError, CaseFileErrors } from '../cases/errors.js';
+import { readCaseText, toData } from '../cases/load.js';
+import { InputError } from '../model/errors.js';
 import { PROFILES } from '../oracle/index.js';
 import { projectRoot } from '../util/paths.js';
 import { defaultFragment } from './defaults.js';
+import { bzImageProblem, imageHead } from './prebuilt.js';
 
 /** Where a kernel comes from. */
 export type KernelSource =
@@ -143,9 +146,15 @@ function repeatedKeys(doc: Document): Array<{ key: string; offset: number }> {
 }
 
 /** Parses, validates and resolves one kernel description; throws CaseFileErrors naming every problem. */
-export function loadKernelSpec(file: string, text = fs.readFileSync(file, 'utf8')): KernelSpec {
+export function loadKernelSpec(file: string, text?: string): KernelSpec {
   const rel = path.relative(process.cwd(), file);
   const shown = rel && !rel.startsWith('..') ? rel : file;
+  if (text === undefined) {
+    try { text = readCaseText(file); } catch (e) {
+      if (e instanceof CaseFileError) throw new CaseFileErrors([e]);
+      throw e;
+    }
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const errors: CaseFileError[] = [];
@@ -165,7 +174,7 @@ export function loadKernelSpec(file: string, text = fs.readFileSync(file, 'utf8'
       return new CaseFileError(shown, pos.line, pos.col, '', `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
     }));
   }
-  const data = doc.toJS() as unknown;
+  const data = toData(doc, lc, shown);
   if (!validate(data)) {
     for (const e of validate.errors ?? []) {
       const p = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
@@ -205,10 +214,9 @@ export function loadKernelSpec(file: string, text = fs.readFileSync(file, 'utf8'
 
   let source: KernelSource | undefined;
   if (kind === 'debian') {
+    // Not installed yet is fine: provisioning installs every Debian source a selected kernel names.
     const pkg = raw.source.debian!;
-    const tarball = `/usr/src/${pkg}.tar.xz`;
-    if (!fs.existsSync(tarball)) fail(['source', 'debian'], `expected an installed source package, found ${show(pkg)} (${tarball} is missing: apt-get install ${pkg})`);
-    source = { kind, package: pkg, tarball };
+    source = { kind, package: pkg, tarball: `/usr/src/${pkg}.tar.xz` };
   } else if (kind === 'git') {
     const repo = expandPath(raw.source.git!, base);
     if (!fs.existsSync(repo)) fail(['source', 'git'], `expected a git working tree, found ${show(raw.source.git)} (${repo} does not exist)`);
@@ -218,6 +226,15 @@ export function loadKernelSpec(file: string, text = fs.readFileSync(file, 'utf8'
   } else if (kind === 'bzImage') {
     const image = expandPath(raw.source.bzImage!, base);
     if (!fs.existsSync(image)) fail(['source', 'bzImage'], `expected an existing bzImage file, found ${show(raw.source.bzImage)} (${image} does not exist)`);
+    else {
+      let problem: string | undefined;
+      try {
+        problem = fs.statSync(image).isFile() ? bzImageProblem(imageHead(image), raw.release) : 'expected a bzImage file, found a folder';
+      } catch (e) {
+        problem = `expected a readable bzImage file: ${(e as Error).message}`;
+      }
+      if (problem) fail(['source', 'bzImage'], `${problem} (${image})`);
+    }
     source = { kind, path: image, release: raw.release };
   }
   if (errors.length) throw new CaseFileErrors(errors);
@@ -226,7 +243,7 @@ export function loadKernelSpec(file: string, text = fs.readFileSync(file, 'utf8'
 
 /** Names of the descriptions in a folder (file names without .yaml). */
 export function knownKernels(dir = KERNELS_DIR): string[] {
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')).sort() : [];
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !f.startsWith('.') && /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')).sort() : [];
 }
 
 /**
@@ -234,14 +251,14 @@ export function knownKernels(dir = KERNELS_DIR): string[] {
  * (with a slash, or ending in .yaml) is that file. Errors of every file together.
  */
 export function loadKernelSpecs(names: readonly string[], dir = KERNELS_DIR): KernelSpec[] {
-  if (names.length === 0) throw new Error('--kernels: expected at least one kernel name');
+  if (names.length === 0) throw new InputError('--kernels: expected at least one kernel name');
   const specs: KernelSpec[] = [];
   const errors: CaseFileError[] = [];
   for (const n of names) {
     const isPath = n.includes('/') || /\.ya?ml$/.test(n);
     const file = isPath ? path.resolve(n) : ['.yaml', '.yml'].map((e) => path.join(dir, n + e)).find((f) => fs.existsSync(f));
     if (!file || !fs.existsSync(file)) {
-      throw new Error(`--kernels ${n}: no such kernel description${isPath ? '' : ` in ${dir}`}; known: ${knownKernels(dir).join(', ') || 'none'}`);
+      throw new InputError(`--kernels ${n}: no such kernel description${isPath ? '' : ` in ${dir}`}; known: ${knownKernels(dir).join(', ') || 'none'}`);
     }
     try { specs.push(loadKernelSpec(file)); } catch (e) {
       if (e instanceof CaseFileErrors) errors.push(...e.errors); else throw e;
@@ -250,7 +267,7 @@ export function loadKernelSpecs(names: readonly string[], dir = KERNELS_DIR): Ke
   if (errors.length) throw new CaseFileErrors(errors);
   const seen = new Set<string>();
   for (const s of specs) {
-    if (seen.has(s.name)) throw new Error(`--kernels: ${s.name} is listed twice`);
+    if (seen.has(s.name)) throw new InputError(`--kernels: ${s.name} is listed twice`);
     seen.add(s.name);
   }
   return specs;

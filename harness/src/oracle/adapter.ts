@@ -5,6 +5,7 @@ import type { Cell, OpResult } from '../model/cell.js';
 import type { CompareContext, Comparison, OracleAnswer } from '../results/outcome.js';
 import { PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
 import { checkPossible } from './possible.js';
+import { InputError } from '../model/errors.js';
 
 export type ProfileTable = Record<string, ProfileFlags>;
 
@@ -14,7 +15,7 @@ export function flippedProfiles(flags: readonly string[]): ProfileTable {
   for (const [name, f] of Object.entries(PROFILES)) table[name] = { ...f };
   for (const flag of flags) {
     if (!(flag in PROFILES['4b01a967+followup'])) {
-      throw new Error(`--oracle-flip ${flag}: no such profile flag; known: ${Object.keys(PROFILES['4b01a967+followup']).join(', ')}`);
+      throw new InputError(`--oracle-flip ${flag}: no such profile flag; known: ${Object.keys(PROFILES['4b01a967+followup']).join(', ')}`);
     }
     for (const p of Object.values(table)) (p as unknown as Record<string, boolean>)[flag] = !(p as unknown as Record<string, boolean>)[flag];
   }

@@ -1,5 +1,6 @@
 // Chooses cells: --case NAME and --filter KEY=V1,V2 on any dimension of the cell id
 // (case, reuse, range, fam, addr, socket dimensions) or on guest.
+import { InputError } from '../model/errors.js';
 import type { PlannedCell } from './default.js';
 
 export interface CellFilter { key: string; values: string[] }
@@ -7,7 +8,7 @@ export interface CellFilter { key: string; values: string[] }
 /** Parses "fam=inet6,v4mapped" into a filter; throws on a malformed one. */
 export function parseFilter(text: string): CellFilter {
   const m = /^([A-Za-z0-9_.]+)=(.+)$/.exec(text);
-  if (!m) throw new Error(`--filter expects KEY=VALUE[,VALUE…], got ${JSON.stringify(text)}`);
+  if (!m) throw new InputError(`--filter expects KEY=VALUE[,VALUE…], got ${JSON.stringify(text)}`);
   return { key: m[1], values: m[2].split(',') };
 }
 
@@ -25,9 +26,9 @@ export function cellDimensions(cell: PlannedCell): Map<string, string> {
 /** Applies case names and filters; a filter on a key no cell has is an error. */
 export function selectCells(cells: PlannedCell[], caseNames: string[], filters: CellFilter[]): PlannedCell[] {
   const known = new Set(cells.map((c) => c.case));
-  for (const n of caseNames) if (!known.has(n)) throw new Error(`--case ${n}: no such case; known: ${[...known].join(', ')}`);
+  for (const n of caseNames) if (!known.has(n)) throw new InputError(`--case ${n}: no such case; known: ${[...known].join(', ')}`);
   const keys = new Set(['guest', ...cells.flatMap((c) => [...cellDimensions(c).keys()])]);
-  for (const f of filters) if (!keys.has(f.key)) throw new Error(`--filter ${f.key}=…: no cell has the dimension ${f.key}; known: ${[...keys].join(', ')}`);
+  for (const f of filters) if (!keys.has(f.key)) throw new InputError(`--filter ${f.key}=…: no cell has the dimension ${f.key}; known: ${[...keys].join(', ')}`);
   let out = caseNames.length ? cells.filter((c) => caseNames.includes(c.case)) : cells;
   for (const f of filters) {
     if (f.key === 'guest') {

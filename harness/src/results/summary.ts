@@ -47,16 +47,84 @@ function notable(r: MatrixRow): boolean {
   return new Set(present.map((c) => c.text)).size > 1 || present.some((c) => c.outcome !== 'PASS' && c.outcome !== 'SKIP');
 }
 
-/** Text table for the terminal; beyond `maxRows` rows only the notable ones are shown. */
-export function matrixText(records: CellRecord[], maxRows = 40): string {
+/** Widest line of the terminal matrix; summary.md and report.html keep every detail. */
+export const MATRIX_WIDTH = 160;
+const GAP = 2;
+
+/** `s` cut to `w` characters, ending in "…" when cut. */
+function clip(s: string, w: number): string {
+  return s.length <= w ? s : w <= 1 ? s.slice(0, Math.max(0, w)) : `${s.slice(0, w - 1)}…`;
+}
+
+/** A column header cut to `w`, keeping its "reuse=…" end when it can. */
+function clipHeader(h: string, w: number): string {
+  const m = /^(.*) (reuse=\S+)$/.exec(h);
+  if (h.length <= w || !m || w < m[2].length + 3) return clip(h, w);
+  return `${clip(m[1], w - m[2].length - 1)} ${m[2]}`;
+}
+
+/** Width of a table whose columns have widths `w`. */
+const lineWidth = (w: number[]): number => w.reduce((a, b) => a + b, 0) + GAP * Math.max(0, w.length - 1);
+
+/**
+ * Column widths that fit `total`: every column keeps its natural width up to a common cap
+ * (the largest that fits), never below its minimum. Undefined when even the minimums do not fit.
+ */
+function fitWidths(natural: number[], min: number[], total: number): number[] | undefined {
+  const at = (cap: number): number[] => natural.map((n, i) => Math.min(n, Math.max(cap, min[i])));
+  if (lineWidth(natural) <= total) return natural;
+  if (lineWidth(at(0)) > total) return undefined;
+  let lo = 0;
+  let hi = Math.max(...natural);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (lineWidth(at(mid)) <= total) lo = mid; else hi = mid - 1;
+  }
+  return at(lo);
+}
+
+/** The key=value pairs present, with the same value, in every row's parameters (none for a single row). */
+function commonParams(params: string[]): Set<string> {
+  if (params.length < 2) return new Set();
+  const [first, ...rest] = params.map((p) => new Set(p.split(',').filter(Boolean)));
+  return new Set([...first].filter((kv) => rest.every((r) => r.has(kv))));
+}
+
+/**
+ * Text table for the terminal, at most `width` columns wide (cells cut with "…", and columns
+ * beyond what fits left out, each with a note); beyond `maxRows` rows only the notable ones.
+ */
+export function matrixText(records: CellRecord[], maxRows = 40, width = MATRIX_WIDTH): string {
   const { columns, rows: all } = buildMatrix(records);
   const rows = all.length > maxRows ? all.filter(notable) : all;
-  const note = rows.length < all.length ? `\n(${all.length - rows.length} of ${all.length} rows hidden: same result on every kernel and all ok; see summary.md or report.html)` : '';
-  const header = ['case', 'cell', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
-  const body = rows.map((r) => [r.case, r.params, r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cols: string[]): string => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + note;
+  const notes: string[] = [];
+  if (rows.length < all.length) notes.push(`(${all.length - rows.length} of ${all.length} rows hidden: same result on every kernel and all ok; see summary.md or report.html)`);
+  // Dimensions with one value on every row shown are said once, below, not on every row.
+  const common = commonParams(rows.map((r) => r.params));
+  if (common.size) notes.unshift(`(every row: ${[...common].join(',')})`);
+  const own = (params: string): string => params.split(',').filter((kv) => !common.has(kv)).join(',') || '-';
+  let header = ['case', 'cell', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
+  let body = rows.map((r) => [r.case, own(r.params), r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
+  // Kernel columns are cut first (to 12 characters: the mark and the start of the results),
+  // then case, cell and guest too (to 12, 16 and 5), and kernel columns to their mark.
+  const natural = (): number[] => header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const minimum = (n: number[]): number[] => n.map((x, i) => Math.min(x, [12, 16, 5][i] ?? 5));
+  const fit = (n: number[]): number[] | undefined => fitWidths(n, n.map((x, i) => (i < 3 ? x : Math.min(x, 12))), width) ?? fitWidths(n, minimum(n), width);
+  let widths = fit(natural());
+  // Too many kernel columns for even their outcome marks: show the first ones that fit.
+  let hidden = 0;
+  while (!widths && header.length > 4) {
+    header = header.slice(0, -1);
+    body = body.map((b) => b.slice(0, -1));
+    hidden++;
+    widths = fit(natural());
+  }
+  const full = natural();
+  const w = widths ?? minimum(full);
+  if (hidden) notes.push(`(${hidden} of ${columns.length} kernel columns left out to fit ${width} columns; see summary.md or report.html)`);
+  if (w.some((x, i) => x < full[i])) notes.push(`(cells cut with … to fit ${width} columns; summary.md and report.html have them whole)`);
+  const line = (cols: string[], head = false): string => cols.map((c, i) => (head ? clipHeader(c, w[i]) : clip(c, w[i])).padEnd(w[i])).join(' '.repeat(GAP)).trimEnd();
+  return [line(header, true), line(w.map((x) => '-'.repeat(x))), ...body.map((b) => line(b))].join('\n') + notes.map((n) => `\n${clip(n, width)}`).join('');
 }
 
 /** Markdown table for summary.md. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { GuestCellReport } from '../model/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import type { RunEvent } from './events.js';
+import { InputError } from '../model/errors.js';
 import type { PlanIdentity } from '../plan-identity.js';
 
 export interface RunManifest {
@@ -27,11 +28,26 @@ export function writeManifest(runDir: string, m: RunManifest): void {
   fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify(m, null, 2) + '\n');
 }
 
+/** run.json as a RunManifest; InputError naming the file when it is not one (e.g. `null`, torn JSON). */
+function readManifest(file: string): RunManifest {
+  let m: unknown;
+  try {
+    m = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError(`--resume: ${file}: expected the JSON manifest of a run, found unreadable JSON (${(e as Error).message})`, { file });
+  }
+  const o = m as Partial<RunManifest> | null;
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || typeof o.runId !== 'string' || !Array.isArray(o.argv) || !o.argv.every((a) => typeof a === 'string')) {
+    throw new InputError(`--resume: ${file}: expected {"runId": string, "argv": [strings], …}, found ${JSON.stringify(m)?.slice(0, 80)}`, { file });
+  }
+  return o as RunManifest;
+}
+
 /** Reads a run directory's manifest and answers; throws naming the file when it is not a run. */
 export function readPriorRun(runDir: string): PriorRun {
   const manifestFile = path.join(runDir, 'run.json');
-  if (!fs.existsSync(manifestFile)) throw new Error(`--resume ${runDir}: not a run directory (no run.json)`);
-  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as RunManifest;
+  if (!fs.existsSync(manifestFile)) throw new InputError(`--resume ${runDir}: not a run directory (no run.json)`, { file: runDir });
+  const manifest = readManifest(manifestFile);
   const answered: PriorRun['answered'] = new Map();
   const log = path.join(runDir, 'events.jsonl');
   const lines = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n') : [];

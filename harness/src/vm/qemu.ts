@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { AccelChoice } from './accel.js';
 import { Qmp, parseHostFwdPort } from './qmp.js';
 import { register } from './registry.js';
+import { InputError } from '../model/errors.js';
 
 export interface VmSpec {
   /** Short name, unique within the run (e.g. the kernel variant). */
@@ -30,8 +31,9 @@ export interface VmSpec {
 export interface VmExit { code: number | null; signal: string | null }
 
 /** The emulator cannot run as configured (missing binary, rejected flag): the user's to fix, never retried. */
-export class QemuConfigError extends Error {
+export class QemuConfigError extends InputError {
   override name = 'QemuConfigError';
+  constructor(message: string) { super(message); }
 }
 
 /** QEMU exited before its monitor answered; `output` is what it printed. */
