@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { findPrevious } from '../harness/src/results/previous.js';
 import { absoluteArgv, readPriorRun } from '../harness/src/run/resume.js';
 import { nextAttempt } from '../harness/src/vm/console-log.js';
 import { projectRoot } from '../harness/src/util/paths.js';
@@ -54,6 +55,14 @@ test('issue 9 row 7: run.json stores absolute paths for --cases, --results and -
   );
 });
 
+test('issue 9 row 6: the = forms of --results and --jobs are ignored like the spaced forms when finding the previous run', (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-prev-eq-'));
+  fs.mkdirSync(path.join(root, '20260101-000000-aaaaaa'));
+  fs.writeFileSync(path.join(root, '20260101-000000-aaaaaa', 'run.json'), JSON.stringify({ runId: 'a', argv: ['--case', 'x', '--results', '/r1', '--jobs', '1'] }));
+  fs.writeFileSync(path.join(root, '20260101-000000-aaaaaa', 'results.json'), JSON.stringify({ complete: true, records: [] }));
+  t.truthy(findPrevious(root, '20260102-000000-bbbbbb', ['--case', 'x', '--results=/r2', '--jobs=2']));
+});
+
 test('issue 9 row 11: a null, garbage or torn line of events.jsonl is skipped with a warning naming file:line', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-events-'));
   fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ runId: 'r', argv: [], startedAt: '' }));
@@ -96,14 +105,14 @@ test.serial('issue 9 row 6: --resume=DIR resumes DIR like --resume DIR', async (
 
 test.serial('issue 9 row 7: --resume from another folder after a relative --cases and --results', async (t) => {
   const runDir = copyRun(await finishedRun());
-  const manifest = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { argv: string[] };
-  t.is(manifest.argv[manifest.argv.indexOf('--cases') + 1], path.join(projectRoot, 'cases'));
-  t.true(path.isAbsolute(manifest.argv[manifest.argv.indexOf('--results') + 1]));
   const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-cwd-'));
   const run = await runIn(elsewhere, ['--resume', runDir]);
   t.is(run.code, 0, run.stderr.slice(-2000));
   t.regex(run.stderr, /every cell already answered; not booted/);
   t.deepEqual(fs.readdirSync(elsewhere), [], 'nothing written in the working folder');
+  const manifest = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { argv: string[] };
+  t.is(manifest.argv[manifest.argv.indexOf('--cases') + 1], path.join(projectRoot, 'cases'));
+  t.true(path.isAbsolute(manifest.argv[manifest.argv.indexOf('--results') + 1]));
 });
 
 test.serial('issue 9 row 11: a run whose events.jsonl has a null line can still be resumed', async (t) => {

@@ -139,7 +139,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`kph: cannot write ${err.path ?? 'the results'}: ${err.message}\n`);
       return EXIT.infrastructure;
     }
-    throw e;
+    // Anything else is the harness's fault: exit 4, never the 1 that means "a cell differed".
+    process.stderr.write(`kph: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.internal;
   }
 }
 

@@ -95,7 +95,8 @@ function removeStale(file: string, seen: string): void {
   fs.rmSync(aside, { force: true });
 }
 
-const held = new Set<string>();
+/** Lock files this process holds → the text it wrote in each. */
+const held = new Map<string, string>();
 let exitHook = false;
 
 /** Takes the lock of `runDir` for this process, or says who holds it. */
@@ -106,12 +107,12 @@ export function lockRunDir(runDir: string): LockAttempt {
   let staleOwner: LockOwner | undefined;
   for (let tries = 0; tries < 10; tries++) {
     if (createExclusive(file, text)) {
-      held.add(file);
+      held.set(file, text);
       if (!exitHook) {
         exitHook = true;
-        process.on('exit', () => { for (const f of held) releaseFile(f, text); });
+        process.on('exit', () => { for (const f of [...held.keys()]) releaseFile(f); });
       }
-      return { kind: 'taken', release: () => releaseFile(file, text), ...(staleOwner ? { staleOwner } : {}) };
+      return { kind: 'taken', release: () => releaseFile(file), ...(staleOwner ? { staleOwner } : {}) };
     }
     const cur = readOwner(file);
     if (!cur) continue; // released meanwhile
@@ -126,8 +127,10 @@ export function lockRunDir(runDir: string): LockAttempt {
 }
 
 /** Removes the lock if it is still the one this process wrote. */
-function releaseFile(file: string, text: string): void {
-  if (!held.delete(file)) return;
+function releaseFile(file: string): void {
+  const text = held.get(file);
+  if (text === undefined) return;
+  held.delete(file);
   try {
     if (fs.readFileSync(file, 'utf8') === text) fs.rmSync(file, { force: true });
   } catch { /* already gone */ }
