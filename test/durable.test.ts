@@ -77,6 +77,21 @@ asRoot('issue 9 row 1: a results folder that fills during the run ends with exit
   });
 });
 
+asRoot('issue 9 row 1: a disk that fills while the VMs run stops the run at once with exit 3, every JSON whole, no QEMU left', async (t) => {
+  await withTmpfs('512k', async (dir) => {
+    const cli = startCli(['--results', dir, '--case', 'close-rebind', '--no-ts']);
+    await waitFor(cli.output, (s) => /booting \(attempt 1\)/.test(s), 900_000);
+    fillLeaving(dir, 0);
+    const run = await cli.done;
+    t.is(run.code, 3, run.stderr.slice(-2000));
+    // The console log or the event log could not be written: the run stops rather than go on blind.
+    t.regex(run.stderr, /cannot write \S+\/(console-\S+\.log|events\.jsonl): .*(no space left|ENOSPC).*; stopping the run/i);
+    t.deepEqual(await qemuGone(cli.child.pid!, 10_000), []);
+    fs.rmSync(path.join(dir, 'filler'));
+    checkJsonWhole(t, dir);
+  });
+});
+
 test('issue 9 row 2: a lock whose owner is alive is refused naming it; a dead owner\'s lock is taken over', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-lock-'));
   const first = lockRunDir(dir);

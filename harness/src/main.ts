@@ -57,6 +57,8 @@ async function runOrResume(kernel: KernelUnderTest, cells: PlannedCell[], prior:
   }
   job.attempts = [...(prior?.boots.get(kernel.name) ?? []), ...job.attempts];
   if (answered && !todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
+  // Stopped because evidence could not be written: say so rather than "interrupted".
+  if (job.infraError && ctx.signal.reason instanceof StorageError) job.infraError = `not run: the run stopped because it ${ctx.signal.reason.message}`;
   return job;
 }
 
