@@ -126,6 +126,8 @@ test.serial('issue 9 row 11: a run whose events.jsonl has a null line can still 
   t.true(run.stderr.includes(`kph: warning: ${log}:4: skipped: expected a JSON object, found null`), run.stderr.slice(0, 2000));
   t.regex(run.stderr, /events\.jsonl:\d+: skipped: torn last line/);
   t.regex(run.stderr, /every cell already answered; not booted/);
+  // The resumed run ended the torn line before appending: its own events are whole lines.
+  t.is(readPriorRun(runDir).skipped.length, 2);
 });
 
 test.serial('issue 9 row 3: --resume after a kill appends attempt 2 and keeps attempt 1\'s console and records', async (t) => {

@@ -41,8 +41,9 @@ export function terminalReporter(out: NodeJS.WritableStream = process.stderr): R
 
 /**
  * Appends every event as a JSON line to `file` (synchronously, so a crash loses nothing written;
- * a short write is completed; a torn last line left by a killed run is ended first). A failed write (disk full) is announced as a storage failure
- * and thrown (the multiplexer then drops this reporter).
+ * a short write is completed; a torn last line left by a killed run is ended first). A failed
+ * write (disk full) is announced as a storage failure and thrown (the multiplexer then drops
+ * this reporter).
  */
 export function eventLogReporter(file: string): Reporter {
   const fd = fs.openSync(file, 'a+');
