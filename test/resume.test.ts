@@ -150,6 +150,7 @@ test.serial('issue 9 row 3: --resume after a kill appends attempt 2 and keeps at
   const evidence = fs.readFileSync(console1);
   const resumed = await runIn(projectRoot, ['--resume', runDir]);
   t.is(resumed.code, 0, resumed.stderr.slice(-2000));
+  t.regex(resumed.stderr, new RegExp(`took over the lock of PID ${cli.child.pid} on .*, which is gone`), 'the killed owner\'s lock is stale');
   t.deepEqual(fs.readFileSync(console1), evidence, `console-${kernel}-1.log is not rewritten`);
   const res = readResults(runDir);
   t.true(res.complete);
