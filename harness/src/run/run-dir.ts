@@ -57,8 +57,9 @@ function checkWritable(dir: string, what: string): void {
 export interface OwnedRunDir { runDir: string; release: () => void }
 
 /** Creates the results folder (if needed) and a new, locked run directory `runId` in it. */
-export function createRunDir(root: string, runId: string, what: string): OwnedRunDir {
-  makeDirs(root, what);
+export function createRunDir(folder: string, runId: string, what: string): OwnedRunDir {
+  makeDirs(folder, what);
+  const root = path.resolve(folder);
   checkWritable(root, what);
   const runDir = path.join(root, runId);
   try { fs.mkdirSync(runDir); } catch (e) {
