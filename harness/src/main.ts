@@ -22,14 +22,15 @@ import { printOraclePredictions, printPlan } from './plan/print.js';
 import { provision, ProvisionError } from './provision.js';
 import { EXIT, exitCodeFor } from './results/outcome.js';
 import { writeRunFiles } from './results/run-files.js';
-import { writeJson, writeText } from './results/write.js';
+import { onStorageFailure, StorageError, writeJson, writeText } from './results/write.js';
 import { compareRuns, comparisonMarkdown, findPrevious } from './results/previous.js';
 import type { ResultsDoc } from './results/run-files.js';
 import { assemble } from './run/assemble.js';
 import { multiplex, type RunEvent } from './run/events.js';
 import { runKernelJob, type JobContext, type KernelJobResult, type KernelUnderTest } from './run/kernel-job.js';
 import { jobContext } from './run/lab.js';
-import { readPriorRun, remainingCells, writeManifest, type PriorRun } from './run/resume.js';
+import { absoluteArgv, readPriorRun, remainingCells, writeManifest, type PriorRun } from './run/resume.js';
+import { claimRunDir, createRunDir, RunDirError, type OwnedRunDir } from './run/run-dir.js';
 import { eventLogReporter, terminalReporter } from './run/reporters.js';
 import { mapLimit } from './util/limit.js';
 import { resultsRoot } from './util/paths.js';
@@ -46,8 +47,21 @@ async function runOrResume(kernel: KernelUnderTest, cells: PlannedCell[], prior:
   const job: KernelJobResult = todo.length
     ? await runKernelJob(kernel, todo, ctx)
     : { kernel, attempts: [], unameR: kernel.release, reports: { c: new Map(), ts: new Map() }, cellCrashes: [], timings: {} };
-  for (const g of ['c', 'ts'] as const) for (const [id, rep] of answered?.[g] ?? []) if (!job.reports[g].has(id)) job.reports[g].set(id, rep);
+  // Earlier answers keep the VM (attempt) that gave them; the earlier VMs come first in the list.
+  const answeredOn = prior?.answeredOn.get(kernel.name);
+  job.answeredOn ??= { c: new Map(), ts: new Map() };
+  for (const g of ['c', 'ts'] as const) {
+    for (const [id, rep] of answered?.[g] ?? []) {
+      if (job.reports[g].has(id)) continue;
+      job.reports[g].set(id, rep);
+      const on = answeredOn?.[g].get(id);
+      if (on !== undefined) job.answeredOn[g].set(id, on);
+    }
+  }
+  job.attempts = [...(prior?.boots.get(kernel.name) ?? []), ...job.attempts];
   if (answered && !todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
+  // Stopped because evidence could not be written: say so rather than "interrupted".
+  if (job.infraError && ctx.signal.reason instanceof StorageError) job.infraError = `not run: the run stopped because it ${ctx.signal.reason.message}`;
   return job;
 }
 
@@ -125,6 +139,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await mainUnguarded(argv);
   } catch (e) {
+    if (e instanceof RunDirError) { process.stderr.write(`kph: ${e.message}\n`); return EXIT.usage; }
+    if (e instanceof StorageError) { process.stderr.write(`kph: ${e.message}\n`); return EXIT.infrastructure; }
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOSPC' || err.code === 'EDQUOT' || err.code === 'EROFS' || err.code === 'EACCES') {
       process.stderr.write(`kph: cannot write ${err.path ?? 'the results'}: ${err.message}\n`);
@@ -135,24 +151,64 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The run directory of `--resume DIR` / `--resume=DIR`, or undefined (argv errors are prepare()'s to report). */
+function resumeTarget(argv: string[]): string | undefined {
+  try { return parseOptions(argv).resume; } catch { return undefined; }
+}
+
+/** Locks the run directory to resume and reads what it observed; throws RunDirError (exit 2) when it cannot be resumed. */
+function claimPriorRun(argv: string[], dir: string): { prior: PriorRun; owned: OwnedRunDir } {
+  const extra = argv.filter((a) => a !== '--resume' && a !== dir && !a.startsWith('--resume='));
+  if (extra.length) throw new RunDirError(`--resume takes no other options (the run's own are in ${path.join(dir, 'run.json')}); got ${extra.join(' ')}`);
+  const runDir = path.resolve(dir);
+  if (!fs.existsSync(path.join(runDir, 'run.json'))) throw new RunDirError(`--resume ${dir}: not a run directory (no run.json in ${runDir})`);
+  // The lock comes first: a live run is refused before anything of it is read or touched.
+  const owned = claimRunDir(runDir);
+  try {
+    const prior = readPriorRun(runDir);
+    if (owned.tookOverFrom) process.stderr.write(`kph: ${runDir}: took over the lock of ${owned.tookOverFrom}, which is gone\n`);
+    for (const w of prior.skipped) process.stderr.write(`kph: warning: ${w}\n`);
+    return { prior, owned };
+  } catch (e) {
+    owned.release();
+    throw new RunDirError((e as Error).message);
+  }
+}
+
+/** The exit code of a run that was stopped: 3 when the disk failed under it, else 130 (interrupted). */
+function abortedExit(signal: AbortSignal): number {
+  return signal.reason instanceof StorageError ? EXIT.infrastructure : EXIT.interrupted;
+}
+
 async function mainUnguarded(argv: string[]): Promise<number> {
   let prior: PriorRun | undefined;
-  const resumeAt = argv.indexOf('--resume');
-  if (resumeAt >= 0) {
-    try {
-      prior = readPriorRun(path.resolve(argv[resumeAt + 1] ?? ''));
-    } catch (e) {
-      process.stderr.write(`kph: ${(e as Error).message}\n`);
-      return EXIT.usage;
-    }
+  let owned: OwnedRunDir | undefined;
+  const resumeDir = resumeTarget(argv);
+  if (resumeDir !== undefined) ({ prior, owned } = claimPriorRun(argv, resumeDir));
+  try {
+    return await prepareAndRun(argv, prior, owned);
+  } finally {
+    owned?.release();
   }
+}
+
+async function prepareAndRun(argv: string[], prior: PriorRun | undefined, resumed: OwnedRunDir | undefined): Promise<number> {
   const prepared = await prepare(prior ? prior.manifest.argv : argv);
   if (typeof prepared === 'number') return prepared;
   const { opts, cells, profiles, plan } = prepared;
   if (opts.planOnly) { printPlan(cells); return EXIT.ok; }
   if (opts.oracleOnly) { printOraclePredictions(cells, profiles); return EXIT.ok; }
 
+  // A new run gets a new, locked directory in the results folder (checked usable: exit 2 if not).
+  const runId = prior?.manifest.runId ?? newRunId();
+  const owned = resumed ?? createRunDir(opts.resultsDir ?? resultsRoot(), runId, opts.resultsDir !== undefined ? '--results' : process.env.KPH_RESULTS_DIR ? 'KPH_RESULTS_DIR' : 'the results folder');
   const controller = new AbortController();
+  // Evidence that cannot be written (disk full) ends the run: exit 3, every VM stopped.
+  const offStorage = onStorageFailure((e) => {
+    if (controller.signal.aborted) return;
+    process.stderr.write(`kph: ${e.message}; stopping the run\n`);
+    controller.abort(e);
+  });
   const onSignal = (sig: NodeJS.Signals): void => {
     if (controller.signal.aborted) { killAllVms(); process.exit(EXIT.interrupted); }
     process.stderr.write(`\nkph: ${sig}: stopping (again to force)\n`);
@@ -161,22 +217,21 @@ async function mainUnguarded(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const runDir = prior ? path.resolve(argv[resumeAt + 1]) : undefined;
-    return await runMain(opts, cells, profiles, controller.signal, { argv, prior, runDir, plan });
+    return await runMain(opts, cells, profiles, controller.signal, { argv: absoluteArgv(argv, process.cwd()), prior, runDir: owned.runDir, runId, plan });
   } finally {
+    offStorage();
+    owned.release();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-interface RunPlace { argv: string[]; prior?: PriorRun; runDir?: string; plan: PlanIdentity }
+/** Where the run goes: its own locked directory; `argv` has absolute paths. */
+interface RunPlace { argv: string[]; prior?: PriorRun; runDir: string; runId: string; plan: PlanIdentity }
 
 async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTable, signal: AbortSignal, place: RunPlace): Promise<number> {
   const t0 = Date.now();
-  const { prior } = place;
-  const runId = prior?.manifest.runId ?? newRunId();
-  const runDir = place.runDir ?? path.join(opts.resultsDir ? path.resolve(opts.resultsDir) : resultsRoot(), runId);
-  fs.mkdirSync(runDir, { recursive: true });
+  const { prior, runDir, runId } = place;
   if (!prior) {
     writeManifest(runDir, { runId, argv: place.argv, startedAt: new Date(t0).toISOString(), plan: place.plan });
     // Until the run ends, results.json says it is incomplete (a SIGKILL leaves it so).
@@ -227,7 +282,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   } catch (e) {
     if (e instanceof KernelBuildError && !signal.aborted) return reportBuildFailure(e, selection.names, cells, { runId, runDir, accel, timings, t0, emit });
     // Nothing booted: every cell is MISS. An interrupt is 130; a failed build is the lab's 3.
-    const exitCode = signal.aborted ? EXIT.interrupted : EXIT.infrastructure;
+    const exitCode = signal.aborted ? abortedExit(signal) : EXIT.infrastructure;
     const message = signal.aborted ? 'interrupted during the build' : (e as Error).message;
     process.stderr.write(`kph: build failed: ${message}\n`);
     timings.total = Date.now() - t0;
@@ -258,7 +313,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
 
   const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, profiles), possibleComparer(profiles));
   for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
-  const exitCode = signal.aborted ? EXIT.interrupted : exitCodeFor(records.map((r) => r.outcome));
+  const exitCode = signal.aborted ? abortedExit(signal) : exitCodeFor(records.map((r) => r.outcome));
   timings.total = Date.now() - t0;
   // process.resourceUsage().maxRSS is in KiB: the harness's own peak memory.
   timings.harnessPeakRssKiB = process.resourceUsage().maxRSS;

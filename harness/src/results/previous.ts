@@ -56,6 +56,7 @@ function stripPlace(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--results' || argv[i] === '--jobs') { i++; continue; }
+    if (argv[i].startsWith('--results=') || argv[i].startsWith('--jobs=')) continue;
     out.push(argv[i]);
   }
   return out;

@@ -9,6 +9,7 @@ import { describeExec, type ExecResult } from '../ssh/session.js';
 import { fallBackToTcg, type Accel, type AccelChoice } from '../vm/accel.js';
 import { bootGuest, type BootResult } from '../vm/boot.js';
 import { scanConsole, type CrashReport } from '../vm/console.js';
+import { nextAttempt } from '../vm/console-log.js';
 import { QemuConfigError } from '../vm/qemu.js';
 import type { BuiltSelftest } from '../selftests/build.js';
 import { runSelftest, type SelftestResult } from '../selftests/run.js';
@@ -102,7 +103,8 @@ export async function runKernelJob(kernel: KernelUnderTest, cells: PlannedCell[]
   let accel = ctx.accel;
   let labFailures = 0;
   let crashRestarts = 0;
-  for (let attempt = 1; ; attempt++) {
+  // VMs are numbered after those already in the run directory (a resumed run appends, never overwrites).
+  for (let attempt = nextAttempt(ctx.runDir, kernel.name); ; attempt++) {
     const todo = pendingCells(cells, result, ctx.bootAttempts);
     if (todo.length === 0) break;
     if (ctx.signal.aborted) { result.infraError = 'interrupted before these cells ran'; break; }

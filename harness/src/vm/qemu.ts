@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AccelChoice } from './accel.js';
+import { consoleLogPath, openConsoleLog } from './console-log.js';
 import { Qmp, parseHostFwdPort } from './qmp.js';
 import { register } from './registry.js';
 import { InputError } from '../model/errors.js';
@@ -14,7 +15,7 @@ export interface VmSpec {
   /** Short name, unique within the run (e.g. the kernel variant). */
   name: string;
   runId: string;
-  /** Directory that receives console-<name>.log and vm-<name>.pid. */
+  /** Directory that receives console-<name>.log. */
   runDir: string;
   kernel: string;
   initramfs: string;
@@ -99,11 +100,11 @@ export class Vm {
   peakRssKiB: number | undefined;
 
   private constructor(readonly spec: VmSpec, private readonly child: ChildProcess, private readonly tmpDir: string, readonly startedAt: number) {
-    this.consolePath = path.join(spec.runDir, `console-${spec.name}.log`);
-    const log = fs.createWriteStream(this.consolePath);
-    // A console file that cannot be written (disk full) must not take the harness down: the
-    // console stays in memory for the crash scanner, and the write error is noted once.
-    log.on('error', (e) => { this.consoleWriteError ??= e.message; });
+    this.consolePath = consoleLogPath(spec.runDir, spec.name);
+    // Never truncates an existing log. A console file that cannot be written (disk full) must
+    // not take the harness down: the console stays in memory for the crash scanner, the error
+    // is noted once and announced as a storage failure (the main job then ends the run).
+    const log = openConsoleLog(this.consolePath, (m) => { this.consoleWriteError ??= m; });
     const onData = (d: Buffer): void => {
       const s = d.toString('utf8');
       this.console += s;
@@ -132,7 +133,8 @@ export class Vm {
   static async start(spec: VmSpec, signal?: AbortSignal): Promise<Vm> {
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-vm-'));
     const qmpPath = path.join(tmpDir, 'qmp.sock');
-    const pidFile = path.join(spec.runDir, `vm-${spec.name}.pid`);
+    // In the VM's private folder, not the run directory: a full results disk must not stop QEMU.
+    const pidFile = path.join(tmpDir, 'qemu.pid');
     const qemu = resolveQemu(spec.qemu);
     const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', qemu, ...qemuArgs(spec, qmpPath, pidFile)], {
       stdio: ['ignore', 'pipe', 'pipe'],
