@@ -76,10 +76,10 @@ function readManifest(runDir: string): RunManifest {
   if (!fs.existsSync(file)) throw new Error(`--resume ${runDir}: not a run directory (no run.json)`);
   let m: Partial<RunManifest> | null;
   try { m = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<RunManifest> | null; } catch (e) {
-    throw new Error(`--resume ${runDir}: ${file} is not valid JSON (${(e as Error).message})`);
+    throw new Error(`--resume ${runDir}: ${file}: expected the JSON manifest of a run, found unreadable JSON (${(e as Error).message})`);
   }
   if (!m || typeof m !== 'object' || typeof m.runId !== 'string' || !Array.isArray(m.argv) || !m.argv.every((a) => typeof a === 'string')) {
-    throw new Error(`--resume ${runDir}: ${file} expected an object with runId (string) and argv (array of strings)`);
+    throw new Error(`--resume ${runDir}: ${file}: expected {"runId": string, "argv": [strings], …}, found ${JSON.stringify(m)?.slice(0, 80)}`);
   }
   const cwd = typeof m.cwd === 'string' ? m.cwd : process.cwd();
   return { runId: m.runId, argv: absoluteArgv(m.argv, cwd), startedAt: String(m.startedAt ?? ''), cwd, ...(m.plan ? { plan: m.plan } : {}) };
