@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXIT, exitCodeFor } from './results/outcome.js';
-import { recordsOf, writeOutputs, type ResultsDoc } from './results/run-files.js';
+import { inlineResults, recordsOf, writeOutputs, type ResultsDoc } from './results/run-files.js';
 import type { CellRecord } from './run/assemble.js';
 
 export class MergeError extends Error {
@@ -17,7 +17,7 @@ function readRun(dir: string): ResultsDoc {
   if (!fs.existsSync(file)) throw new MergeError(`${dir}: no results.json (not a run directory)`);
   const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as ResultsDoc;
   if (!Array.isArray(doc.records)) throw new MergeError(`${file}: has no records (the run did not finish; resume it with --resume ${dir})`);
-  return doc;
+  return inlineResults(doc);
 }
 
 /** Joins several runs' results: records must not conflict; kernels are joined by name. */
@@ -65,7 +65,7 @@ export async function mergeMain(argv: string[]): Promise<number> {
     const out = path.resolve(values.out);
     fs.mkdirSync(out, { recursive: true });
     const { doc, records } = mergeDocs(docs, `merged-${path.basename(out)}`);
-    await writeOutputs(out, doc, records, { accel: doc.accel.requested, reason: doc.accel.reason });
+    await writeOutputs(out, doc, records);
     process.stderr.write(`kph: merged ${docs.length} runs, ${records.length} records → ${out} (exit ${doc.exitCode})\n`);
     return doc.exitCode;
   } catch (e) {

@@ -28,6 +28,7 @@ export const TEST_PACKAGES: ReadonlyArray<readonly [string, string]> = [
   ['chromium', 'headless browser for the HTML report test'],
   ['ruby', 'checks the Vagrantfile syntax in the tests'],
   ['vagrant', 'validates the Vagrantfile in the tests'],
+  ['libxml2-utils', 'xmllint: checks junit.xml against the Jenkins xunit JUnit schema in the tests'],
 ];
 
 export class ProvisionError extends Error {
