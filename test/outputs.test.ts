@@ -18,13 +18,15 @@ import { loadPlan, type PlannedCell } from '../harness/src/plan/default.js';
 import { applicationView, assemble, type CellRecord } from '../harness/src/run/assemble.js';
 import type { KernelJobResult } from '../harness/src/run/kernel-job.js';
 import { cellClock, type CellTime } from '../harness/src/results/cell-clock.js';
-import { gatherRunFacts, httpsUrl, patchsetHash, type RunFacts } from '../harness/src/results/facts.js';
+import { gatherRunFacts, httpsUrl, type RunFacts } from '../harness/src/results/facts.js';
 import { toJunit } from '../harness/src/results/junit.js';
-import { toKcidb, type KcidbDoc } from '../harness/src/results/kcidb.js';
+import { patchsetHash, toKcidb, type KcidbDoc } from '../harness/src/results/kcidb.js';
 import { toKtap } from '../harness/src/results/ktap.js';
 import { classify, exitCodeFor, rollUp, type OracleAnswer } from '../harness/src/results/outcome.js';
-import { recordsOf, writeOutputs, writeRunFiles, type OutputRecord, type ResultsDoc, type RunSummaryInput } from '../harness/src/results/run-files.js';
-import { matrixMarkdown } from '../harness/src/results/summary.js';
+import { recordsOf, timeOutputs, writeOutputs, writeRunFiles, type OutputRecord, type ResultsDoc, type RunSummaryInput } from '../harness/src/results/run-files.js';
+import { matrixMarkdown, matrixText } from '../harness/src/results/summary.js';
+import { renderHtml } from '../harness/src/results/html.js';
+import { behaviourChanges } from '../harness/src/results/changes.js';
 import { projectRoot } from '../harness/src/util/paths.js';
 import { runCli, tempResults } from './helpers/cli.js';
 
@@ -79,7 +81,7 @@ function defaultPlanRun(): RunSummaryInput {
   });
   const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, table), compareResults);
   const cellTimes = new Map<string, CellTime>();
-  records.forEach((r, i) => { if (r.outcome !== 'NA') cellTimes.set(`${r.kernel}/${r.guest}/${r.id}`, { at: 200_000 + i * 37, ms: 11 + (i % 29) }); });
+  records.forEach((r, i) => { if (r.outcome !== 'NA') cellTimes.set(`${r.kernel}/${r.guest}/${r.id}`, { at: Date.UTC(2026, 11, 3, 12, 1) + i * 37, ms: 11 + (i % 29) }); });
   return {
     runId: RUN_ID, accel: { accel: 'tcg', reason: 'CPU shows no vmx/svm flag', timeScale: 3 }, jobs, records, exitCode: exitCodeFor(records.map((r) => r.outcome)), complete: true,
     timings: { provision: 120, build: 900, run: 60_000, total: 62_000 },
@@ -174,7 +176,7 @@ test.serial('issue 9 row 14: kcidb.json takes compiler, QEMU and source versions
 
 test('issue 9 row 14: the cell clock times each answer from the previous event of its kernel', (t) => {
   let now = 1_000;
-  const clock = cellClock(0, () => now);
+  const clock = cellClock(() => now);
   clock.reporter({ type: 'vm-boot', kernel: 'after', attempt: 1, kind: 'ready', bootMs: 900 });
   now = 1_250;
   clock.reporter({ type: 'cell-observed', kernel: 'after', guest: 'c', id: 'a', status: 'done', report: { id: 'a', status: 'done', results: [] } });
@@ -182,6 +184,12 @@ test('issue 9 row 14: the cell clock times each answer from the previous event o
   clock.reporter({ type: 'cell-observed', kernel: 'after', guest: 'c', id: 'b', status: 'done', report: { id: 'b', status: 'done', results: [] } });
   t.deepEqual(clock.times.get('after/c/a'), { at: 1_000, ms: 250 });
   t.deepEqual(clock.times.get('after/c/b'), { at: 1_250, ms: 12 });
+  // A fresh VM starts the clock again.
+  now = 5_000;
+  clock.reporter({ type: 'vm-boot', kernel: 'after', attempt: 2, kind: 'ready', bootMs: 900 });
+  now = 5_100;
+  clock.reporter({ type: 'cell-observed', kernel: 'after', guest: 'ts', id: 'a', status: 'done', report: { id: 'a', status: 'done', results: [] } });
+  t.deepEqual(clock.times.get('after/ts/a'), { at: 5_000, ms: 100 });
 });
 
 // ---- issue 9 row 15: KernelCI conventions ----
@@ -286,9 +294,14 @@ test('issue 9 row 17: a not-applicable cell is NA (never SKIP or MISS); NA is no
   t.is(kcidbErrors(kcidb), '');
   t.is(kcidb.tests.length, records.length - 3);
   t.false(kcidb.tests.some((x) => (x.status as string) === 'NA'));
-  // The matrix: the NA cell of a column that exists reads n/a.
+  // The matrix (summary.md, terminal, report.html): the NA cell of a column that exists reads n/a.
   const md = matrixMarkdown(records);
   t.regex(md, /\| repro \| fam=inet6 \| c \| [^|]*\| n\/a \| skip `/);
+  t.regex(matrixText(records), /repro\s+fam=inet6\s+c\s+ERROR {2}guest error: timeout\s+n\/a\s+skip {2}could not run here/);
+  const html = renderHtml({ runId: RUN_ID, complete: true, exitCode: 1, records, changes: behaviourChanges(records), kernels: [] });
+  t.regex(html, /<td class="cell o-NA k\d+" data-r="\d+"><span class="b o-NA">n\/a<\/span><code><\/code><\/td>/);
+  t.regex(html, /data-outcome="NA">n\/a <b>3<\/b>/);
+  t.regex(html, /data-outcome="SKIP">SKIP <b>1<\/b>/);
 });
 
 // ---- issue 8 item 4: outputs fast, small, deterministic ----
@@ -311,6 +324,10 @@ test.serial('issue 8 item 4: the default plan\'s outputs are written within 1 s 
   t.true(Number(perTest) <= 1024, `${perTest} B per KCIDB test`);
   t.is(kcidbErrors(kcidb), '');
   t.is(kcidb.tests.length, run.records.length - na + KERNELS.length);
+  // The benchmark hook renders a run directory again (elsewhere) and says what it took.
+  const again = await timeOutputs(dir);
+  t.deepEqual(again.bytes, bytes);
+  t.log(`timeOutputs: ${again.ms} ms wall, ${again.cpuMs} ms CPU`);
   // No duplicate files: results.json holds the predictions and observations.
   t.false(fs.existsSync(path.join(dir, 'expected.json')));
   t.false(fs.existsSync(path.join(dir, 'observed.json')));
@@ -363,7 +380,12 @@ test.serial('issue 9 rows 14 and 16, real run: run.json records the facts; a mer
   t.true(times.length > 0 && times.every((x) => x > 0), junit.slice(0, 600));
   if (hasXmllint) t.true(xmllint(path.join(dir, 'junit.xml')).ok);
   const kcidb = JSON.parse(read(dir, 'kcidb.json')) as KcidbDoc;
-  t.true(kcidb.tests.filter((x) => x.path !== 'boot').every((x) => (x.duration ?? 0) > 0));
+  const cellTests = kcidb.tests.filter((x) => x.path !== 'boot');
+  t.true(cellTests.every((x) => (x.duration ?? 0) > 0));
+  // Each cell test starts when it was sent, within the run (the run id keeps whole seconds: +1 s).
+  const runStart = Date.parse(`${results.runId.slice(0, 4)}-${results.runId.slice(4, 6)}-${results.runId.slice(6, 8)}T${results.runId.slice(9, 11)}:${results.runId.slice(11, 13)}:${results.runId.slice(13, 15)}Z`);
+  const outside = cellTests.filter((x) => !(Date.parse(x.start_time!) >= runStart && Date.parse(x.start_time!) <= runStart + 1000 + results.timings.total));
+  t.deepEqual(outside.map((x) => `${x.id} ${x.start_time}`), [], `run ${results.runId}, total ${results.timings.total} ms`);
   // Merge on a "bare" host: nothing on PATH but node itself.
   const out = path.join(root, 'merged');
   execFileSync(process.execPath, [path.join(projectRoot, 'harness/merge.mjs'), dir, '--out', out], { env: { ...process.env, PATH: '/nonexistent' }, stdio: 'ignore' });

@@ -178,7 +178,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     // Until the run ends, results.json says it is incomplete (a SIGKILL leaves it so).
     await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
   }
-  const clock = cellClock(t0);
+  const clock = cellClock();
   const emit = multiplex([terminalReporter(), eventLogReporter(path.join(runDir, 'events.jsonl')), clock.reporter]);
   const timings: Record<string, number> = {};
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {

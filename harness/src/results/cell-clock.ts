@@ -6,7 +6,7 @@
 // (the C guest's push, Node's start for the TypeScript guest).
 import type { Reporter } from '../run/events.js';
 
-/** When a cell started (ms after the run's start) and how long it took (ms). */
+/** When a cell started (Unix time, ms) and how long it took (ms). */
 export interface CellTime { at: number; ms: number }
 
 export interface CellClock {
@@ -15,8 +15,8 @@ export interface CellClock {
   times: Map<string, CellTime>;
 }
 
-/** A clock for a run that started at `t0` (Date.now() ms). */
-export function cellClock(t0: number, now: () => number = Date.now): CellClock {
+/** A clock for the cells of a run (or of a resumed run's remaining cells). */
+export function cellClock(now: () => number = Date.now): CellClock {
   const times = new Map<string, CellTime>();
   const mark = new Map<string, number>();
   const reporter: Reporter = (e) => {
@@ -24,7 +24,7 @@ export function cellClock(t0: number, now: () => number = Date.now): CellClock {
     if (e.type !== 'cell-observed') return;
     const t = now();
     const from = mark.get(e.kernel) ?? t;
-    times.set(`${e.kernel}/${e.guest}/${e.id}`, { at: from - t0, ms: t - from });
+    times.set(`${e.kernel}/${e.guest}/${e.id}`, { at: from, ms: t - from });
     mark.set(e.kernel, t);
   };
   return { reporter, times };

@@ -4,7 +4,6 @@
 // writers of the result files (kcidb.ts above all) read them from the run document only, so
 // a merge or a re-render on a host without gcc, QEMU or the kernel source says the same.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import { defaultPair } from '../kernel/defaults.js';
 import { DEFAULT_SOURCE_PACKAGE } from '../kernel/keys.js';
 import { loadKernelSpecs, type KernelSpec } from '../kernel/spec.js';
 import { projectRoot } from '../util/paths.js';
+import { patchsetHash } from './kcidb.js';
 import { writeJson } from './write.js';
 
 /** Where one kernel's source came from. */
@@ -53,16 +53,6 @@ export interface RunFacts {
   harness: { version: string; commit?: string; dirty?: boolean };
   /** Per kernel name. */
   sources: Record<string, SourceFacts>;
-}
-
-/**
- * The KCIDB patchset hash of patch files given in application order, as KCIDB defines it:
- * `sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64`; '' for no patches.
- */
-export function patchsetHash(contents: ReadonlyArray<string | Uint8Array>): string {
-  if (contents.length === 0) return '';
-  const sha = (d: string | Uint8Array): string => createHash('sha256').update(d).digest('hex');
-  return sha(contents.map((c) => `${sha(c)}\n`).join(''));
 }
 
 /** An https:// form of a git remote URL (scp-like `git@host:path` and ssh:// become https://), or undefined. */

@@ -4,11 +4,10 @@
 // patchset hashes, compiler, QEMU) → one document with a checkout per kernel source, a build
 // per kernel, a `boot` test per kernel and a test per cell that applies (NA cells are no test).
 // The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
+import { createHash } from 'node:crypto';
 import { describeOp, type Op, type OpResult } from '../model/cell.js';
 import type { RunFacts, SourceFacts } from './facts.js';
 import { compactResults } from './format.js';
-
-export { patchsetHash } from './facts.js';
 
 // ---------------------------------------------------------------------------------------------
 // Input: the part of results.json this needs (see run-files.ts for the whole shape).
@@ -65,7 +64,7 @@ export interface RunForKcidb {
     params?: unknown;
     /** Host-measured duration of the cell, ms. */
     ms?: number;
-    /** When the cell started, ms after the run started. */
+    /** When the cell started (Unix time, ms). */
     at?: number;
     attempt?: number;
     flaky?: boolean;
@@ -135,6 +134,16 @@ export const KCIDB_ORIGIN_PATTERN = /^[a-z0-9_]+$/;
 export const LOG_EXCERPT_MAX = 16384;
 
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * The KCIDB patchset hash of patch files given in application order, as KCIDB defines it:
+ * `sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64`; '' for no patches.
+ */
+export function patchsetHash(contents: ReadonlyArray<string | Uint8Array>): string {
+  if (contents.length === 0) return '';
+  const sha = (d: string | Uint8Array): string => createHash('sha256').update(d).digest('hex');
+  return sha(contents.map((c) => `${sha(c)}\n`).join(''));
+}
 
 /** A KCIDB path segment ([a-zA-Z0-9_-]+): every other character becomes '_'. */
 export function pathSegment(s: string): string {
@@ -325,7 +334,7 @@ export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
       status: r.outcome,
       comment: r.title ?? run.cases?.[r.case],
       environment: { comment: `QEMU ${accelOf(r.kernel)}, ${r.guest} guest` },
-      start_time: r.at !== undefined ? iso(start, r.at) : testsStart,
+      start_time: r.at !== undefined ? new Date(r.at).toISOString() : testsStart,
       duration: r.ms !== undefined ? r.ms / 1000 : undefined,
       log_excerpt: r.outcome === 'PASS' ? undefined : excerpt(r.crash ? `${r.reason}\n\n${crashText(r.crash)}` : r.reason),
       misc: { expected, observed, rules, attempt: r.attempt, flaky: r.flaky },

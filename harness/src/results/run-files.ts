@@ -3,6 +3,9 @@
 // junit.xml, summary.md, report.html; prints the matrix on stdout. Every file is rendered from
 // the document alone (no clock, no host command), so the same observations give the same bytes
 // and a merge on another host writes what the run would have.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OpResult } from '../model/cell.js';
 import type { CellRecord } from '../run/assemble.js';
@@ -55,7 +58,7 @@ export interface StoredRecord extends Omit<CellRecord, 'cell' | 'release' | 'pro
   observed?: { status: 'done'; results: OpResult[] } | { status: 'unsupported' | 'error'; reason: string };
   /** Set only when the cell's title is not its case's. */
   title?: string;
-  /** Host-measured duration of the cell (ms) and its start (ms after the run's start). */
+  /** Host-measured duration of the cell (ms) and its start (Unix time, ms). */
   ms?: number;
   at?: number;
 }
@@ -226,6 +229,24 @@ const KCIDB_LISTED = new Set(['checkouts', 'builds', 'tests']);
 /** How long writing the outputs took, and what it wrote (bytes per file). */
 export interface OutputStats { ms: number; cpuMs: number; bytes: Record<string, number> }
 
+/**
+ * Benchmark hook: renders a finished run directory's files again from its results.json into a
+ * scratch folder (removed after) and returns how long that took; the run directory is untouched.
+ */
+export async function timeOutputs(runDir: string): Promise<OutputStats> {
+  const doc = JSON.parse(await fs.readFile(path.join(runDir, 'results.json'), 'utf8')) as ResultsDoc;
+  if (!Array.isArray(doc.records)) throw new Error(`${path.join(runDir, 'results.json')}: has no records (expected a finished run)`);
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'kph-outputs-'));
+  const write = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    return await writeOutputs(scratch, doc, recordsOf(doc));
+  } finally {
+    process.stdout.write = write;
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
 /** Writes every final file of the run and prints the terminal summary. */
 export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise<OutputStats> {
   const { doc, records } = runDocument(s);
@@ -283,7 +304,9 @@ export function renderOutputs(results: ResultsDoc, records: readonly OutputRecor
 export async function writeOutputs(runDir: string, results: ResultsDoc, records: readonly OutputRecord[]): Promise<OutputStats> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const doc: ResultsDoc = { ...results, ...storedTables(records) };
+  const { format: _format, cases: _cases, cells: _cells, rules: _rules, records: _records, ...meta } = results;
+  const tables = storedTables(records);
+  const doc: ResultsDoc = { format: 2, ...meta, cases: tables.cases, cells: tables.cells, rules: tables.rules, records: tables.records };
   const files = renderOutputs(doc, records);
   // results.json last: until it is whole, a reader sees the previous (or the in-progress) one.
   const { 'results.json': main, ...derived } = files;
