@@ -11,7 +11,7 @@ export interface CellTime { at: number; ms: number }
 
 export interface CellClock {
   reporter: Reporter;
-  /** Times per `kernel/guest/cell id` (the key of expected.json and observed.json). */
+  /** Times per `kernel/guest/cell id`. */
   times: Map<string, CellTime>;
 }
 
