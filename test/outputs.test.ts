@@ -23,7 +23,7 @@ import { toJunit } from '../harness/src/results/junit.js';
 import { patchsetHash, toKcidb, type KcidbDoc } from '../harness/src/results/kcidb.js';
 import { toKtap } from '../harness/src/results/ktap.js';
 import { classify, exitCodeFor, rollUp, type OracleAnswer } from '../harness/src/results/outcome.js';
-import { recordsOf, timeOutputs, writeOutputs, writeRunFiles, type OutputRecord, type ResultsDoc, type RunSummaryInput } from '../harness/src/results/run-files.js';
+import { recordsOf, renderOutputs, timeOutputs, writeOutputs, writeRunFiles, type OutputRecord, type ResultsDoc, type RunSummaryInput } from '../harness/src/results/run-files.js';
 import { matrixMarkdown, matrixText } from '../harness/src/results/summary.js';
 import { renderHtml } from '../harness/src/results/html.js';
 import { behaviourChanges } from '../harness/src/results/changes.js';
@@ -302,6 +302,9 @@ test('issue 9 row 17: a not-applicable cell is NA (never SKIP or MISS); NA is no
   t.regex(html, /<td class="cell o-NA k\d+" data-r="\d+"><span class="b o-NA">n\/a<\/span><code><\/code><\/td>/);
   t.regex(html, /data-outcome="NA">n\/a <b>3<\/b>/);
   t.regex(html, /data-outcome="SKIP">SKIP <b>1<\/b>/);
+  const summary = renderOutputs({ runId: RUN_ID, complete: true, exitCode: 1, accel: { requested: 'tcg', reason: 'test', timeScale: 3, used: [] }, kernels: [], image: {}, timings: {}, records: [] }, records)['summary.md'];
+  t.regex(summary, /SKIP 1 \(could not run here\); n\/a 3 \(do not apply to that kernel: not run, not reported as tests\)\./);
+  t.regex(summary, /## Skipped \(could not run here\)\n\n- after c `repro\/reuse=1,fam=inet6`: could not run here: no IPv6 in this kernel <&>\n/);
 });
 
 // ---- issue 8 item 4: outputs fast, small, deterministic ----
