@@ -61,7 +61,7 @@ function predicted(spec: CellSpec, reuse: AutobindReuse, profile: string): Predi
   }));
 }
 
-/** Records in assemble()'s shape: every kernel × guest × cell, SKIP where the sysctl value does not apply. */
+/** Records in assemble()'s shape: every kernel × guest × cell, NA (not sent) where the sysctl value does not apply. */
 function makeRecords(specs: CellSpec[], guests: Array<'c' | 'ts'> = ['c'], kernelOrder = KERNELS): CellRecord[] {
   const out: CellRecord[] = [];
   for (const k of kernelOrder) {
@@ -73,7 +73,7 @@ function makeRecords(specs: CellSpec[], guests: Array<'c' | 'ts'> = ['c'], kerne
           const base = { kernel: k.name, release: k.release, profile: k.profile, guest, id: c.id, case: c.case, title: c.title, cell: c };
           if (!applies) {
             const reason = reuse === 'absent' ? 'the kernel has net.ipv4.ip_autobind_reuse' : 'the kernel has no net.ipv4.ip_autobind_reuse';
-            out.push({ ...base, outcome: 'SKIP', reason, expected: { kind: 'not-applicable', reason }, observed: { id: c.id, status: 'unsupported', reason } });
+            out.push({ ...base, outcome: 'NA', reason, expected: { kind: 'not-applicable', reason } });
             continue;
           }
           out.push({
@@ -250,7 +250,7 @@ test.serial('report.html in Chromium: one row per cell group, changed and proble
   const errRow = rows.find((r) => r['data-guest'] === 'ts' && r['data-fam'] === 'inet6')!;
   t.is(errRow['data-problem'], '1');
   t.is(rows.filter((r) => r['data-problem'] === '1').length, 2);
-  // The columns: before reuse=absent, after reuse=0, after reuse=1 (SKIP combinations left out).
+  // The columns: before reuse=absent, after reuse=0, after reuse=1 (n/a combinations left out).
   t.deepEqual(tags(dom, 'th', 'class="col').map((th) => `${th['data-kernel']} ${th['data-reuse']}`), ['before absent', 'after 0', 'after 1']);
   t.true(tags(dom, 'td', 'o-FAIL').length === 1 && tags(dom, 'td', 'o-ERROR').length === 1);
   t.is(tags(dom, 'td', ' chg').length, 4);

@@ -73,7 +73,7 @@ test('classification follows the outcome taxonomy', (t) => {
   t.regex(classify(predicted, { ...done, results: [{ ok: false, errno: 'EADDRINUSE' }] }, undefined, same).reason, /rule r1/);
   t.is(classify(predicted, undefined, undefined, same).outcome, 'MISS');
   t.is(classify(predicted, { id: 'x', status: 'error', reason: 'timeout' }, undefined, same).outcome, 'ERROR');
-  t.is(classify({ kind: 'not-applicable', reason: 'no sysctl' }, { id: 'x', status: 'unsupported', reason: 'sysctl absent' }, undefined, same).outcome, 'SKIP');
+  t.is(classify({ kind: 'not-applicable', reason: 'no sysctl' }, { id: 'x', status: 'unsupported', reason: 'sysctl absent' }, undefined, same).outcome, 'NA');
   t.is(classify({ kind: 'not-applicable', reason: 'no sysctl' }, done, undefined, same).outcome, 'FAIL');
   t.is(classify(predicted, done, { kind: 'oops', title: 'Oops: 0000', offset: 0, excerpt: '' }, same).outcome, 'FAIL');
   t.is(classify({ kind: 'oracle-error', message: 'boom' }, done, undefined, same).outcome, 'ERROR');

@@ -23,6 +23,8 @@ import { provision, ProvisionError } from './provision.js';
 import { EXIT, exitCodeFor } from './results/outcome.js';
 import { writeRunFiles } from './results/run-files.js';
 import { onStorageFailure, StorageError, writeJson, writeText } from './results/write.js';
+import { cellClock } from './results/cell-clock.js';
+import { gatherAndRecordRunFacts, type RunFacts } from './results/facts.js';
 import { compareRuns, comparisonMarkdown, findPrevious } from './results/previous.js';
 import type { ResultsDoc } from './results/run-files.js';
 import { assemble } from './run/assemble.js';
@@ -71,7 +73,7 @@ async function runOrResume(kernel: KernelUnderTest, cells: PlannedCell[], prior:
  */
 async function reportBuildFailure(
   e: KernelBuildError, names: string[], cells: PlannedCell[],
-  r: { runId: string; runDir: string; accel: ReturnType<typeof chooseAccel>; timings: Record<string, number>; t0: number; emit: (ev: RunEvent) => void },
+  r: { runId: string; runDir: string; accel: ReturnType<typeof chooseAccel>; timings: Record<string, number>; t0: number; emit: (ev: RunEvent) => void; facts: RunFacts },
 ): Promise<number> {
   process.stderr.write(`kph: ${e.message}\n`);
   const jobs: KernelJobResult[] = names.map((name) => ({
@@ -83,8 +85,8 @@ async function reportBuildFailure(
   const records = assemble(jobs, cells, () => ({ kind: 'not-applicable', reason: 'not built' }), compareResults);
   r.timings.total = Date.now() - r.t0;
   const exitCode = EXIT.infrastructure;
-  await writeRunFiles(r.runDir, { runId: r.runId, accel: r.accel, jobs, records, timings: r.timings, exitCode, complete: true, kernels: [], image: { cached: false, seconds: 0, sizes: { initramfsBytes: 0, nodeDiskBytes: 0 } } });
-  r.emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: records.length, SKIP: 0 }, incomplete: false, ms: r.timings.total });
+  await writeRunFiles(r.runDir, { runId: r.runId, accel: r.accel, jobs, records, timings: r.timings, exitCode, complete: true, kernels: [], image: { cached: false, seconds: 0, sizes: { initramfsBytes: 0, nodeDiskBytes: 0 } }, facts: r.facts });
+  r.emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: records.length, SKIP: 0, NA: 0 }, incomplete: false, ms: r.timings.total });
   return exitCode;
 }
 
@@ -237,7 +239,8 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     // Until the run ends, results.json says it is incomplete (a SIGKILL leaves it so).
     await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
   }
-  const emit = multiplex([terminalReporter(process.stderr, opts.verbosity), eventLogReporter(path.join(runDir, 'events.jsonl'))]);
+  const clock = cellClock();
+  const emit = multiplex([terminalReporter(process.stderr, opts.verbosity), eventLogReporter(path.join(runDir, 'events.jsonl')), clock.reporter]);
   const timings: Record<string, number> = {};
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now();
@@ -258,6 +261,8 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   }
 
   const selection = kernelSelection(opts.kernels);
+  // Compiler, QEMU and source versions as they are now, recorded in run.json (never throws).
+  const facts = gatherAndRecordRunFacts(runDir, opts.kernels);
   emit({ type: 'run-start', runId, runDir, cells: cells.length, kernels: selection.names });
   const accel = chooseAccel(opts.accel === 'auto' ? undefined : opts.accel, opts.timeoutScale);
   emit({ type: 'progress', scope: 'accel', message: `${accel.accel} (${accel.reason}); timeouts ×${accel.timeScale}` });
@@ -280,14 +285,14 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
         .map((name) => buildSelftest(name, { tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }, runDir))),
     ]));
   } catch (e) {
-    if (e instanceof KernelBuildError && !signal.aborted) return reportBuildFailure(e, selection.names, cells, { runId, runDir, accel, timings, t0, emit });
+    if (e instanceof KernelBuildError && !signal.aborted) return reportBuildFailure(e, selection.names, cells, { runId, runDir, accel, timings, t0, emit, facts: await facts });
     // Nothing booted: every cell is MISS. An interrupt is 130; a failed build is the lab's 3.
     const exitCode = signal.aborted ? abortedExit(signal) : EXIT.infrastructure;
     const message = signal.aborted ? 'interrupted during the build' : (e as Error).message;
     process.stderr.write(`kph: build failed: ${message}\n`);
     timings.total = Date.now() - t0;
     await writeJson(runDir, 'results.json', { runId, complete: false, exitCode, error: message, timings });
-    emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: cells.length, SKIP: 0 }, incomplete: true, ms: timings.total });
+    emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: cells.length, SKIP: 0, NA: 0 }, incomplete: true, ms: timings.total });
     return exitCode;
   }
   const [kernels, image, cGuest, selftests] = built;
@@ -318,14 +323,15 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   // process.resourceUsage().maxRSS is in KiB: the harness's own peak memory.
   timings.harnessPeakRssKiB = process.resourceUsage().maxRSS;
   try {
-    await writeRunFiles(runDir, { runId, accel, jobs, records, timings, exitCode, complete: !signal.aborted, kernels, image });
+    const written = await writeRunFiles(runDir, { runId, accel, jobs, records, timings, exitCode, complete: !signal.aborted, kernels, image, facts: await facts, cellTimes: clock.times });
+    emit({ type: 'progress', scope: 'outputs', message: `written in ${written.ms} ms (${written.cpuMs} ms CPU), ${Object.values(written.bytes).reduce((a, b) => a + b, 0)} bytes` });
     await compareWithPrevious(runDir, runId, prior?.manifest.argv ?? place.argv, emit);
   } catch (e) {
     // Files are written by write-then-rename: a failure leaves the earlier versions whole.
     process.stderr.write(`kph: could not write the results in ${runDir}: ${(e as Error).message}\n`);
     return EXIT.infrastructure;
   }
-  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
+  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0, NA: 0 };
   for (const r of records) counts[r.outcome]++;
   emit({ type: 'run-end', exitCode, counts, incomplete: signal.aborted, ms: timings.total });
   return exitCode;

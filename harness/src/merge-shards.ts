@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseOptions, type Options } from './cli.js';
 import type { PlanIdentity } from './plan-identity.js';
-import type { ResultsDoc } from './results/run-files.js';
+import { inlineResults, type ResultsDoc } from './results/run-files.js';
 import type { RunManifest } from './run/resume.js';
 
 export class MergeError extends Error {
@@ -69,7 +69,7 @@ function readResults(dir: string): ShardRun['results'] {
   if (doc.buildOnly) return { kind: 'unfinished', reason: 'a --build-only run (nothing ran)' };
   if (!doc.complete) return { kind: 'unfinished', reason: `results.json says complete: false (resume it with --resume ${dir})` };
   if (!Array.isArray(doc.records)) return { kind: 'unfinished', reason: 'results.json has no records' };
-  return { kind: 'finished', doc };
+  return { kind: 'finished', doc: inlineResults(doc) };
 }
 
 /** What the merge will join: the finished shards, in shard order, and the shards it lacks. */

@@ -103,7 +103,7 @@ export async function mergeMain(argv: string[]): Promise<number> {
     const set = checkShardSet(runs, values['allow-partial'] ?? false);
     const { doc, records } = mergeDocs(set, `merged-${path.basename(out)}`);
     fs.mkdirSync(out, { recursive: true });
-    await writeOutputs(out, doc, records, { accel: doc.accel.requested, reason: doc.accel.reason });
+    await writeOutputs(out, doc, records);
     const partial = set.missing.length ? `; INCOMPLETE: shard ${set.missing.join(', ')} missing` : '';
     process.stderr.write(`kph: merged shards ${set.runs.map((r) => r.shard).join(', ')}, ${records.length} records → ${out}${partial} (exit ${doc.exitCode})\n`);
     return doc.exitCode;

@@ -30,6 +30,7 @@ export const TEST_PACKAGES: ReadonlyArray<readonly [string, string]> = [
   ['chromium', 'headless browser for the HTML report test'],
   ['ruby', 'checks the Vagrantfile syntax in the tests'],
   ['vagrant', 'validates the Vagrantfile in the tests'],
+  ['libxml2-utils', 'xmllint: checks junit.xml against the Jenkins xunit JUnit schema in the tests'],
 ];
 
 /** A package is missing and cannot be installed here (not root, or apt-get failed): exit 2. */

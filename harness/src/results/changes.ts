@@ -4,7 +4,7 @@
 import type { AutobindReuse } from '../model/cell.js';
 import type { GuestKind } from '../plan/default.js';
 import type { CellRecord } from '../run/assemble.js';
-import { compactResults } from './format.js';
+import { expectedText, observedText } from './format.js';
 import type { Outcome } from './outcome.js';
 
 /** One side of a comparison: a kernel at one sysctl value. */
@@ -58,9 +58,17 @@ export function cellGroup(id: string): string {
   return `${id.slice(0, slash)}/${rest.join(',')}`;
 }
 
+const groups = new WeakMap<object, string>();
+/** cellGroup() of a record's id, computed once per record (the matrix, the changes and the report ask). */
+export function groupOf(r: { id: string }): string {
+  let g = groups.get(r);
+  if (g === undefined) groups.set(r, g = cellGroup(r.id));
+  return g;
+}
+
 /** The kernel that ran cells with the sysctl absent (the kernel without the commit), first in record order. */
-export function kernelWithoutSysctl(records: CellRecord[]): string | undefined {
-  return records.find((r) => r.outcome !== 'SKIP' && r.cell.autobindReuse === 'absent')?.kernel;
+export function kernelWithoutSysctl(records: readonly CellRecord[]): string | undefined {
+  return records.find((r) => r.outcome !== 'NA' && r.outcome !== 'SKIP' && r.cell.autobindReuse === 'absent')?.kernel;
 }
 
 /** Per-op compact tokens: compactResults split at its separators (op names and results hold no spaces). */
@@ -68,13 +76,6 @@ function tokens(text: string): string[] {
   return text === '' ? [] : text.split(' ');
 }
 
-function observedText(r: CellRecord): string | undefined {
-  return r.observed?.status === 'done' ? compactResults(r.cell.ops, r.observed.results, r.cell.portRange) : undefined;
-}
-
-function expectedText(r: CellRecord): string | undefined {
-  return r.expected.kind === 'predicted' ? compactResults(r.cell.ops, r.expected.ops.map((o) => o.result), r.cell.portRange) : undefined;
-}
 
 function side(r: CellRecord): ChangeSide {
   const expected = expectedText(r);
@@ -112,14 +113,14 @@ function compare(group: string, base: CellRecord, r: CellRecord): BehaviourChang
 
 /**
  * One entry per (kernel, reuse) that ran a cell group, compared with the group's baseline:
- * the first record (not SKIP) of `baselineKernel` when it ran the group, else of the first
- * kernel in record order that ran it.
+ * the first record of `baselineKernel` when it ran the group, else of the first kernel in record
+ * order that ran it. NA and SKIP records (nothing observed) take no part.
  */
-export function behaviourChanges(records: CellRecord[], baselineKernel?: string): BehaviourChange[] {
+export function behaviourChanges(records: readonly CellRecord[], baselineKernel?: string): BehaviourChange[] {
   const groups = new Map<string, { group: string; ran: CellRecord[] }>();
   for (const r of records) {
-    if (r.outcome === 'SKIP') continue;
-    const group = cellGroup(r.id);
+    if (r.outcome === 'NA' || r.outcome === 'SKIP') continue;
+    const group = groupOf(r);
     const key = `${r.guest}\u0000${group}`;
     if (!groups.has(key)) groups.set(key, { group, ran: [] });
     groups.get(key)!.ran.push(r);

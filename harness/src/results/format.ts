@@ -1,6 +1,7 @@
 // Compact text for observed and predicted operation results, with ephemeral ports renamed
 // p1, p2… in order of appearance so that two runs (or kernel and oracle) read alike.
-import { describeOp, type Op, type OpResult } from '../model/cell.js';
+import { describeOp, type GuestCellReport, type Op, type OpResult } from '../model/cell.js';
+import type { OracleAnswer } from './outcome.js';
 
 /** "bind(s0)=p1 bind(s1)=EADDRINUSE" for one cell's results. */
 export function compactResults(ops: Op[], results: OpResult[], range: readonly [number, number]): string {
@@ -14,4 +15,27 @@ export function compactResults(ops: Op[], results: OpResult[], range: readonly [
   return results
     .map((r, i) => `${ops[i] ? describeOp(ops[i]) : `op${i}`}=${r.ok ? portName(r.port) : r.errno}`)
     .join(' ');
+}
+
+/** What observedText() and expectedText() need of a record. */
+interface WithCell { cell: { ops: Op[]; portRange: readonly [number, number] }; observed?: GuestCellReport; expected: OracleAnswer }
+
+// Each record's texts are asked for by the matrix, the changes and the report: computed once.
+const observedMemo = new WeakMap<object, string>();
+const expectedMemo = new WeakMap<object, string>();
+
+/** The compact observed results of a record, when its guest reported results. */
+export function observedText(r: WithCell): string | undefined {
+  if (r.observed?.status !== 'done') return undefined;
+  let t = observedMemo.get(r.observed);
+  if (t === undefined) observedMemo.set(r.observed, t = compactResults(r.cell.ops, r.observed.results, r.cell.portRange));
+  return t;
+}
+
+/** The compact predicted results of a record, when the oracle predicted some. */
+export function expectedText(r: WithCell): string | undefined {
+  if (r.expected.kind !== 'predicted') return undefined;
+  let t = expectedMemo.get(r.expected);
+  if (t === undefined) expectedMemo.set(r.expected, t = compactResults(r.cell.ops, r.expected.ops.map((o) => o.result), r.cell.portRange));
+  return t;
 }

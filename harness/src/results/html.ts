@@ -4,9 +4,9 @@
 // (e.g. report.html#fam=inet&changed=1) so a filtered view can be shared. Pure: no I/O.
 import { describeOp } from '../model/cell.js';
 import type { CellRecord } from '../run/assemble.js';
-import { cellGroup, changeSummary, type BehaviourChange } from './changes.js';
-import { compactResults } from './format.js';
-import type { Outcome } from './outcome.js';
+import { changeSummary, groupOf, type BehaviourChange } from './changes.js';
+import { expectedText, observedText } from './format.js';
+import { countOutcomes, OUTCOMES, outcomeLabel, type Outcome } from './outcome.js';
 
 export interface HtmlKernel {
   name: string; release: string; profile: string; bootMs?: number;
@@ -23,7 +23,6 @@ export interface HtmlInput {
   kernels: HtmlKernel[];
 }
 
-const OUTCOMES: readonly Outcome[] = ['PASS', 'FAIL', 'ERROR', 'MISS', 'SKIP'];
 const PROBLEMS: ReadonlySet<Outcome> = new Set(['FAIL', 'ERROR', 'MISS']);
 const REUSE_ORDER = ['absent', '0', '1'];
 const CELL_TEXT_MAX = 140;
@@ -93,7 +92,7 @@ function columnsOf(input: HtmlInput): Column[] {
   for (const r of input.records) add(r.kernel);
   const ran = new Map<string, Set<string>>();
   for (const r of input.records) {
-    if (r.outcome === 'SKIP') continue;
+    if (r.outcome === 'NA') continue;
     if (!ran.has(r.kernel)) ran.set(r.kernel, new Set());
     ran.get(r.kernel)!.add(String(r.cell.autobindReuse));
   }
@@ -107,14 +106,15 @@ function columnsOf(input: HtmlInput): Column[] {
 
 function rowsOf(input: HtmlInput, cols: Column[]): Row[] {
   const rows = new Map<string, Row>();
+  const colIndex = new Map(cols.map((c, i) => [`${c.kernel}\u0000${c.reuse}`, i]));
   const key = (guest: string, group: string): string => `${guest}\u0000${group}`;
   for (const r of input.records) {
-    const group = cellGroup(r.id);
+    const group = groupOf(r);
     const k = key(r.guest, group);
     if (!rows.has(k)) rows.set(k, { guest: r.guest, group, case: r.case, dims: dimsOf(group), cells: new Map(), changes: [] });
-    const col = cols.findIndex((c) => c.kernel === r.kernel && c.reuse === String(r.cell.autobindReuse));
+    const col = colIndex.get(`${r.kernel}\u0000${r.cell.autobindReuse}`) ?? -1;
     const row = rows.get(k)!;
-    if (col >= 0 && (!row.cells.has(col) || row.cells.get(col)!.outcome === 'SKIP')) row.cells.set(col, r);
+    if (col >= 0 && (!row.cells.has(col) || row.cells.get(col)!.outcome === 'NA')) row.cells.set(col, r);
   }
   for (const c of input.changes) rows.get(key(c.guest, c.group))?.changes.push(c);
   return [...rows.values()];
@@ -142,8 +142,7 @@ export function renderHtml(input: HtmlInput): string {
   const strings = new Strings();
   const cols = columnsOf(input);
   const rows = rowsOf(input, cols);
-  const counts: Record<Outcome, number> = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
-  for (const r of input.records) counts[r.outcome]++;
+  const counts = countOutcomes(input.records.map((r) => r.outcome));
   const summary = changeSummary(input.changes);
 
   // Filter dimensions: case, guest, the column dimensions, then every parameter of the ids.
@@ -211,8 +210,8 @@ export function renderHtml(input: HtmlInput): string {
       const r = row.cells.get(ci);
       if (!r) { tds.push(`<td class="cell none ${col.cls}">–</td>`); continue; }
       const colKey = `${col.kernel}|${col.reuse}`;
-      const obs = r.observed?.status === 'done' ? compactResults(r.cell.ops, r.observed.results, r.cell.portRange) : undefined;
-      const exp = r.expected.kind === 'predicted' ? compactResults(r.cell.ops, r.expected.ops.map((o) => o.result), r.cell.portRange) : undefined;
+      const obs = observedText(r);
+      const exp = expectedText(r);
       const obsT = tokens(obs ?? '');
       const expT = tokens(exp ?? '');
       const ops: number[] = [];
@@ -228,9 +227,9 @@ export function renderHtml(input: HtmlInput): string {
       const crash = r.crash ? `kernel ${r.crash.kind}: ${r.crash.title}` : undefined;
       const di = data.length;
       data.push([strings.id(r.outcome), strings.id(r.kernel), strings.id(String(r.cell.autobindReuse)), strings.id(r.id), strings.id(r.reason), strings.id(crash), strings.id(note), strings.id(chText), strings.id(r.release), ...ops]);
-      const text = obs ?? r.reason;
+      const text = r.outcome === 'NA' ? '' : obs ?? r.reason;
       const marks = changedCols.has(colKey) ? ' chg' : baseCols.has(colKey) ? ' base' : '';
-      tds.push(`<td class="cell o-${r.outcome} ${col.cls}${marks}" data-r="${di}"><span class="b o-${r.outcome}">${r.outcome}</span>${marks === ' chg' ? '<span class="dmark" title="changed vs baseline">Δ</span>' : ''}<code>${esc(clip(text, CELL_TEXT_MAX))}</code></td>`);
+      tds.push(`<td class="cell o-${r.outcome} ${col.cls}${marks}" data-r="${di}"><span class="b o-${r.outcome}">${outcomeLabel(r.outcome)}</span>${marks === ' chg' ? '<span class="dmark" title="changed vs baseline">Δ</span>' : ''}<code>${esc(clip(text, CELL_TEXT_MAX))}</code></td>`);
     }
     body.push(`<tr id="row${ri}" class="${cls}" ${attrs.join(' ')}>${tds.join('')}</tr>`);
   }
@@ -238,7 +237,7 @@ export function renderHtml(input: HtmlInput): string {
   const selftestCell = (k: HtmlKernel): string => (k.selftests ?? []).map((st) =>
     `<div class="selftest"><code>${esc(st.name)}</code> <span class="st-${esc(st.verdict)}">${esc(st.verdict)}</span>: ${st.tests.map((x) => `<span class="st-${esc(x.verdict)}" title="${esc(x.name)}">${x.number} ${esc(x.verdict)}</span>`).join(' ')}${st.sysctlErrors.length ? ` <small>(could not set ${esc(st.sysctlErrors.join(', '))})</small>` : ''}</div>`).join('');
   const kernelRows = input.kernels.map((k) => `<tr><td><b>${esc(k.name)}</b></td><td><code>${esc(k.release)}</code></td><td><code>${esc(k.profile)}</code></td><td>${k.bootMs !== undefined ? `${(k.bootMs / 1000).toFixed(1)} s` : '<span class="warn">not booted</span>'}</td><td>${selftestCell(k)}</td></tr>`);
-  const countSpans = OUTCOMES.map((o) => `<span class="b o-${o}" data-outcome="${o}">${o} <b>${counts[o]}</b></span>`).join(' ');
+  const countSpans = OUTCOMES.map((o) => `<span class="b o-${o}" data-outcome="${o}">${outcomeLabel(o)} <b>${counts[o]}</b></span>`).join(' ');
   const notable = input.changes.filter((c) => c.changed || (c.comparable && c.predictedChange === true));
   const changeItems = notable.slice(0, CHANGE_LIST_MAX).map((c) => {
     const verdict = c.changed ? (c.explained ? '<span class="ok">predicted</span>' : '<span class="bad">NOT predicted</span>') : '<span class="bad">predicted, but unchanged</span>';
@@ -259,7 +258,7 @@ export function renderHtml(input: HtmlInput): string {
 <body>
 <header id="head">
 <h1>Run <span id="run-id">${esc(input.runId)}</span> <span id="status" class="${input.complete ? 'complete' : 'incomplete'}">${input.complete ? 'complete' : 'INCOMPLETE'}</span> <span id="exit-code" class="${input.exitCode === 0 ? 'ok' : 'bad'}">exit code ${input.exitCode}</span></h1>
-<p id="counts">${countSpans} <span class="muted">(${input.records.length} cell runs)</span></p>
+<p id="counts">${countSpans} <span class="muted">(${input.records.length - counts.NA} cell runs; n/a = does not apply to that kernel)</span></p>
 <table id="kernels"><thead><tr><th>kernel</th><th>release</th><th>oracle profile</th><th>boot (SSH ready)</th><th>kernel selftests</th></tr></thead><tbody>${kernelRows.join('')}</tbody></table>
 <section id="changes"><p id="changes-summary"><b>Behaviour changes</b> (each kernel × reuse against the row's baseline): <b>${summary.changed}</b> changed (${summary.changedPredicted} predicted by the oracle, <span class="${summary.changedUnpredicted ? 'bad' : ''}">${summary.changedUnpredicted} not predicted</span>), ${summary.unchanged} unchanged, <span class="${summary.predictedButUnchanged ? 'bad' : ''}">${summary.predictedButUnchanged} predicted but unchanged</span>${summary.incomparable ? `, ${summary.incomparable} not comparable (ERROR/MISS)` : ''}.</p>
 ${changeItems.length ? `<details${changeItems.length <= 12 ? ' open' : ''}><summary>${notable.length} notable pair${notable.length === 1 ? '' : 's'}</summary><ul id="change-list">${changeItems.join('')}</ul></details>` : ''}</section>
@@ -305,7 +304,7 @@ td.m{white-space:nowrap}td.dims{color:#555;white-space:normal;max-width:260px}
 td.cell{cursor:pointer;min-width:180px;max-width:420px}td.cell code{white-space:normal;word-break:break-word}
 td.cell:hover{outline:1px solid #888}td.cell.sel{outline:2px solid #1565c0}
 td.none{color:#bbb;cursor:default}
-td.o-SKIP code{color:#888}
+td.o-SKIP code{color:#888}td.o-NA{color:#999}.b.o-NA{background:#bbb}
 td.o-FAIL{background:var(--failbg)}td.o-ERROR{background:var(--errbg)}td.o-MISS{background:var(--missbg)}
 tr.changed td.m{background:var(--chgbg)}tr.changed td.case{box-shadow:inset 4px 0 0 var(--chg)}
 tr.problem td.case{box-shadow:inset 4px 0 0 var(--err)}tr.fail td.case{box-shadow:inset 4px 0 0 var(--fail)}
@@ -408,7 +407,7 @@ const SCRIPT = `
     d.appendChild(el('h2', str(r[1]) + ' · reuse=' + str(r[2])));
     d.appendChild(para('cell', str(r[3]), 'detail-id'));
     d.appendChild(para('release', str(r[8])));
-    var o = el('p'); o.appendChild(el('span', str(r[0]), 'b o-' + str(r[0]))); o.appendChild(document.createTextNode(str(r[4]))); o.className = 'detail-reason'; d.appendChild(o);
+    var o = el('p'); o.appendChild(el('span', str(r[0]) === 'NA' ? 'n/a' : str(r[0]), 'b o-' + str(r[0]))); o.appendChild(document.createTextNode(str(r[4]))); o.className = 'detail-reason'; d.appendChild(o);
     if (r[5] >= 0) d.appendChild(para('crash', str(r[5]), 'bad'));
     if (r[7] >= 0) d.appendChild(para('change', str(r[7]), 'detail-change'));
     if (r[6] >= 0) d.appendChild(para('oracle', str(r[6])));

@@ -1,27 +1,33 @@
 // KCIDB JSON v5.3 (kernelci/kcidb-io): what KernelCI's common database takes in. toKcidb() is
-// pure: a run's results.json (or a merge of several) plus a few facts gathered once (source
-// package version, patchset hashes, compiler, QEMU) → one document with a checkout per kernel
-// source, a build per kernel variant, a test per kernel boot and a test per cell record.
+// pure and does no I/O: a run document (results.json, or a merge of several) with the facts
+// recorded while the run happened (facts.ts: source package version, git commit and URL,
+// patchset hashes, compiler, QEMU) → one document with a checkout per kernel source, a build
+// per kernel, a `boot` test per kernel and a test per cell that applies (NA cells are no test).
 // The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { defaultPair } from '../kernel/defaults.js';
+import { describeOp, type Op, type OpResult } from '../model/cell.js';
+import type { RunFacts, SourceFacts } from './facts.js';
+import { compactResults } from './format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Input: the part of results.json this needs (see run-files.ts for the whole shape).
 
-export type KcidbOutcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP';
+export type KcidbOutcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP' | 'NA';
 
 export interface KcidbCrash { kind: string; title: string; excerpt?: string }
+
+/** A prediction as results.json holds it (rule texts may be interned: see run-files.ts). */
+type ExpectedIn = { kind: 'predicted'; profile?: string; ops: Array<{ result: OpResult; rule?: string | number; models?: string }> } | { kind: string; reason?: string; message?: string };
+type ObservedIn = { id?: string; status: string; results?: OpResult[]; reason?: string };
+type ParamsIn = { ops?: Op[]; portRange?: readonly [number, number] };
 
 export interface RunForKcidb {
   runId: string;
   complete?: boolean;
   exitCode?: number;
   accel?: { requested?: string; reason?: string; timeScale?: number };
+  /** What was true of the host and the sources while the run happened. */
+  facts?: RunFacts;
   kernels?: Array<{
     name: string;
     release: string;
@@ -36,8 +42,13 @@ export interface RunForKcidb {
     buildFailure?: { log: string; tail: string };
   }>;
   timings?: Record<string, number>;
+  /** Interned oracle rules ([rule, kernel function]): `rule` of a predicted op may be an index here. */
+  rules?: Array<[string, string]>;
+  /** Cell id → parameters, for records without their own `params`. */
+  cells?: Record<string, unknown>;
   records?: Array<{
     kernel: string;
+    /** Format 1 records carry their kernel's release and profile. */
     release?: string;
     profile?: string;
     guest: string;
@@ -46,35 +57,20 @@ export interface RunForKcidb {
     title?: string;
     outcome: KcidbOutcome;
     reason: string;
-    expected?: unknown;
-    observed?: unknown;
+    expected?: ExpectedIn;
+    observed?: ObservedIn;
     crash?: KcidbCrash;
+    /** The cell's parameters (format 1; format 2 keeps them in `cells`). */
     params?: unknown;
+    /** Host-measured duration of the cell, ms. */
+    ms?: number;
+    /** When the cell started (Unix time, ms). */
+    at?: number;
+    attempt?: number;
+    flaky?: boolean;
   }>;
-}
-
-/** Where a kernel variant's source came from. */
-export interface KcidbSource {
-  /** Name of the source, e.g. 'linux-source-6.1' (the Debian package shipping the tarball). */
-  source: string;
-  /** Version of that source, e.g. the Debian package version '6.1.192-2'. */
-  version?: string;
-  /** Names of the patch files applied on top, in order ([] = the source as shipped). */
-  patches: string[];
-  /** KCIDB patchset hash of those patches ('' when there are none); see patchsetHash(). */
-  patchsetHash: string;
-  /** One sentence on what this source is. */
-  comment?: string;
-}
-
-/** Facts toKcidb() cannot read itself (it does no I/O); gatherKcidbFacts() collects them. */
-export interface KcidbFacts {
-  /** Per kernel variant name. A variant without an entry gets a checkout named after the variant. */
-  sources?: Record<string, KcidbSource>;
-  /** First line of `gcc --version`. */
-  compiler?: string;
-  /** First line of `qemu-system-x86_64 --version`. */
-  qemu?: string;
+  /** Case name → title (results.json keeps each title once). */
+  cases?: Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,6 +82,10 @@ export interface KcidbCheckout {
   id: string;
   origin: string;
   tree_name?: string;
+  git_repository_url?: string;
+  git_repository_branch?: string;
+  git_commit_hash?: string;
+  git_commit_message?: string;
   patchset_hash?: string;
   start_time?: string;
   valid?: boolean;
@@ -187,20 +187,57 @@ function crashText(c: KcidbCrash): string {
   return `kernel ${c.kind}: ${c.title}${c.excerpt ? `\n${c.excerpt}` : ''}`;
 }
 
-/** The embedded default's checkout names: the source, plus the patches' names. */
-function checkoutKey(variant: string, src: KcidbSource | undefined): string {
-  if (!src) return variant;
-  return [src.source, ...src.patches.map((p) => path.basename(p).replace(/\.(patch|diff)$/, ''))].join('+');
+/** The checkout key of a kernel's source: what identifies the source tree plus its patches. */
+function checkoutKey(variant: string, src: SourceFacts | undefined): string {
+  if (!src || src.kind === 'bzImage') return variant;
+  const base = src.kind === 'debian' ? src.package : src.commit ? `git-${src.commit.slice(0, 12)}` : `git-${variant}`;
+  return [base, ...src.patches.map((p) => p.replace(/\.(patch|diff)$/, ''))].join('+');
+}
+
+/** The checkout of a kernel's source (without id and origin). */
+function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile: string | undefined): Omit<KcidbCheckout, 'id' | 'origin'> {
+  const who = `kernel "${variant}"${profile ? `, profile ${profile}` : ''}`;
+  if (!src) return { comment: `source of ${who} not recorded` };
+  const withPatches = src.kind !== 'bzImage' && src.patches.length ? ` with ${src.patches.join(', ')}` : '';
+  switch (src.kind) {
+    case 'debian':
+      return {
+        tree_name: src.package,
+        patchset_hash: src.patchsetHash,
+        comment: `Debian ${src.package}${src.version ? ` ${src.version}` : ''}${withPatches || ' as shipped'} (${who})`,
+        misc: { source_package: src.package, source_version: src.version, patches: src.patches },
+      };
+    case 'git':
+      return {
+        tree_name: src.tree.split('/').filter(Boolean).pop(),
+        git_repository_url: src.url,
+        git_repository_branch: src.branch,
+        git_commit_hash: src.commit && /^[0-9a-f]{40}$/.test(src.commit) ? src.commit : undefined,
+        git_commit_message: src.subject,
+        patchset_hash: src.patchsetHash,
+        comment: `git ${src.ref}${src.commit ? ` (${src.commit.slice(0, 12)})` : ''}${withPatches} (${who})`,
+        misc: { tree: src.tree, ref: src.ref, patches: src.patches },
+      };
+    case 'bzImage':
+      return { comment: `prebuilt ${src.path} (${who})`, misc: { bzImage: src.path } };
+  }
+}
+
+/** Compact "bind(s0)=p1 bind(s1)=EADDRINUSE" of results, or undefined without the cell's ops. */
+function compact(params: ParamsIn | undefined, results: OpResult[] | undefined): string | undefined {
+  if (!results) return undefined;
+  if (!params?.ops || !params.portRange) return results.map((r, i) => `op${i}=${r.ok ? (r.port ?? 'p?') : r.errno}`).join(' ');
+  return compactResults(params.ops, results, params.portRange);
 }
 
 /**
- * The run as a KCIDB v5.3 document. Ids: `<origin>:<runId>:…`, unique per object type.
- * Cells carry no start time or duration of their own in results.json, so their tests start
- * when the run phase started (run start + provision + build) and have no duration; boots and
- * builds have real durations.
+ * The run as a KCIDB v5.3 document. Ids: `<origin>:<runId>:…`, unique per object type. A cell's
+ * test starts when the host sent it and lasts until its answer arrived (when the run document
+ * has those times; a resumed cell has none); boots and builds have their own durations.
  */
-export function toKcidb(run: RunForKcidb, origin = 'kph', facts: KcidbFacts = {}): KcidbDoc {
+export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
   if (!KCIDB_ORIGIN_PATTERN.test(origin)) throw new Error(`KCIDB origin must match [a-z0-9_]+: ${JSON.stringify(origin)}`);
+  const facts = run.facts;
   const prefix = `${origin}:${run.runId}`;
   const kernels = run.kernels ?? [];
   const records = run.records ?? [];
@@ -214,47 +251,46 @@ export function toKcidb(run: RunForKcidb, origin = 'kph', facts: KcidbFacts = {}
   const checkouts = new Map<string, KcidbCheckout>();
   const checkoutOf = new Map<string, string>();
   for (const name of names) {
-    const src = facts.sources?.[name];
+    const src = facts?.sources[name];
     const id = `${prefix}:${checkoutKey(name, src)}`;
     checkoutOf.set(name, id);
     if (checkouts.has(id)) continue;
+    const c = checkoutOfSource(src, name, kernels.find((k) => k.name === name)?.profile);
     checkouts.set(id, {
       id,
       origin,
-      tree_name: src?.source,
-      patchset_hash: src?.patchsetHash,
+      ...c,
       start_time: iso(start),
       valid: kernels.some((k) => checkoutOf.get(k.name) === id && k.built) ? true : undefined,
-      comment: src?.comment,
-      misc: { run_id: run.runId, source: src?.source, source_version: src?.version, patches: src?.patches },
+      misc: { run_id: run.runId, ...c.misc },
     });
   }
 
+  const harness = facts?.harness ? { version: facts.harness.version, commit: facts.harness.commit, dirty: facts.harness.dirty } : undefined;
   const buildId = (name: string): string => `${prefix}:${name}`;
   const builds: KcidbBuild[] = names.map((name) => {
     const k = kernels.find((x) => x.name === name);
-    const r = records.find((x) => x.kernel === name);
     return {
       id: buildId(name),
       origin,
       checkout_id: checkoutOf.get(name)!,
       architecture: 'x86_64',
       config_name: 'kph-tinyconfig+fragment',
-      compiler: facts.compiler,
+      compiler: facts?.compiler,
       start_time: k?.built ? buildStart : undefined,
       duration: k?.built?.seconds,
       status: k?.buildFailure ? 'FAIL' : k?.built ? 'PASS' : undefined,
-      log_excerpt: k?.buildFailure ? k.buildFailure.tail.slice(-16384) : undefined,
-      comment: `kernel ${name} (${k?.release ?? r?.release ?? 'release unknown'})`,
-      misc: { kernel: name, release: k?.release ?? r?.release, profile: k?.profile ?? r?.profile, cached: k?.built?.cached },
+      log_excerpt: k?.buildFailure ? excerpt(k.buildFailure.tail.slice(-LOG_EXCERPT_MAX)) : undefined,
+      comment: `kernel ${name} (${k?.release ?? 'release unknown'})`,
+      misc: { kernel: name, release: k?.release, profile: k?.profile, cached: k?.built?.cached, harness },
     };
   });
 
-  const envComment = (name: string): string => {
+  const accelOf = (name: string): string => {
     const kvm = kernels.find((k) => k.name === name)?.kvm;
-    const accel = kvm?.enabled ? 'KVM' : kvm ? 'TCG' : (run.accel?.requested ?? 'unknown').toUpperCase();
-    return `${facts.qemu ?? 'QEMU'} (qemu-system-x86_64), accelerator ${accel}${run.accel?.reason ? ` (${run.accel.reason})` : ''}`;
+    return kvm?.enabled ? 'KVM' : kvm ? 'TCG' : (run.accel?.requested ?? 'unknown').toUpperCase();
   };
+  const qemu = facts?.qemu ?? 'QEMU';
 
   const tests: KcidbTest[] = [];
   for (const k of kernels) {
@@ -266,79 +302,44 @@ export function toKcidb(run: RunForKcidb, origin = 'kph', facts: KcidbFacts = {}
       id: `${prefix}:${k.name}:boot`,
       origin,
       build_id: buildId(k.name),
-      path: 'kph.boot',
+      // KernelCI's path for "the kernel booted to a login".
+      path: 'boot',
       status,
       comment: `boot ${k.release} to SSH`,
-      environment: { comment: envComment(k.name) },
+      environment: { comment: `${qemu} (qemu-system-x86_64), accelerator ${accelOf(k.name)}${run.accel?.reason ? ` (${run.accel.reason})` : ''}` },
       start_time: testsStart,
       duration: k.bootMs !== undefined ? k.bootMs / 1000 : undefined,
       log_excerpt: log ? excerpt(log) : undefined,
       misc: { kernel: k.name, release: k.release, uname_r: k.unameR, attempts: k.attempts, kvm: k.kvm },
     });
   }
+  const ruleText = (rule: string | number | undefined): string | undefined => (typeof rule === 'number' ? run.rules?.[rule]?.[0] : rule);
   for (const r of records) {
+    if (r.outcome === 'NA') continue;
     const slash = r.id.indexOf('/');
     const dims = slash >= 0 ? r.id.slice(slash + 1) : '';
+    const params = (r.params ?? run.cells?.[r.id]) as ParamsIn | undefined;
+    const predicted = r.expected?.kind === 'predicted' ? (r.expected as Extract<ExpectedIn, { kind: 'predicted' }>) : undefined;
+    const expected = predicted ? compact(params, predicted.ops.map((o) => o.result)) : r.expected ? `[${r.expected.kind}] ${(r.expected as { reason?: string; message?: string }).reason ?? (r.expected as { message?: string }).message ?? ''}`.trim() : undefined;
+    const observed = r.observed?.status === 'done' ? compact(params, r.observed.results) : r.observed ? `[${r.observed.status}] ${r.observed.reason ?? ''}`.trim() : undefined;
+    // The oracle's rule per operation, for a cell a reader has to look into.
+    const rules = r.outcome !== 'PASS' && predicted
+      ? predicted.ops.map((o, i) => `${params?.ops?.[i] ? describeOp(params.ops[i]) : `op${i}`}: ${ruleText(o.rule) ?? ''}`)
+      : undefined;
     tests.push({
       id: `${prefix}:${r.kernel}:${r.guest}:${r.id}`,
       origin,
       build_id: buildId(r.kernel),
       path: ['kph', r.guest, r.case, ...(dims ? [dims] : [])].map(pathSegment).join('.'),
       status: r.outcome,
-      comment: r.title,
-      environment: { comment: envComment(r.kernel) },
-      start_time: testsStart,
-      log_excerpt: excerpt(r.crash ? `${r.reason}\n\n${crashText(r.crash)}` : r.reason),
-      misc: { kernel: r.kernel, release: r.release, profile: r.profile, guest: r.guest, cell: r.id, case: r.case, expected: r.expected, observed: r.observed, params: r.params },
+      comment: r.title ?? run.cases?.[r.case],
+      environment: { comment: `QEMU ${accelOf(r.kernel)}, ${r.guest} guest` },
+      start_time: r.at !== undefined ? new Date(r.at).toISOString() : testsStart,
+      duration: r.ms !== undefined ? r.ms / 1000 : undefined,
+      log_excerpt: r.outcome === 'PASS' ? undefined : excerpt(r.crash ? `${r.reason}\n\n${crashText(r.crash)}` : r.reason),
+      misc: { expected, observed, rules, attempt: r.attempt, flaky: r.flaky },
     });
   }
 
   return clean({ version: { major: 5, minor: 3 }, checkouts: [...checkouts.values()], builds, tests }) as KcidbDoc;
-}
-
-// ---------------------------------------------------------------------------------------------
-// I/O: the facts toKcidb() takes, read once per run.
-
-const run = promisify(execFile);
-
-async function firstLine(cmd: string, args: string[]): Promise<string | undefined> {
-  try {
-    const { stdout } = await run(cmd, args, { timeout: 10_000 });
-    return stdout.split('\n')[0].trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Facts for toKcidb(): the embedded default pair's source (Debian linux-source-6.1 and its
- * installed version) and patchset hashes from the patch files' contents, gcc and QEMU versions.
- * Never throws: what cannot be read is left out.
- */
-export async function gatherKcidbFacts(): Promise<KcidbFacts> {
-  const pkg = 'linux-source-6.1';
-  const [version, compiler, qemu] = await Promise.all([
-    firstLine('dpkg-query', ['-W', '-f=${Version}', pkg]),
-    firstLine('gcc', ['--version']),
-    firstLine(process.env.KPH_QEMU ?? 'qemu-system-x86_64', ['--version']),
-  ]);
-  const sources: Record<string, KcidbSource> = {};
-  for (const v of defaultPair()) {
-    try {
-      const contents = await Promise.all(v.patches.map((p) => fs.readFile(p)));
-      const names = v.patches.map((p) => path.basename(p));
-      sources[v.name] = {
-        source: pkg,
-        version,
-        patches: names,
-        patchsetHash: patchsetHash(contents),
-        comment: names.length
-          ? `Debian ${pkg}${version ? ` ${version}` : ''} with ${names.join(', ')} (kernel "${v.name}", profile ${v.profile})`
-          : `Debian ${pkg}${version ? ` ${version}` : ''} as shipped (kernel "${v.name}", profile ${v.profile})`,
-      };
-    } catch {
-      // A patch that cannot be read: no source facts for this variant.
-    }
-  }
-  return { sources, compiler, qemu };
 }

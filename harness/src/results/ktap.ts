@@ -1,5 +1,6 @@
 // KTAP v1 (Documentation/dev-tools/ktap.rst): one subtest per kernel and guest, one result
-// line per cell; SKIP and ERROR as directives, the reason as a diagnostic line before it.
+// line per cell that applies (NA cells are no test: SKIP means "could not run here", as in
+// kselftest); SKIP and ERROR as directives, the reason as a diagnostic line before it.
 import type { CellRecord } from '../run/assemble.js';
 import { rollUp, type Outcome } from './outcome.js';
 
@@ -12,13 +13,15 @@ function resultLine(n: number, outcome: Outcome, name: string, reason: string): 
     case 'FAIL': return `not ok ${n} ${name}`;
     case 'ERROR': return `not ok ${n} ${name} # ERROR ${clean(reason)}`;
     case 'MISS': return `not ok ${n} ${name} # ERROR never ran: ${clean(reason)}`;
+    case 'NA': throw new Error(`internal: ${name} does not apply and has no KTAP line`);
   }
 }
 
 /** The whole run as KTAP text. */
-export function toKtap(records: CellRecord[]): string {
-  const groups = new Map<string, CellRecord[]>();
+export function toKtap(records: ReadonlyArray<Pick<CellRecord, 'kernel' | 'guest' | 'id' | 'outcome' | 'reason'>>): string {
+  const groups = new Map<string, Array<Pick<CellRecord, 'kernel' | 'guest' | 'id' | 'outcome' | 'reason'>>>();
   for (const r of records) {
+    if (r.outcome === 'NA') continue;
     const k = `${r.kernel}.${r.guest}`;
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k)!.push(r);
@@ -33,7 +36,7 @@ export function toKtap(records: CellRecord[]): string {
       out.push(`  ${resultLine(i + 1, r.outcome, r.id, r.reason)}`);
     });
     const rolled = rollUp(recs.map((r) => r.outcome));
-    out.push(resultLine(g, rolled === 'SKIP' ? 'SKIP' : rolled, name, rolled === 'SKIP' ? 'nothing applied' : `${recs.filter((r) => r.outcome === rolled).length} cells ${rolled}`));
+    out.push(resultLine(g, rolled === 'SKIP' ? 'SKIP' : rolled, name, rolled === 'SKIP' ? 'no cell could run here' : `${recs.filter((r) => r.outcome === rolled).length} cells ${rolled}`));
   }
   return out.join('\n') + '\n';
 }

@@ -3,10 +3,27 @@
 import type { Cell, GuestCellReport, OpResult } from '../model/cell.js';
 import type { CrashReport } from '../vm/console.js';
 
-export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP';
+/**
+ * SKIP = the cell applies but could not run here (kselftest's meaning); NA = the cell does not
+ * apply to this kernel by design (never sent to a guest, shown as `n/a`, emitted as no test).
+ */
+export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP' | 'NA';
 
-/** Roll-up priority, worst first (KCIDB's order). */
+/** Roll-up priority, worst first (KCIDB's order); NA takes no part in a roll-up. */
 export const OUTCOME_PRIORITY: readonly Outcome[] = ['FAIL', 'ERROR', 'MISS', 'PASS', 'SKIP'];
+
+/** Every outcome, in the order counts are shown. */
+export const OUTCOMES: readonly Outcome[] = ['PASS', 'FAIL', 'ERROR', 'MISS', 'SKIP', 'NA'];
+
+/** How a human reads an outcome: NA is `n/a`, the others are their name. */
+export const outcomeLabel = (o: Outcome): string => (o === 'NA' ? 'n/a' : o);
+
+/** Counts per outcome (every outcome present, 0 when absent). */
+export function countOutcomes(outcomes: Iterable<Outcome>): Record<Outcome, number> {
+  const counts: Record<Outcome, number> = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0, NA: 0 };
+  for (const o of outcomes) counts[o]++;
+  return counts;
+}
 
 /** `alternatives`: when the op's random port scan could end in more than one way, each outcome and its probability. */
 export interface PredictedOp { result: OpResult; rule: string; models: string; alternatives?: Array<{ outcome: string; probability: number }> }
@@ -35,16 +52,18 @@ export function classify(
   crash: CrashReport | undefined,
   compare: (observed: OpResult[], predicted: OpResult[]) => Comparison,
 ): Classified {
+  // Not applicable by design and never sent to a guest: no crash can be its doing.
+  if (answer.kind === 'not-applicable' && !report) return { outcome: 'NA', reason: answer.reason };
   if (crash) return { outcome: 'FAIL', reason: `kernel ${crash.kind}: ${crash.title}` };
   if (answer.kind === 'oracle-error') return { outcome: 'ERROR', reason: `harness bug: the oracle threw: ${answer.message}` };
+  // Sent anyway, and the guest agrees it does not apply.
+  if (answer.kind === 'not-applicable' && report?.status === 'unsupported') return { outcome: 'NA', reason: answer.reason };
   if (!report) return { outcome: 'MISS', reason: 'the cell never ran' };
   switch (report.status) {
     case 'error':
       return { outcome: 'ERROR', reason: `guest error: ${report.reason}` };
     case 'unsupported':
-      return answer.kind === 'not-applicable'
-        ? { outcome: 'SKIP', reason: answer.reason }
-        : { outcome: 'FAIL', reason: `the oracle expected this cell to run, but the guest says: ${report.reason}` };
+      return { outcome: 'FAIL', reason: `the oracle expected this cell to run, but the guest says: ${report.reason}` };
     case 'done': {
       if (answer.kind === 'not-applicable') return { outcome: 'FAIL', reason: `the oracle says not applicable (${answer.reason}), but the cell ran` };
       const cmp = compare(report.results, answer.ops.map((o) => o.result));
@@ -57,11 +76,12 @@ export function classify(
   }
 }
 
-/** The worst outcome of a list (PASS for an empty list). */
+/** The worst outcome of a list, NA ignored (PASS for a list without any other). */
 export function rollUp(outcomes: Iterable<Outcome>): Outcome {
   let worst = OUTCOME_PRIORITY.indexOf('SKIP');
   let any = false;
   for (const o of outcomes) {
+    if (o === 'NA') continue;
     any = true;
     worst = Math.min(worst, OUTCOME_PRIORITY.indexOf(o));
   }
@@ -78,7 +98,7 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** Exit code for a finished run's outcomes: any FAIL → 1, else any ERROR/MISS → 3, else 0. */
+/** Exit code for a finished run's outcomes: any FAIL → 1, else any ERROR/MISS → 3, else 0 (PASS, SKIP and NA are fine). */
 export function exitCodeFor(outcomes: Iterable<Outcome>): number {
   const all = [...outcomes];
   if (all.includes('FAIL')) return EXIT.mismatch;

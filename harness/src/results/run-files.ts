@@ -1,17 +1,31 @@
-// Writes the final files of a run directory: results.json (everything), expected.json and
-// observed.json (per kernel, guest and cell), kcidb.json (KCIDB v5.3), results.ktap, junit.xml,
-// summary.md, report.html; prints the matrix on stdout.
+// Writes the final files of a run directory from the run document: results.json (the run
+// document itself: every record, each fact once), kcidb.json (KCIDB v5.3), results.ktap,
+// junit.xml, summary.md, report.html; prints the matrix on stdout. Every file is rendered from
+// the document alone (no clock, no host command), so the same observations give the same bytes
+// and a merge on another host writes what the run would have.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { CellRecord } from '../run/assemble.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
+import type { CellTime } from './cell-clock.js';
 import { behaviourChanges, changeSummary, kernelWithoutSysctl, type BehaviourChange } from './changes.js';
+import type { RunFacts } from './facts.js';
 import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
-import { gatherKcidbFacts, toKcidb } from './kcidb.js';
+import { toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
+import { countOutcomes } from './outcome.js';
+import { documentJson, recordsOf, RESULTS_LISTED, storedTables, type OutputRecord, type ResultsDoc } from './results-doc.js';
 import { matrixMarkdown, matrixText, unlikelyMarkdown } from './summary.js';
-import { writeJson, writeText } from './write.js';
-import type { SelftestResult } from '../selftests/run.js';
+import { writeText } from './write.js';
+
+/** The keys of kcidb.json written one item per line. */
+const KCIDB_LISTED: ReadonlySet<string> = new Set(['checkouts', 'builds', 'tests']);
+
+export { inlineResults, recordsOf, type CellParams, type OutputRecord, type ResultsDoc, type StoredAnswer, type StoredRecord } from './results-doc.js';
 
 export interface RunSummaryInput {
   runId: string;
@@ -23,10 +37,14 @@ export interface RunSummaryInput {
   complete: boolean;
   kernels: Array<{ name: string; release: string; profile: string; cached: boolean; seconds: number; bzImage: string }>;
   image: { cached: boolean; seconds: number; sizes: { initramfsBytes: number; nodeDiskBytes: number } };
+  /** What was true of the host and sources while the run happened (facts.ts). */
+  facts?: RunFacts;
+  /** Host-measured time of each cell, keyed `kernel/guest/cell id` (cell-clock.ts). */
+  cellTimes?: ReadonlyMap<string, CellTime>;
 }
 
-/** Writes every final file of the run and prints the terminal summary. */
-export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise<void> {
+/** The run document of a run without its records: kernels, facts, timings; and the records with their measured times. */
+export function runDocument(s: RunSummaryInput): { doc: ResultsDoc; records: OutputRecord[] } {
   const kernels = s.jobs.map((j) => ({
     name: j.kernel.name, release: j.kernel.release, profile: j.kernel.profile, unameR: j.unameR,
     bootMs: j.bootMs, kvm: j.kvm, attempts: j.attempts, infraError: j.infraError, bootCrash: j.bootCrash, timings: j.timings,
@@ -34,87 +52,120 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
     selftests: j.selftests?.map(({ output, ...st }) => ({ ...st, outputTail: output.slice(-4000) })),
     built: s.kernels.find((k) => k.name === j.kernel.name),
   }));
-  const results: ResultsDoc = {
+  const records: OutputRecord[] = s.cellTimes
+    ? s.records.map((r) => ({ ...r, ...s.cellTimes!.get(`${r.kernel}/${r.guest}/${r.id}`) }))
+    : s.records;
+  const doc: ResultsDoc = {
     runId: s.runId,
     complete: s.complete,
     exitCode: s.exitCode,
     accel: { requested: s.accel.accel, reason: s.accel.reason, timeScale: s.accel.timeScale, used: kernels.map((k) => ({ kernel: k.name, kvm: k.kvm })) },
+    facts: s.facts,
     kernels,
     image: s.image,
     timings: s.timings,
-    records: s.records.map(({ cell, ...r }) => ({ ...r, params: { autobindReuse: cell.autobindReuse, portRange: cell.portRange, family: cell.family, addr: cell.addr, sockets: cell.sockets, ops: cell.ops, destinations: cell.destinations } })),
+    records: [],
   };
-  await writeOutputs(runDir, results, s.records, s.accel);
+  return { doc, records };
 }
 
-/** The serialisable whole of a run: what results.json holds. */
-export interface ResultsDoc {
-  runId: string;
-  complete: boolean;
-  exitCode: number;
-  accel: { requested: string; reason: string; timeScale: number; used: Array<{ kernel: string; kvm?: { enabled: boolean; present: boolean } }> };
-  kernels: Array<{ name: string; release: string; profile: string; unameR?: string; bootMs?: number; kvm?: { enabled: boolean; present: boolean }; attempts: unknown[]; infraError?: string; bootCrash?: { title: string }; timings: Record<string, number>; built?: unknown; buildFailure?: { log: string; tail: string }; selftests?: Array<Omit<SelftestResult, 'output'> & { outputTail: string }> }>;
-  image: unknown;
-  timings: Record<string, number>;
-  records: Array<Omit<CellRecord, 'cell'> & { params: Omit<CellRecord['cell'], 'id' | 'case' | 'title' | 'guests'> }>;
-  /** Set on a merged run: the run directories it was made from. */
-  mergedFrom?: string[];
-  /** Set on a merge with --allow-partial: the shards ("2/4") whose cells are not in it. */
-  missingShards?: string[];
+/** How long writing the outputs took, and what it wrote (bytes per file). */
+export interface OutputStats { ms: number; cpuMs: number; bytes: Record<string, number> }
+
+/**
+ * Benchmark hook: renders a finished run directory's files again from its results.json into a
+ * scratch folder (removed after) and returns how long that took; the run directory is untouched.
+ */
+export async function timeOutputs(runDir: string): Promise<OutputStats> {
+  const doc = JSON.parse(await fs.readFile(path.join(runDir, 'results.json'), 'utf8')) as ResultsDoc;
+  if (!Array.isArray(doc.records)) throw new Error(`${path.join(runDir, 'results.json')}: has no records (expected a finished run)`);
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'kph-outputs-'));
+  const write = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    return await writeOutputs(scratch, doc, recordsOf(doc));
+  } finally {
+    process.stdout.write = write;
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
 }
 
-/** The cell records of a results.json, with their cells rebuilt from the stored parameters. */
-export function recordsOf(doc: ResultsDoc): CellRecord[] {
-  return doc.records.map(({ params, ...r }) => ({ ...r, cell: { ...params, id: r.id, case: r.case, title: r.title, guests: [r.guest] } }));
+/** Writes every final file of the run and prints the terminal summary. */
+export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise<OutputStats> {
+  const { doc, records } = runDocument(s);
+  return writeOutputs(runDir, doc, records);
 }
 
-/** Writes results.json and every file derived from it (also used by the merge of shard runs). */
-export async function writeOutputs(runDir: string, results: ResultsDoc, records: CellRecord[], accel: { accel: string; reason: string }): Promise<void> {
-  const key = (r: CellRecord): string => `${r.kernel}/${r.guest}/${r.id}`;
+/** The text of every output file, from the run document and its records (pure). */
+export function renderOutputs(results: ResultsDoc, records: readonly OutputRecord[]): Record<string, string> {
   const kernels = results.kernels;
-  const s = { runId: results.runId, complete: results.complete, exitCode: results.exitCode, records, accel, timings: results.timings };
-  await writeJson(runDir, 'expected.json', Object.fromEntries(s.records.map((r) => [key(r), r.expected])));
-  await writeJson(runDir, 'observed.json', Object.fromEntries(s.records.map((r) => [key(r), r.observed ?? null])));
-  await writeJson(runDir, 'results.json', results);
-  await writeJson(runDir, 'kcidb.json', toKcidb(results as Parameters<typeof toKcidb>[0], 'kph', await gatherKcidbFacts()));
-  await writeText(runDir, 'results.ktap', toKtap(s.records));
-  await writeText(runDir, 'junit.xml', toJunit(s.records, s.runId, new Date()));
-  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
-  for (const r of s.records) counts[r.outcome]++;
+  const counts = countOutcomes(records.map((r) => r.outcome));
   const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
-  const problems = s.records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP');
+  const problems = records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP' && r.outcome !== 'NA');
+  const skipped = records.filter((r) => r.outcome === 'SKIP');
+  const list = records as CellRecord[];
   // Baseline: the kernel that ran cells without the sysctl (the one before the commit), if any.
-  const changes = behaviourChanges(s.records, kernelWithoutSysctl(s.records));
+  const changes = behaviourChanges(list, kernelWithoutSysctl(list));
   const md = [
-    `# Run ${s.runId}${s.complete ? '' : ' (INCOMPLETE)'}`,
+    `# Run ${results.runId}${results.complete ? '' : ' (INCOMPLETE)'}`,
     '',
     ...(results.missingShards?.length ? [`**Partial merge: shard ${results.missingShards.join(', ')} missing; their cells are not in this report.**`, ''] : []),
-    `Exit code ${s.exitCode}. PASS ${counts.PASS}, FAIL ${counts.FAIL}, ERROR ${counts.ERROR}, MISS ${counts.MISS}, SKIP ${counts.SKIP}.`,
-    `Accelerator: ${s.accel.accel} (${s.accel.reason}).`,
+    `Exit code ${results.exitCode}. PASS ${counts.PASS}, FAIL ${counts.FAIL}, ERROR ${counts.ERROR}, MISS ${counts.MISS}, SKIP ${counts.SKIP} (could not run here); n/a ${counts.NA} (do not apply to that kernel: not run, not reported as tests).`,
+    `Accelerator: ${results.accel.requested} (${results.accel.reason}).`,
     '',
     ...kernelLines,
     '',
-    '## Matrix (observed; `ok` = matches the oracle; ports renamed p1, p2… per cell)',
+    '## Matrix (observed; `ok` = matches the oracle; `n/a` = does not apply to that kernel; ports renamed p1, p2… per cell)',
     '',
-    matrixMarkdown(s.records),
+    matrixMarkdown(list),
     '',
     ...selftestsMarkdown(kernels),
     ...changesMarkdown(changes),
     ...(problems.length ? ['## Not passing', '', ...problems.map((r) => `- ${r.outcome} ${r.kernel} ${r.guest} \`${r.id}\`: ${r.reason}`), ''] : []),
-    ...unlikelyMarkdown(s.records),
+    ...unlikelyMarkdown(list),
+    ...(skipped.length ? ['## Skipped (could not run here)', '', ...skipped.slice(0, SKIPPED_LISTED).map((r) => `- ${r.kernel} ${r.guest} \`${r.id}\`: ${r.reason}`), ...(skipped.length > SKIPPED_LISTED ? [`- … ${skipped.length - SKIPPED_LISTED} more in results.ktap and report.html`] : []), ''] : []),
     '## Timings (ms)',
     '',
-    ...Object.entries(s.timings).map(([k, v]) => `- ${k}: ${v}`),
+    ...Object.entries(results.timings).map(([k, v]) => `- ${k}: ${v}`),
     '',
   ].join('\n');
-  await writeText(runDir, 'summary.md', md);
-  await writeText(runDir, 'report.html', renderHtml({
-    runId: s.runId, complete: s.complete, exitCode: s.exitCode, records: s.records, changes,
-    kernels: kernels.map((k) => ({ name: k.name, release: k.unameR ?? k.release, profile: k.profile, bootMs: k.bootMs, selftests: k.selftests })),
-  }));
-  process.stdout.write(`\n${matrixText(s.records)}\n\n`);
-  for (const r of problems) process.stdout.write(`${r.outcome} ${r.kernel} ${r.guest} ${r.id}: ${r.reason}\n`);
+  return {
+    'results.json': documentJson(results, RESULTS_LISTED),
+    'kcidb.json': documentJson(toKcidb(results, 'kph'), KCIDB_LISTED),
+    'results.ktap': toKtap(records),
+    'junit.xml': toJunit(records, results.runId),
+    'summary.md': md,
+    'report.html': renderHtml({
+      runId: results.runId, complete: results.complete, exitCode: results.exitCode, records: list, changes,
+      kernels: kernels.map((k) => ({ name: k.name, release: k.unameR ?? k.release, profile: k.profile, bootMs: k.bootMs, selftests: k.selftests })),
+    }),
+  };
+}
+
+/**
+ * Writes results.json (from `results`'s run facts and `records`) and every file derived from it
+ * (also used by the merge of shard runs); returns how long it took. Nothing else is read or run.
+ */
+export async function writeOutputs(runDir: string, results: ResultsDoc, records: readonly OutputRecord[]): Promise<OutputStats> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const { format: _format, cases: _cases, cells: _cells, rules: _rules, records: _records, ...meta } = results;
+  const tables = storedTables(records);
+  const doc: ResultsDoc = { format: 2, ...meta, cases: tables.cases, cells: tables.cells, rules: tables.rules, records: tables.records };
+  const files = renderOutputs(doc, records);
+  // results.json last: until it is whole, a reader sees the previous (or the in-progress) one.
+  const { 'results.json': main, ...derived } = files;
+  await Promise.all(Object.entries(derived).map(([name, text]) => writeText(runDir, name, text)));
+  await writeText(runDir, 'results.json', main);
+  process.stdout.write(`\n${matrixText(records as CellRecord[])}\n\n`);
+  for (const r of records) if (r.outcome !== 'PASS' && r.outcome !== 'SKIP' && r.outcome !== 'NA') process.stdout.write(`${r.outcome} ${r.kernel} ${r.guest} ${r.id}: ${r.reason}\n`);
   process.stdout.write(`results: ${runDir}\n`);
+  const cpu = process.cpuUsage(c0);
+  return {
+    ms: Math.round(performance.now() - t0),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    bytes: Object.fromEntries(Object.entries(files).map(([name, text]) => [name, Buffer.byteLength(text)])),
+  };
 }
 
 /** summary.md's "Kernel selftests" section: each selftest's verdict and its tests, per kernel. */
@@ -126,6 +177,8 @@ function selftestsMarkdown(kernels: ResultsDoc['kernels']): string[] {
 }
 
 const CHANGES_LISTED = 100;
+/** SKIPs listed in summary.md (a kernel without IPv6 skips hundreds of cells for one reason). */
+const SKIPPED_LISTED = 100;
 
 /** summary.md's "Behaviour changes" section: counts, then each changed pair and whether the oracle predicted it. */
 function changesMarkdown(changes: BehaviourChange[]): string[] {

@@ -1,34 +1,47 @@
 // The behaviour matrix: one row per case and guest, one column per kernel × sysctl value,
 // as plain text for the terminal and as Markdown for summary.md.
 import type { CellRecord } from '../run/assemble.js';
-import { compactResults } from './format.js';
+import { observedText } from './format.js';
 import type { Outcome } from './outcome.js';
 
 export interface MatrixColumn { kernel: string; reuse: string }
 export interface MatrixRow { case: string; guest: string; title: string; params: string; cells: Array<{ text: string; outcome: Outcome } | undefined> }
 
-const MARK: Record<Outcome, string> = { PASS: 'ok', FAIL: 'FAIL', ERROR: 'ERROR', MISS: 'MISS', SKIP: 'skip' };
+const MARK: Record<Outcome, string> = { PASS: 'ok', FAIL: 'FAIL', ERROR: 'ERROR', MISS: 'MISS', SKIP: 'skip', NA: 'n/a' };
 
-/** Rows and columns of the matrix; SKIP cells (not applicable) are left out of the columns. */
-export function buildMatrix(records: CellRecord[]): { columns: MatrixColumn[]; rows: MatrixRow[] } {
+type Matrix = { columns: MatrixColumn[]; rows: MatrixRow[] };
+// The terminal and summary.md show the same matrix: built once per list of records.
+const built = new WeakMap<readonly CellRecord[], Matrix>();
+
+/** Rows and columns of the matrix; a kernel × reuse column exists when some cell of it applies (not NA). */
+export function buildMatrix(records: readonly CellRecord[]): Matrix {
+  const known = built.get(records);
+  if (known) return known;
   const columns: MatrixColumn[] = [];
   const colKey = (r: CellRecord): string => `${r.kernel}|${r.cell.autobindReuse}`;
+  const seen = new Set<string>();
   for (const r of records) {
-    if (r.outcome === 'SKIP') continue;
-    if (!columns.some((c) => `${c.kernel}|${c.reuse}` === colKey(r))) columns.push({ kernel: r.kernel, reuse: String(r.cell.autobindReuse) });
+    if (r.outcome === 'NA' || seen.has(colKey(r))) continue;
+    seen.add(colKey(r));
+    columns.push({ kernel: r.kernel, reuse: String(r.cell.autobindReuse) });
   }
   // The kernel without the sysctl (reuse=absent) is the baseline: its columns come first.
   const order = ['absent', '0', '1'];
   columns.sort((a, b) => order.indexOf(a.reuse) - order.indexOf(b.reuse));
+  const colIndex = new Map(columns.map((c, i) => [`${c.kernel}|${c.reuse}`, i]));
   const rows = new Map<string, MatrixRow>();
   for (const r of records) {
-    const key = `${r.guest}|${r.case}/${paramsWithoutReuse(r.id)}`;
-    if (!rows.has(key)) rows.set(key, { case: r.case, guest: r.guest, title: r.title, params: paramsWithoutReuse(r.id), cells: columns.map(() => undefined) });
-    const i = columns.findIndex((c) => `${c.kernel}|${c.reuse}` === colKey(r));
-    if (i < 0) continue;
-    rows.get(key)!.cells[i] = { text: cellText(r), outcome: r.outcome };
+    const params = paramsWithoutReuse(r.id);
+    const key = `${r.guest}|${r.case}/${params}`;
+    let row = rows.get(key);
+    if (!row) rows.set(key, row = { case: r.case, guest: r.guest, title: r.title, params, cells: columns.map(() => undefined) });
+    const i = colIndex.get(colKey(r));
+    if (i === undefined) continue;
+    row.cells[i] = { text: cellText(r), outcome: r.outcome };
   }
-  return { columns, rows: [...rows.values()] };
+  const m = { columns, rows: [...rows.values()] };
+  built.set(records, m);
+  return m;
 }
 
 /** The cell's parameters from its id, without the case name and the reuse value. */
@@ -37,14 +50,14 @@ function paramsWithoutReuse(id: string): string {
 }
 
 function cellText(r: CellRecord): string {
-  if (r.observed?.status === 'done') return compactResults(r.cell.ops, r.observed.results, r.cell.portRange);
-  return r.reason;
+  if (r.outcome === 'NA') return '';
+  return observedText(r) ?? r.reason;
 }
 
 /** A row worth showing when the matrix is too long: its results differ across columns, or one is not ok. */
 function notable(r: MatrixRow): boolean {
   const present = r.cells.filter((c) => c !== undefined);
-  return new Set(present.map((c) => c.text)).size > 1 || present.some((c) => c.outcome !== 'PASS' && c.outcome !== 'SKIP');
+  return new Set(present.map((c) => c.text)).size > 1 || present.some((c) => c.outcome !== 'PASS' && c.outcome !== 'NA');
 }
 
 /** Widest line of the terminal matrix; summary.md and report.html keep every detail. */
@@ -94,7 +107,7 @@ function commonParams(params: string[]): Set<string> {
  * Text table for the terminal, at most `width` columns wide (cells cut with "…", and columns
  * beyond what fits left out, each with a note); beyond `maxRows` rows only the notable ones.
  */
-export function matrixText(records: CellRecord[], maxRows = 40, width = MATRIX_WIDTH): string {
+export function matrixText(records: readonly CellRecord[], maxRows = 40, width = MATRIX_WIDTH): string {
   const { columns, rows: all } = buildMatrix(records);
   const rows = all.length > maxRows ? all.filter(notable) : all;
   const notes: string[] = [];
@@ -104,7 +117,7 @@ export function matrixText(records: CellRecord[], maxRows = 40, width = MATRIX_W
   if (common.size) notes.unshift(`(every row: ${[...common].join(',')})`);
   const own = (params: string): string => params.split(',').filter((kv) => !common.has(kv)).join(',') || '-';
   let header = ['case', 'cell', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
-  let body = rows.map((r) => [r.case, own(r.params), r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}` : '-'))]);
+  let body = rows.map((r) => [r.case, own(r.params), r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}`.trimEnd() : '-'))]);
   // Kernel columns are cut first (to 12 characters: the mark and the start of the results),
   // then case, cell and guest too (to 12, 16 and 5), and kernel columns to their mark.
   const natural = (): number[] => header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -128,14 +141,14 @@ export function matrixText(records: CellRecord[], maxRows = 40, width = MATRIX_W
 }
 
 /** Markdown table for summary.md. */
-export function matrixMarkdown(records: CellRecord[]): string {
+export function matrixMarkdown(records: readonly CellRecord[]): string {
   const { columns, rows } = buildMatrix(records);
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
   const out = [
     `| case | cell | guest | ${columns.map((c) => `${c.kernel} reuse=${c.reuse}`).join(' | ')} |`,
     `|---|---|---|${columns.map(() => '---').join('|')}|`,
   ];
-  for (const r of rows) out.push(`| ${r.case} | ${r.params} | ${r.guest} | ${r.cells.map((c) => (c ? `${MARK[c.outcome]} \`${esc(c.text)}\`` : '-')).join(' | ')} |`);
+  for (const r of rows) out.push(`| ${r.case} | ${r.params} | ${r.guest} | ${r.cells.map((c) => (c ? (c.text ? `${MARK[c.outcome]} \`${esc(c.text)}\`` : MARK[c.outcome]) : '-')).join(' | ')} |`);
   return out.join('\n');
 }
 
