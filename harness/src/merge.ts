@@ -10,6 +10,7 @@ import { EXIT, exitCodeFor } from './results/outcome.js';
 import { recordsOf, writeOutputs, type ResultsDoc } from './results/run-files.js';
 import type { CellRecord } from './run/assemble.js';
 import { projectRoot } from './util/paths.js';
+import { makeDirs, RunDirError } from './run/run-dir.js';
 
 export { MergeError } from './merge-shards.js';
 
@@ -102,13 +103,13 @@ export async function mergeMain(argv: string[]): Promise<number> {
     if (runs.some((r) => r.dir === out)) throw new MergeError(`--out ${out} is one of the run directories being merged`);
     const set = checkShardSet(runs, values['allow-partial'] ?? false);
     const { doc, records } = mergeDocs(set, `merged-${path.basename(out)}`);
-    fs.mkdirSync(out, { recursive: true });
+    makeDirs(out, '--out');
     await writeOutputs(out, doc, records);
     const partial = set.missing.length ? `; INCOMPLETE: shard ${set.missing.join(', ')} missing` : '';
     process.stderr.write(`kph: merged shards ${set.runs.map((r) => r.shard).join(', ')}, ${records.length} records → ${out}${partial} (exit ${doc.exitCode})\n`);
     return doc.exitCode;
   } catch (e) {
-    if (e instanceof MergeError || (e instanceof Error && 'code' in e && String((e as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
+    if (e instanceof MergeError || e instanceof RunDirError || (e instanceof Error && 'code' in e && String((e as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`kph merge: ${e.message.split('\n').join('\nkph merge: ')}\n${e instanceof MergeError ? '' : 'Run with --help for the options.\n'}`);
       return EXIT.usage;
     }

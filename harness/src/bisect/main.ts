@@ -29,6 +29,7 @@ import { appendStep, writeSummary, type StepRecord } from './log.js';
 import { BisectUsageError, HELP, parseBisectOptions, type BisectOptions } from './options.js';
 import { bisectDirName, nextStepNumber } from './session.js';
 import { BISECT_EXIT, combine, repeatVerdict, type CellOutcome, type RepeatResult } from './verdict.js';
+import { makeDirs } from '../run/run-dir.js';
 
 /** A problem of the setup that would be the same on every commit: abort the bisect (exit 200). */
 class AbortBisect extends InputError {
@@ -118,10 +119,10 @@ async function bisectStep(opts: BisectOptions, cells: PlannedCell[], signal: Abo
 
   // 2. The bisect run directory (one per git bisect session) and this step's folder.
   const dir = opts.bisectDir ? path.resolve(opts.bisectDir) : path.join(opts.resultsDir ? path.resolve(opts.resultsDir) : resultsRoot(), await bisectDirName(head.toplevel));
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir, opts.bisectDir ? '--bisect-dir' : '--results');
   const n = nextStepNumber(dir);
   const stepDir = path.join(dir, `step-${String(n).padStart(2, '0')}-${head.commit.slice(0, 12)}`);
-  fs.mkdirSync(stepDir, { recursive: true });
+  makeDirs(stepDir, 'the step folder');
   const emit = multiplex([terminalReporter(process.stderr, opts.verbosity), eventLogReporter(path.join(stepDir, 'events.jsonl'))]);
   emit({ type: 'run-start', runId: path.basename(dir), runDir: stepDir, cells: cells.length, kernels: [`${head.commit.slice(0, 12)} (${head.subject})`] });
   for (const o of sweepOrphans()) emit({ type: 'progress', scope: 'sweep', message: `killed QEMU ${o.pid} left by dead harness ${o.harnessPid} (${o.name})` });
