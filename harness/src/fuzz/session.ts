@@ -3,7 +3,7 @@
 // kernel), record. Findings are written as they are found; the summary after every batch.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GuestCellReport } from '../model/cell.js';
+import { describeOp, type GuestCellReport } from '../model/cell.js';
 import { oracleAnswer, type ProfileTable } from '../oracle/adapter.js';
 import { compareScript, ruleId, sameDivergence, signature, whoDiffers, type Divergence, type FuzzKernel, type FuzzMode } from './compare.js';
 import { caseYaml } from './emit-case.js';
@@ -201,12 +201,12 @@ export class FuzzSession {
     } catch (e) {
       for (const k of cfg.kernels) verdicts[k.name] = `not run: ${(e as Error).message.split('\n')[0]}`;
     }
-    const rel = (f: string): string => path.relative(process.cwd(), f) || f;
+    const rel = (f: string): string => { const r = path.relative(process.cwd(), f); return r && !r.startsWith('..') ? r : f; };
     return {
       id, kind: d.kind, who: whoDiffers(d), kernels, rule, ruleText, signature: signature(d), scriptIndex: index, foundAfterS,
       original: { script: scriptText(original), sockets: original.sockets.length, ops: original.ops.length },
       minimal: { script: scriptText(s), sockets: s.sockets.length, ops: s.ops.length, value: s },
-      firstDiff: { op: d.op, what: scriptText(s).split(' : ')[1]?.split(' ')[d.op] ?? '', reason: d.reason },
+      firstDiff: { op: d.op, what: s.ops[d.op] ? describeOp(s.ops[d.op]) : '', reason: d.reason },
       results,
       shrink: { steps: shrunk.steps, rounds: shrunk.rounds, candidates: shrunk.tested, stopped: shrunk.stopped },
       confirmed, files: { case: rel(caseFile), kselftest: rel(cFile) }, kselftestAsserts: asserts, kselftest: verdicts,
