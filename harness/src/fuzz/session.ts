@@ -130,11 +130,13 @@ export class FuzzSession {
     const key = scriptKey(shrunk.script);
     if (this.seenMinimal.has(key)) { this.s.duplicates++; cfg.say(`script ${index} shrinks to an earlier finding's script`); return; }
     this.seenMinimal.add(key);
-    const checks = await this.holds(Array(CONFIRM_RUNS).fill(shrunk.script), d);
+    // Interrupted: the smallest script so far is written as it is, without re-runs.
+    const checks = cfg.signal.aborted ? [] : await this.holds(Array(CONFIRM_RUNS).fill(shrunk.script), d);
     const minimalD = checks.find(Boolean) ?? d;
+    const confirmed = cfg.signal.aborted ? 'not re-run (interrupted)' : `${checks.filter(Boolean).length}/${CONFIRM_RUNS}`;
     const n = this.s.findings.length + 1;
     const id = `fuzz-${cfg.seed}${cfg.shard.count > 1 ? `-s${cfg.shard.index}of${cfg.shard.count}` : ''}-${String(n).padStart(3, '0')}`;
-    const finding = await this.emit(id, script, index, foundAfterS, shrunk, minimalD, `${checks.filter(Boolean).length}/${CONFIRM_RUNS}`);
+    const finding = await this.emit(id, script, index, foundAfterS, shrunk, minimalD, confirmed);
     this.s.findings.push(finding);
     fs.appendFileSync(path.join(cfg.out, 'findings.jsonl'), JSON.stringify(finding) + '\n');
     await this.save();
@@ -194,6 +196,7 @@ export class FuzzSession {
     fs.writeFileSync(cFile, kselftestC(id, s, expected, asserts, header));
     const verdicts: Record<string, string> = {};
     try {
+      if (cfg.signal.aborted) throw new Error('interrupted');
       const built = await compileKselftest(cFile, cfg.headers, path.join(testsDir, `${testName(id)}.log`));
       const rs = await Promise.all(cfg.kernels.map((k) => this.pool.selftest(k.name, built)));
       cfg.kernels.forEach((k, i) => { verdicts[k.name] = rs[i].verdict; });
