@@ -126,13 +126,19 @@ export class FuzzSession {
       cfg.say(`script ${index}: the divergence did not show on every re-run; not shrunk`);
       return;
     }
-    const shrunk = await shrink(script, async (cands) => (await this.holds(cands, d)).map(Boolean), { signal: cfg.signal });
+    // The divergence each accepted candidate showed: the minimal script's results come from its own run.
+    const shown = new Map<string, Divergence>([[scriptKey(script), d]]);
+    const shrunk = await shrink(script, async (cands) => {
+      const ds = await this.holds(cands, d);
+      ds.forEach((x, i) => { if (x) shown.set(scriptKey(cands[i]), x); });
+      return ds.map(Boolean);
+    }, { signal: cfg.signal });
     const key = scriptKey(shrunk.script);
     if (this.seenMinimal.has(key)) { this.s.duplicates++; cfg.say(`script ${index} shrinks to an earlier finding's script`); return; }
     this.seenMinimal.add(key);
     // Interrupted: the smallest script so far is written as it is, without re-runs.
     const checks = cfg.signal.aborted ? [] : await this.holds(Array(CONFIRM_RUNS).fill(shrunk.script), d);
-    const minimalD = checks.find(Boolean) ?? d;
+    const minimalD = checks.find(Boolean) ?? shown.get(key)!;
     const confirmed = cfg.signal.aborted ? 'not re-run (interrupted)' : `${checks.filter(Boolean).length}/${CONFIRM_RUNS}`;
     const n = this.s.findings.length + 1;
     const id = `fuzz-${cfg.seed}${cfg.shard.count > 1 ? `-s${cfg.shard.index}of${cfg.shard.count}` : ''}-${String(n).padStart(3, '0')}`;
