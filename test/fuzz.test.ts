@@ -15,6 +15,8 @@ import { encodeCell } from '../harness/src/model/wire.js';
 import { flippedProfiles, oracleAnswer } from '../harness/src/oracle/adapter.js';
 import { compareScript, sameDivergence, type Divergence, type FuzzKernel } from '../harness/src/fuzz/compare.js';
 import { caseYaml } from '../harness/src/fuzz/emit-case.js';
+import { kselftestC } from '../harness/src/fuzz/emit-kselftest.js';
+import { compileKselftest, kselftestHeaders } from '../harness/src/fuzz/kselftest-build.js';
 import { scriptAt, shardIndices } from '../harness/src/fuzz/generate.js';
 import { FuzzUsageError, parseBudget, parseFuzzOptions } from '../harness/src/fuzz/options.js';
 import { cellOf, FUZZ_RANGES, scriptKey, type Script } from '../harness/src/fuzz/script.js';
@@ -120,6 +122,49 @@ test('the emitted case file loads with the case loader and expands to the script
     t.deepEqual(c.portRange, FUZZ_RANGES['two-ports']);
     t.like(c, { family: 'v4mapped', addr: 'any', destinations: 2, title: 'a "quoted" title' });
   }
+});
+
+test('compare: each kernel against its own profile, kernels against each other at the mapped reuse values', (t) => {
+  const s: Script = {
+    reuse: 1, range: 'one-port', family: 'inet', addr: 'loopback',
+    sockets: [{ reuseaddr: true, reuseport: false, bindAddressNoPort: false, euid: 0 }, { reuseaddr: true, reuseport: false, bindAddressNoPort: false, euid: 0 }],
+    ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }],
+  };
+  const oracle = compareScript(s, FAKE, fakeReports(s), table, 'oracle');
+  t.deepEqual(oracle.divergences.map((d) => d.kind), ['behaviour'], 'each fake kernel matches its own profile');
+  t.like(oracle.divergences[0], { kind: 'behaviour', a: 'before', reuseA: 'absent', b: 'after', reuseB: 1, op: 1 });
+  t.true(oracle.rules.includes('autobind.relaxed-scan') && oracle.rules.includes('autobind.exhausted'));
+  t.deepEqual(compareScript(s, FAKE, fakeReports(s), table, 'behaviour').rules, [], 'behaviour mode asks no oracle');
+  t.deepEqual(compareScript({ ...s, reuse: 0 }, FAKE, fakeReports({ ...s, reuse: 0 }), table, 'oracle').divergences, [], 'before(absent) = after(0)');
+  // A wrong oracle: the follow-up flag flipped makes after's same-euid REUSEADDR+REUSEPORT pair share.
+  const pair: Script = { ...s, sockets: s.sockets.map((k) => ({ ...k, reuseport: true })), ops: [{ op: 'connect', sock: 0, dst: 0 }, { op: 'bind', sock: 1 }] };
+  const flipped = compareScript(pair, FAKE, fakeReports(pair), flippedProfiles(['followupSameEuidConflict']), 'oracle');
+  t.like(flipped.divergences.find((d) => d.kind === 'oracle'), { kernel: 'after', reuse: 1, op: 1, rule: 'autobind.relaxed-scan' });
+  const missing = compareScript(s, FAKE, new Map([['before', { id: 'fuzz/0', status: 'unsupported', reason: 'no IPv6' }]]), table, 'oracle');
+  t.deepEqual(missing.unanswered, [{ kernel: 'before', why: 'unsupported: no IPv6' }, { kernel: 'after', why: 'no report' }]);
+});
+
+test('the emitted kselftest compiles against kselftest_harness.h of the kernel source for every feature of the language', async (t) => {
+  const s: Script = {
+    reuse: 'absent', range: 'three-ports', family: 'v4mapped', addr: 'any',
+    sockets: [{ reuseaddr: true, reuseport: true, bindAddressNoPort: true, euid: 1000 }, { reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }],
+    ops: [{ op: 'bind', sock: 0 }, { op: 'connect', sock: 0, dst: 1 }, { op: 'bind', sock: 1 }, { op: 'listen', sock: 1 }, { op: 'close', sock: 0 }, { op: 'bind', sock: 0 }],
+  };
+  const expected = [{ ok: true, port: 0 }, { ok: true, port: 32769 }, { ok: true, port: 32768 }, { ok: true, port: 32768 }, { ok: true, port: null }, { ok: false, errno: 'EBADF' }] as const;
+  const dir = tempOut();
+  const file = path.join(dir, 'fuzz_9_001.c');
+  fs.writeFileSync(file, kselftestC('fuzz-9-001', s, [...expected], 'k', ['a test']));
+  const c = fs.readFileSync(file, 'utf8');
+  t.regex(c, /^TEST\(fuzz_9_001\)$/m);
+  t.regex(c, /ASSERT_EQ\(0, port\[0\]\);/, 'port 0 of IP_BIND_ADDRESS_NO_PORT compares literally');
+  t.regex(c, /ASSERT_EQ\(port\[2\], port\[3\]\);/, 'listen keeps the bound port');
+  t.regex(c, /ASSERT_NE\(port\[1\], port\[2\]\);/);
+  t.regex(c, /ASSERT_EQ\(EBADF, err\);/);
+  t.regex(c, /make_addr\(LISTENER, 10001, &dst\)/);
+  const headers = await kselftestHeaders(dir);
+  const built = await compileKselftest(file, headers, path.join(dir, 'gcc.log'));
+  t.true(fs.statSync(built.binary).size > 100_000, 'a static binary');
+  t.is(built.name, 'fuzz/fuzz_9_001');
 });
 
 test('options: budgets, shards, profiles and mistakes named', (t) => {
