@@ -250,10 +250,10 @@ test.serial('fuzz with --oracle-flip followupSameEuidConflict reports after vs t
   t.regex(fs.readFileSync(path.resolve(projectRoot, f!.files.case), 'utf8'), /reuseport: true/);
 });
 
-test.serial('Ctrl-C keeps what was found: exit 130, findings and an incomplete summary on disk, no QEMU left', async (t) => {
+test.serial('Ctrl-C keeps what was found (--mode behaviour): exit 130, findings and an incomplete summary on disk, no QEMU left', async (t) => {
   const out = tempOut();
   let sent = false;
-  const r = await runFuzz(['--seed', '1', '--budget', '10m', '--out', out], (all, child) => {
+  const r = await runFuzz(['--seed', '1', '--budget', '10m', '--mode', 'behaviour', '--out', out], (all, child) => {
     if (!sent && /finding fuzz-1-001/.test(all)) { sent = true; child.kill('SIGINT'); }
   });
   t.true(sent, r.stderr.slice(-2000));
@@ -263,6 +263,8 @@ test.serial('Ctrl-C keeps what was found: exit 130, findings and an incomplete s
   t.false(s.complete);
   t.is(s.stopReason, 'interrupted');
   t.true(s.findings.length >= 1);
+  t.like(s, { mode: 'behaviour', ruleCoverage: {} });
+  t.is(s.findings[0].kind, 'behaviour');
   t.true(fs.existsSync(path.join(out, 'cases', 'fuzz-1-001.yaml')));
   t.is(fs.readFileSync(path.join(out, 'findings.jsonl'), 'utf8').trim().split('\n').length, s.findings.length);
 });
