@@ -8,4 +8,7 @@ process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
 await ensureBuilt();
 const { fuzzMain } = await import('../build/harness/src/fuzz/main.js');
-process.exitCode = await fuzzMain(process.argv.slice(process.argv.findIndex((a) => a.endsWith('fuzz.mjs')) + 1));
+const code = await fuzzMain(process.argv.slice(process.argv.findIndex((a) => a.endsWith('fuzz.mjs')) + 1));
+// Every VM is stopped by now; an SSH exec interrupted mid-batch can leave its inactivity timer
+// armed (ssh/session.ts re-arms it on late output), which would keep Node alive for minutes.
+process.exit(code);

@@ -121,7 +121,7 @@ export class FuzzSession {
     this.s.timeToFirstFindingS ??= foundAfterS;
     cfg.say(`divergence in script ${index} (${whoDiffers(d)}, op ${d.op}: ${d.reason}); confirming and shrinking`);
     const again = await this.holds(Array(CONFIRM_RUNS - 1).fill(script), d);
-    if (again.some((x) => !x)) {
+    if (!cfg.signal.aborted && again.some((x) => !x)) {
       this.s.flaky.push({ scriptIndex: index, signature: sig });
       cfg.say(`script ${index}: the divergence did not show on every re-run; not shrunk`);
       return;
