@@ -188,16 +188,33 @@ function hasInterpreter(file: string): boolean {
   return Array.from({ length: b.readUInt16LE(0x38) }, (_, i) => b.readUInt32LE(phoff + i * size)).includes(3);
 }
 
-interface FuzzRun { code: number | null; stderr: string; pid: number }
+interface FuzzRun { code: number | null; stdout: string; stderr: string; pid: number }
 
 /** Runs `node harness/fuzz.mjs args`; `onStderr` sees the output as it grows (for Ctrl-C). */
 function runFuzz(args: string[], onStderr?: (all: string, child: ReturnType<typeof spawn>) => void): Promise<FuzzRun> {
   const child = spawn(process.execPath, [path.join(projectRoot, 'harness', 'fuzz.mjs'), ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stdout.on('data', () => undefined);
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); onStderr?.(stderr, child); });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr, pid: child.pid! })));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, pid: child.pid! })));
 }
+
+test('the CLI: --help, and bad options exit 2 naming the option', async (t) => {
+  const help = await runFuzz(['--help']);
+  t.is(help.code, 0);
+  for (const o of ['--seed', '--budget', '--out', '--kernels', '--profile', '--oracle-flip', '--mode', '--shard']) t.true(help.stdout.includes(o), o);
+  for (const [args, message] of [
+    [['--budget', 'soon'], /--budget expects a time like 90s, 10m, 1h or a cell count like 5000c, got "soon"/],
+    [['--profile', 'nope=pre-4b01a967'], /--profile nope=…: no kernel named nope in --kernels \(debian-6\.1-before, debian-6\.1-after\)/],
+    [['--kernels', 'no-such-kernel'], /no-such-kernel/],
+    [['--oracle-flip', 'noSuchFlag'], /--oracle-flip noSuchFlag: no such profile flag/],
+  ] as const) {
+    const r = await runFuzz([...args]);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, message);
+  }
+});
 
 const summaryOf = (dir: string): FuzzSummary => JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as FuzzSummary;
 const tempOut = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'kph-fuzz-'));

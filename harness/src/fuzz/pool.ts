@@ -95,6 +95,7 @@ class KernelVm {
     return runSelftest(this.boot!.session, t, 45_000 * this.scale);
   }
 
+  /** Stops the VM (it is never reused afterwards). */
   async stop(): Promise<void> {
     const b = this.boot;
     this.boot = undefined;
@@ -135,10 +136,12 @@ export class VmPool {
     return Object.fromEntries([...this.vms].map(([k, v]) => [k, v.bootMs]));
   }
 
+  /** Stops every VM. */
   async stop(): Promise<void> {
     await Promise.all([...this.vms.values()].map((v) => v.stop()));
   }
 
+  /** The VM of a kernel. */
   private vm(kernel: string): KernelVm {
     const v = this.vms.get(kernel);
     if (!v) throw new Error(`no VM for kernel ${kernel}`);

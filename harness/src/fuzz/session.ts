@@ -82,6 +82,7 @@ export class FuzzSession {
     return this.s;
   }
 
+  /** Cells per second of guest time so far. */
   private rate(): number { return this.runMs ? this.s.cellsRun / (this.runMs / 1000) : 0; }
 
   /** Updates the figures and rewrites summary.json / summary.md. */
