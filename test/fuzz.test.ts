@@ -267,6 +267,18 @@ test.serial('fuzz with --oracle-flip followupSameEuidConflict reports after vs t
   t.regex(fs.readFileSync(path.resolve(projectRoot, f!.files.case), 'utf8'), /reuseport: true/);
 });
 
+test.serial('a batch the lab breaks twice (kph-cells killed) ends the session with exit 3, a summary naming it, a fresh VM tried, no QEMU left', async (t) => {
+  const out = tempOut();
+  const r = await runFuzz(['--seed', '1', '--budget', '200c', '--kernels', 'debian-6.1-after', '--append', 'kph.cells_fault=kill@fuzz/5', '--out', out]);
+  t.is(r.code, 3, r.stderr.slice(-2000));
+  t.regex(r.stderr, /VM 1: C guest killed by signal SIGKILL; 59 cell\(s\) unanswered, retried on a fresh VM\n.*VM 2 ready/);
+  t.deepEqual(await qemuGone(r.pid, 5_000), []);
+  const s = summaryOf(out);
+  t.false(s.complete);
+  t.regex(s.stopReason, /^lab failure: debian-6\.1-after: a batch failed twice/);
+  t.is(s.bootMs['debian-6.1-after'].length, 2);
+});
+
 test.serial('Ctrl-C in the middle of a shrink (--mode behaviour) keeps the smallest script so far: exit 130 at once, finding, summary, no QEMU left', async (t) => {
   const out = tempOut();
   let sentAt = 0;

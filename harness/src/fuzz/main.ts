@@ -105,7 +105,7 @@ async function fuzz(opts: FuzzOptions, table: ProfileTable, selection: ReturnTyp
     const flags = PROFILES[profile as ProfileName];
     return { name: k.name, release: k.release, bzImage: k.bzImage, profile, hasSysctl: flags ? flags.autobindReuseSysctl : true };
   });
-  const ctx = jobContext({ runId: `fuzz-${opts.seed}-${stamp}`, runDir: out, accel, image, cGuest: cGuest.path, append: [], bootAttempts: 2, emit, signal });
+  const ctx = jobContext({ runId: `fuzz-${opts.seed}-${stamp}`, runDir: out, accel, image, cGuest: cGuest.path, append: opts.append, bootAttempts: 2, emit, signal });
   const summary: FuzzSummary = {
     seed: opts.seed, shard: `${opts.shard.index}/${opts.shard.count}`, mode: opts.mode,
     kernels: kernels.map((k) => ({ name: k.name, profile: k.profile, release: k.release, hasSysctl: k.hasSysctl })),

@@ -23,6 +23,8 @@ export interface FuzzOptions {
   /** Scripts per batch (one exec per kernel). */
   batch: number;
   accel: 'auto' | 'kvm' | 'tcg';
+  /** Extra kernel command-line words for every VM. */
+  append: string[];
   help: boolean;
 }
 
@@ -51,6 +53,7 @@ options:
   --shard I/N            run scripts k with k mod N = I-1 only (disjoint streams for N machines)
   --batch N              scripts per batch (one guest exec per kernel)          [64]
   --accel auto|kvm|tcg   accelerator, as in the main job                        [auto]
+  --append WORDS         extra kernel command-line words for every VM (e.g. kph.cells_fault=… to test the lab)
   --help                 this text
 
 Ctrl-C stops: what was found is already written; the summary is finalised (exit 130).
@@ -77,7 +80,7 @@ export function parseFuzzOptions(argv: string[]): FuzzOptions {
       options: {
         seed: { type: 'string' }, budget: { type: 'string' }, out: { type: 'string' }, kernels: { type: 'string' },
         profile: { type: 'string', multiple: true }, 'oracle-flip': { type: 'string', multiple: true }, mode: { type: 'string' },
-        shard: { type: 'string' }, batch: { type: 'string' }, accel: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        shard: { type: 'string' }, batch: { type: 'string' }, accel: { type: 'string' }, append: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
       },
     }).values;
   } catch (e) {
@@ -110,6 +113,6 @@ export function parseFuzzOptions(argv: string[]): FuzzOptions {
   const accel = (v.accel ?? 'auto') as FuzzOptions['accel'];
   if (!['auto', 'kvm', 'tcg'].includes(accel)) throw new FuzzUsageError(`--accel expects auto, kvm or tcg, got ${JSON.stringify(v.accel)}`);
   return {
-    seed, budget: parseBudget(v.budget ?? '10m'), out: v.out, kernels, profiles, oracleFlip: v['oracle-flip'] ?? [], mode, shard, batch, accel, help: v.help ?? false,
+    seed, budget: parseBudget(v.budget ?? '10m'), out: v.out, kernels, profiles, oracleFlip: v['oracle-flip'] ?? [], mode, shard, batch, accel, append: (v.append ?? []).flatMap((w) => w.split(/\s+/).filter(Boolean)), help: v.help ?? false,
   };
 }

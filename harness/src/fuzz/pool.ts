@@ -83,7 +83,7 @@ class KernelVm {
       await new Promise((res) => setTimeout(res, 1_000));
       const left = todo.filter((c) => !got.has(c.id)).map((c) => c.id);
       for (const crash of scanConsole(vm.consoleText.slice(from))) this.crashes.push({ kernel: this.kernel.name, vm: this.vmNumber, title: crash.title, kind: crash.kind, cells: left });
-      this.ctx.emit({ type: 'progress', scope: this.kernel.name, message: `VM ${this.vmNumber}: C guest ${describeExec(r)}; ${left.length} cell(s) go to a fresh VM` });
+      this.ctx.emit({ type: 'progress', scope: this.kernel.name, message: `VM ${this.vmNumber}: C guest ${describeExec(r)}; ${left.length} cell(s) unanswered${round === 0 ? ', retried on a fresh VM' : ''}` });
       if (round >= 1) throw new LabError(`${this.kernel.name}: a batch failed twice (${describeExec(r)})`);
       await this.start();
     }
