@@ -1,8 +1,9 @@
 // The differential fuzzer (harness/fuzz.mjs, harness/src/fuzz/): pure tests of the seeded
 // generator, the shard streams, the shrinker (with the oracle standing in for two kernels), the
-// emitted case file and the options; then real fuzz sessions on the embedded pair in QEMU: the
-// 4b01a967 change found and shrunk, its kselftest passing on after and failing on before, its
-// case file run by the main job, a wrong oracle caught with the rule named, and Ctrl-C.
+// comparison, the emitted case file and kselftest, the options; then real fuzz sessions on the
+// embedded pair in QEMU: the 4b01a967 change found and shrunk, its kselftest passing on after and
+// failing on before, its case file run by the main job, a wrong oracle caught with the rule
+// named, a batch the lab breaks twice, and Ctrl-C in the middle of a shrink.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
