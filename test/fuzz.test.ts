@@ -108,6 +108,14 @@ test('shrinker: the 4b01a967 divergence (oracle as kernels) shrinks to two SO_RE
   t.true(r.steps.length > 0);
 });
 
+test('shrinker: an interrupted round is reported as interrupted, never as a fixpoint', async (t) => {
+  const ctl = new AbortController();
+  const start = scriptAt(1, 0);
+  const r = await shrink(start, async (ss) => { ctl.abort(); return ss.map(() => false); }, { signal: ctl.signal });
+  t.is(r.stopped, 'interrupted');
+  t.deepEqual(r.script, start);
+});
+
 test('the emitted case file loads with the case loader and expands to the script', (t) => {
   const s: Script = {
     reuse: 1, range: 'two-ports', family: 'v4mapped', addr: 'any',

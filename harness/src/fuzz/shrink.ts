@@ -85,8 +85,12 @@ export async function shrink(start: Script, holds: HoldsFn, opts: { chunk?: numb
       next = part.find((_, j) => answers[j]);
       if (opts.signal?.aborted) break;
     }
+    if (next) {
+      s = next.script;
+      steps.push(next.step);
+    }
+    // An interrupted round proves nothing: the script is the smallest so far, not a fixpoint.
+    if (opts.signal?.aborted) return { script: s, steps, tested, rounds, stopped: 'interrupted' };
     if (!next) return { script: s, steps, tested, rounds };
-    s = next.script;
-    steps.push(next.step);
   }
 }
