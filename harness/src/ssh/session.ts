@@ -113,8 +113,9 @@ export class GuestSession {
       };
       const timedOut = (after: 'deadline' | 'inactivity'): void =>
         finish({ kind: 'timed-out', after, stdout: out.text(), stderr: err.text(), ms: ms() });
+      // Output that trails the end (after an abort, say) must not re-arm the idle timer: it would keep Node alive.
       const poke = (): void => {
-        if (!opts.inactivityMs) return;
+        if (!opts.inactivityMs || done) return;
         clearTimeout(idle);
         idle = setTimeout(() => timedOut('inactivity'), opts.inactivityMs);
       };
