@@ -1053,8 +1053,6 @@ int main(int argc, char **argv)
 	probe_kernel();
 	// The counters after one cell are the counters before the next: one reading per cell.
 	long counted = ncounters ? read_counters() : 0;
-	const char *flush_env = getenv("KPH_CELLS_FLUSH"); // experiment: "end" = one flush at the end
-	int flush_at_end = flush_env && !strcmp(flush_env, "end");
 	double t = prof ? now_s() : 0, started = t;
 	long cells = 0;
 	while ((n = getline(&line, &cap, stdin)) >= 0) {
@@ -1090,10 +1088,7 @@ int main(int argc, char **argv)
 			}
 			lap(PH_MARK, &t);
 		}
-		if (flush_at_end)
-			fwrite(out.p, 1, out.len, stdout);
-		else
-			emit(&out);
+		emit(&out);
 		free(copy);
 		cells++;
 		lap(PH_EMIT, &t);

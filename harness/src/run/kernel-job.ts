@@ -83,7 +83,10 @@ export interface KernelJobResult {
   buildFailure?: { log: string; tail: string };
 }
 
-const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
+/** Where the guests go in the VM. */
+export const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
+/** The C guest's command line (also what npm run bench times against the floor): no per-cell console marks. */
+export const cGuestCommand = (scale: number): string => `${REMOTE.c} --timeout ${10 * scale}`;
 /** Fresh VMs granted after the kernel crashed under a cell (each crash settles one cell as FAIL). */
 const MAX_CRASH_RESTARTS = 3;
 
@@ -223,8 +226,7 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
   const { vm, session } = boot;
   const from = vm.consoleText.length;
   const t = Date.now();
-  // No per-cell console marks: the C guest names its cells' processes and reports the kernel's WARNING counters instead.
-  const command = guest === 'c' ? `${REMOTE.c} --timeout ${10 * scale}` : `node ${REMOTE.ts} --timeout ${20 * scale}`;
+  const command = guest === 'c' ? cGuestCommand(scale) : `node ${REMOTE.ts} --timeout ${20 * scale}`;
   const warned = new Map<string, number>();
   const perCell = guest === 'c' ? ctx.budgets.perCellMs : ctx.budgets.perCellMs * 4;
   const r = await session.exec(command, {
