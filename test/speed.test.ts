@@ -257,3 +257,25 @@ test('real VM: the C loop writes no console bytes per cell, the kernel has the W
     await vm.stop(2_000);
   }
 });
+
+// ---------------------------------------------------------------- reports sent together (--flush-ms)
+
+rootTest('C guest --flush-ms: reports held for the window still reach the host before a fault between cells, and all of them at the end', async (t) => {
+  const [a, b, c] = ['speed/f1', 'speed/f2', 'speed/f3'];
+  // kph-cells SIGKILLs itself before c: a and b were held (a 100 s window), yet are delivered.
+  const run = await runCells([a, b, c].map((id) => encodeCell(cell(id))), ['--flush-ms', '100000'], { KPH_CELLS_FAULT: `kill@${c}`, KPH_CELLS_KMSG: path.join(tmp, 'kmsg-flush') });
+  t.deepEqual(run.lines.map((l) => parseGuestLine(l)?.report.id), [a, b]);
+  const all = await runCells([a, b].map((id) => encodeCell(cell(id))), ['--flush-ms', '100000'], { KPH_CELLS_KMSG: path.join(tmp, 'kmsg-flush') });
+  t.deepEqual(all.lines.map((l) => parseGuestLine(l)?.report.status), ['done', 'done']);
+});
+
+rootTest('C guest --flush-ms: a held report goes out when the guest waits for more input', async (t) => {
+  const child = spawn(await cGuestPath(), ['--flush-ms', '100000'], { env: { ...process.env, KPH_CELLS_KMSG: path.join(tmp, 'kmsg-wait') }, stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const first = new Promise<string>((resolve) => child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('\n')) resolve(out); }));
+  child.stdin.write(`${encodeCell(cell('speed/w1'))}\n`); // stdin stays open: the guest would block on it
+  const line = await Promise.race([first, sleep(15_000).then(() => 'nothing within 15 s')]);
+  child.stdin.end();
+  await new Promise((r) => child.on('close', r));
+  t.like(parseGuestLine(line.trim())?.report, { id: 'speed/w1', status: 'done' });
+});

@@ -12,6 +12,9 @@
 //      is part of the same splat (an oops and its "Kernel panic - not syncing: Fatal exception",
 //      a panic and its "---[ end Kernel panic" line); else, as cells run strictly in order, the
 //      first cell of the batch without a report.
+//      The guest sends "done" reports together, at most C_GUEST_FLUSH_MS apart (kernel-job.ts),
+//      so this last guess can name a cell up to that much earlier than the one that ran; 1 and
+//      3 are exact, and a crash in a cell's own context (the bind/connect paths) is named by 1.
 // A crash none of these explains is charged to the whole batch.
 import type { CrashReport } from '../vm/console.js';
 import { scanConsole } from '../vm/console.js';
@@ -88,7 +91,11 @@ export function attributeCrashes(guest: GuestKind, batch: PlannedCell[], text: s
   return crashes;
 }
 
-/** The cell the lab broke under gets an ERROR try: the last one marked as started, else the first without an answer (cells run in order). */
+/**
+ * The cell the lab broke under gets an ERROR try: the last one marked as started, else the first
+ * without an answer (cells run in order; with reports sent together it may be one that finished
+ * but whose report was lost with the session: it then runs again and is marked flaky).
+ */
 export function recordLabFailure(guest: GuestKind, batch: PlannedCell[], text: string, attempt: number, reason: string, result: KernelJobResult): void {
   const open = (id: string): boolean => !result.reports[guest].has(id) && !result.cellCrash![guest].has(id);
   const last = cellMarks(text, batch).filter((m) => m.kind === 'start').pop();

@@ -85,8 +85,10 @@ export interface KernelJobResult {
 
 /** Where the guests go in the VM. */
 export const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
-/** The C guest's command line (also what npm run bench times against the floor): no per-cell console marks. */
-export const cGuestCommand = (scale: number): string => `${REMOTE.c} --timeout ${10 * scale}`;
+/** How long the C guest may hold "done" reports to send them together (one SSH packet for several cells). */
+export const C_GUEST_FLUSH_MS = 100;
+/** The C guest's command line (also what npm run bench times against the floor): no per-cell console marks, reports sent together. */
+export const cGuestCommand = (scale: number): string => `${REMOTE.c} --timeout ${10 * scale} --flush-ms ${C_GUEST_FLUSH_MS}`;
 /** Fresh VMs granted after the kernel crashed under a cell (each crash settles one cell as FAIL). */
 const MAX_CRASH_RESTARTS = 3;
 
