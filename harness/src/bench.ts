@@ -115,8 +115,8 @@ async function main(): Promise<void> {
   const cold = process.argv.includes('--cold');
   const json = jsonPath(process.argv);
   const n = Number(process.env.KPH_BENCH_BOOTS ?? 3);
-  const rounds = Number(process.env.KPH_BENCH_FLOOR_ROUNDS ?? 4);
-  const chunk = Number(process.env.KPH_BENCH_FLOOR_CHUNK ?? 50);
+  const rounds = Number(process.env.KPH_BENCH_FLOOR_ROUNDS ?? 8);
+  const chunk = Number(process.env.KPH_BENCH_FLOOR_CHUNK ?? 40);
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bench-logs-'));
   if (cold) {
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bench-cache-'));
