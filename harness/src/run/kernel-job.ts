@@ -1,7 +1,7 @@
 // Everything that happens to one kernel: boot a VM, prove which kernel answered (`uname -r`),
 // push the guests, stream the cells through them, and attribute console crashes to the cell
-// that was running (./attribution.ts). A VM is never reused
-// after a failure: cells left without an answer go to a fresh VM, a bounded number of times.
+// that was running (./attribution.ts). A VM is never reused after a failure: cells left
+// without an answer go to a fresh VM, a bounded number of times.
 import type { GuestCellReport } from '../model/cell.js';
 import { encodeCell, parseGuestLine } from '../model/wire.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
