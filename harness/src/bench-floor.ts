@@ -1,9 +1,10 @@
 // The floor of `npm run bench`: on one VM of a kernel, alternate chunks of guest/c/kph-floor
 // (fork; the child enters a fresh netns and binds two SO_REUSEADDR sockets to port 0; exit;
-// waitpid) and chunks of the harness's C guest loop on cells that apply to this kernel, each
-// timed from the host (SSH exec to exit, so both pay one exec per chunk). Alternating chunks
-// keep the comparison fair on a shared host whose load drifts: both see the same weather.
-// QEMU's CPU time per iteration is kept too, a figure that host load barely moves.
+// waitpid) and chunks of the harness's C guest loop on cells that apply to this kernel.
+// Each side is timed inside the guest (kph-floor's own clock, kph-cells --profile's wall: the
+// steady state of a long batch, without a chunk's SSH exec and start-up) and from the host
+// (exec to exit). Alternating chunks keep the comparison fair on a shared host whose load
+// drifts: both see the same weather. QEMU's CPU time per iteration is kept too.
 import fs from 'node:fs';
 import { buildCGuest, buildFloor } from './guests/index.js';
 import type { GuestImage } from './image/build.js';
@@ -18,12 +19,16 @@ const FLOOR_REMOTE = '/tmp/kph/kph-floor';
 
 export interface FloorFigures {
   kernel: string;
-  /** Floor iterations and their host-timed wall seconds. */
+  /** Floor iterations, their seconds timed in the guest, and timed from the host. */
   floorIterations: number;
   floorSeconds: number;
-  /** Cells the C guest answered `done` (cells that apply to this kernel) and the wall seconds of their chunks. */
+  floorHostSeconds: number;
+  /** Cells the C guest answered `done` (cells that apply to this kernel), their loop's seconds in the guest, and from the host. */
   loopCells: number;
   loopSeconds: number;
+  loopHostSeconds: number;
+  /** kph-cells --profile: milliseconds per cell of each phase of the loop. */
+  phases: Record<string, number>;
   /** QEMU CPU milliseconds per floor iteration and per cell. */
   floorCpuMs: number;
   loopCpuMs: number;
@@ -66,7 +71,8 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
     if (probe.kind !== 'exited') throw new Error(`${o.kernel.name}: probing the sysctl ${describeExec(probe)}`);
     const hasReuse = probe.stdout.trim() === 'has';
     const cells = defaultPlan().filter((c) => c.guests.includes('c') && (c.autobindReuse === 'absent') !== hasReuse);
-    const f: FloorFigures = { kernel: o.kernel.name, floorIterations: 0, floorSeconds: 0, loopCells: 0, loopSeconds: 0, floorCpuMs: 0, loopCpuMs: 0 };
+    const f: FloorFigures = { kernel: o.kernel.name, floorIterations: 0, floorSeconds: 0, floorHostSeconds: 0, loopCells: 0, loopSeconds: 0, loopHostSeconds: 0, phases: {}, floorCpuMs: 0, loopCpuMs: 0 };
+    let profiled = 0;
     let floorCpu = 0;
     let loopCpu = 0;
     let next = 0;
@@ -74,20 +80,28 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
       let cpu = cpuMsOf(vm.pid);
       let t = Date.now();
       const fr = await session.exec(`${FLOOR_REMOTE} --count ${o.chunk}`, { deadlineMs });
-      f.floorSeconds += (Date.now() - t) / 1000;
+      f.floorHostSeconds += (Date.now() - t) / 1000;
       floorCpu += cpuMsOf(vm.pid) - cpu;
       if (fr.kind !== 'exited' || fr.code !== 0) throw new Error(`${o.kernel.name}: kph-floor ${describeExec(fr)}`);
-      f.floorIterations += (JSON.parse(fr.stdout) as { iterations: number }).iterations;
+      const fj = JSON.parse(fr.stdout) as { iterations: number; seconds: number };
+      f.floorIterations += fj.iterations;
+      f.floorSeconds += fj.seconds;
 
       const chunk = Array.from({ length: Math.min(o.chunk, cells.length) }, () => cells[next++ % cells.length]);
       cpu = cpuMsOf(vm.pid);
       t = Date.now();
-      const lr = await session.exec(cGuestCommand(o.accel.timeScale), { stdin: chunk.map(encodeCell).join('\n') + '\n', deadlineMs });
-      f.loopSeconds += (Date.now() - t) / 1000;
+      const lr = await session.exec(`${cGuestCommand(o.accel.timeScale)} --profile`, { stdin: chunk.map(encodeCell).join('\n') + '\n', deadlineMs });
+      f.loopHostSeconds += (Date.now() - t) / 1000;
       loopCpu += cpuMsOf(vm.pid) - cpu;
       if (lr.kind !== 'exited' || lr.code !== 0) throw new Error(`${o.kernel.name}: kph-cells ${describeExec(lr)}`);
       f.loopCells += lr.stdout.split('\n').filter((l) => parseReportLine(l)?.status === 'done').length;
+      const wall = /kph-cells profile: (\d+) cells in ([\d.]+) s/.exec(lr.stderr);
+      if (!wall) throw new Error(`${o.kernel.name}: kph-cells --profile printed no totals: ${lr.stderr.slice(-500)}`);
+      f.loopSeconds += Number(wall[2]);
+      profiled += Number(wall[1]);
+      for (const m of lr.stderr.matchAll(/^ {2}(\S+) +([\d.]+) ms/gm)) f.phases[m[1]] = (f.phases[m[1]] ?? 0) + Number(m[2]);
     }
+    for (const k of Object.keys(f.phases)) f.phases[k] /= Math.max(1, profiled);
     f.floorCpuMs = floorCpu / Math.max(1, f.floorIterations);
     f.loopCpuMs = loopCpu / Math.max(1, f.loopCells);
     return f;

@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     console.log(`  ${k.name.padEnd(7)} harness ${s(median(ssh))}   bare ${s(median(bare))}   ratio ${(median(ssh) / median(bare)).toFixed(2)}`);
   }
 
-  console.log(`\nThe floor (${rounds} rounds of ${chunk}, alternating on one VM per kernel): kph-floor = fork + unshare(CLONE_NEWNET) + two SO_REUSEADDR sockets bound to port 0 + exit + waitpid; loop = the C guest as the harness runs it, on the cells that apply to the kernel (done reports only)`);
+  console.log(`\nThe floor (${rounds} rounds of ${chunk}, alternating on one VM per kernel): kph-floor = fork + unshare(CLONE_NEWNET) + two SO_REUSEADDR sockets bound to port 0 + exit + waitpid; harness = the C guest's loop as the harness runs it, on the cells that apply to the kernel (done reports only); rates timed in the guest (host-timed, with one SSH exec per chunk, in brackets)`);
   const floors: FloorFigures[] = [];
   for (const k of kernels) {
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bench-floor-'));
@@ -155,7 +155,9 @@ async function main(): Promise<void> {
     floors.push(f);
     const floorPerS = f.floorIterations / f.floorSeconds;
     const loopPerS = f.loopCells / f.loopSeconds;
-    console.log(`  ${k.name.padEnd(7)} floor ${floorPerS.toFixed(1)} cells/s   harness ${loopPerS.toFixed(1)} cells/s   ratio ${(loopPerS / floorPerS).toFixed(2)}   (QEMU CPU per iteration: floor ${f.floorCpuMs.toFixed(1)} ms, cell ${f.loopCpuMs.toFixed(1)} ms, ratio ${(f.floorCpuMs / f.loopCpuMs).toFixed(2)})`);
+    const hostRatio = (f.loopCells / f.loopHostSeconds) / (f.floorIterations / f.floorHostSeconds);
+    console.log(`  ${k.name.padEnd(7)} floor ${floorPerS.toFixed(1)} cells/s   harness ${loopPerS.toFixed(1)} cells/s   ratio ${(loopPerS / floorPerS).toFixed(2)} (${hostRatio.toFixed(2)})   QEMU CPU per iteration: floor ${f.floorCpuMs.toFixed(1)} ms, cell ${f.loopCpuMs.toFixed(1)} ms, ratio ${(f.floorCpuMs / f.loopCpuMs).toFixed(2)}`);
+    console.log(`          loop phases, ms per cell: ${Object.entries(f.phases).map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}`);
   }
 
   const warm = await mainJob(process.env);
@@ -186,6 +188,8 @@ async function main(): Promise<void> {
           floor_cells_per_s: floorPerS,
           ratio: loopPerS / floorPerS,
           floor_iterations: f.floorIterations,
+          host_timed_ratio: (f.loopCells / f.loopHostSeconds) / (f.floorIterations / f.floorHostSeconds),
+          loop_phases_ms_per_cell: f.phases,
           cpu_ms_per_cell: f.loopCpuMs,
           cpu_ms_per_floor_iteration: f.floorCpuMs,
           cpu_ratio: f.floorCpuMs / f.loopCpuMs,
