@@ -70,7 +70,10 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
     const probe = await session.exec('test -e /proc/sys/net/ipv4/ip_autobind_reuse && echo has || echo lacks', { deadlineMs: 60_000 });
     if (probe.kind !== 'exited') throw new Error(`${o.kernel.name}: probing the sysctl ${describeExec(probe)}`);
     const hasReuse = probe.stdout.trim() === 'has';
-    const cells = defaultPlan().filter((c) => c.guests.includes('c') && (c.autobindReuse === 'absent') !== hasReuse);
+    const applicable = defaultPlan().filter((c) => c.guests.includes('c') && (c.autobindReuse === 'absent') !== hasReuse);
+    // Spread evenly over the plan (its cases differ in cost: connects, listeners), not its first cells.
+    const total = o.rounds * o.chunk;
+    const cells = Array.from({ length: total }, (_, k) => applicable[Math.floor((k * applicable.length) / total) % applicable.length]);
     const f: FloorFigures = { kernel: o.kernel.name, floorIterations: 0, floorSeconds: 0, floorHostSeconds: 0, loopCells: 0, loopSeconds: 0, loopHostSeconds: 0, phases: {}, floorCpuMs: 0, loopCpuMs: 0 };
     let profiled = 0;
     let floorCpu = 0;
@@ -87,7 +90,8 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
       f.floorIterations += fj.iterations;
       f.floorSeconds += fj.seconds;
 
-      const chunk = Array.from({ length: Math.min(o.chunk, cells.length) }, () => cells[next++ % cells.length]);
+      const chunk = cells.slice(next, next + o.chunk);
+      next += o.chunk;
       cpu = cpuMsOf(vm.pid);
       t = Date.now();
       const lr = await session.exec(`${cGuestCommand(o.accel.timeScale)} --profile`, { stdin: chunk.map(encodeCell).join('\n') + '\n', deadlineMs });
