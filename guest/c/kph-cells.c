@@ -6,8 +6,11 @@
 //   {"id":"..","status":"done","results":[{"ok":true,"port":32768},{"ok":false,"errno":"EADDRINUSE"}]}
 //   {"id":"..","status":"unsupported","reason":".."}
 //   {"id":"..","status":"error","reason":".."}
-// Each cell runs in a forked child (kselftest style) that enters a fresh network namespace;
-// the parent relays the child's report, or reports the child's timeout / crash itself.
+// plus "kernel_warned":<n> in a cell's line when the kernel's WARNING/oops counters moved
+// while it ran (see "crash attribution" below).
+// Each cell runs in a child process (kselftest style; cloned with CLONE_VM, see child_main)
+// that enters a fresh network namespace; the parent relays the child's report, or reports the
+// child's timeout / crash itself. --profile prints where the loop's time goes, per phase.
 // Diagnostics go to stderr; stdout carries only the JSON lines.
 //
 // Build: gcc -static -O2 -Wall -Wextra -Werror -o kph-cells kph-cells.c
@@ -26,12 +29,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -46,6 +55,12 @@
 
 static const char SYSCTL_RANGE[] = "/proc/sys/net/ipv4/ip_local_port_range";
 static const char SYSCTL_REUSE[] = "/proc/sys/net/ipv4/ip_autobind_reuse";
+
+// What this kernel has, found once at start-up (a sysctl exists in every netns or in none),
+// and the values a fresh netns starts with (-1: unknown): a cell skips writing a value its
+// namespace already has.
+static int have_range, have_reuse;
+static int fresh_range_lo = -1, fresh_range_hi = -1, fresh_reuse = -1;
 
 enum family { FAM_INET, FAM_INET6, FAM_MAPPED };
 enum op_kind { OP_BIND, OP_CONNECT, OP_LISTEN, OP_CLOSE };
@@ -71,6 +86,37 @@ struct cell {
 	struct sock_spec socks[MAX_SOCKS];
 	struct op ops[MAX_OPS];
 };
+
+// ---------------------------------------------------------------- profile (--profile)
+
+// Phases timed with CLOCK_MONOTONIC when --profile is given; totals go to stderr at the end.
+// The child's phases land in a page shared with the parent (MAP_SHARED, set up once).
+enum phase {
+	PH_PARSE, PH_MARK, PH_FORK, PH_UNSHARE, PH_LO, PH_SYSCTL_CHECK, PH_SYSCTL_WRITE, PH_LISTENERS,
+	PH_SOCKETS, PH_OPS, PH_JSON, PH_CHILD_WRITE, PH_CHILD_WAIT, PH_REAP, PH_EMIT, PH_READ_INPUT, PH_COUNT
+};
+static const char *const phase_names[PH_COUNT] = {
+	"parse", "attribution", "spawn", "unshare", "lo_up", "sysctl_check", "sysctl_write", "listeners",
+	"sockets", "ops", "json", "child_write", "child_wait", "collect", "emit", "read_input",
+};
+static double *prof; // NULL unless --profile
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+// Adds the time since *t to phase ph and restarts *t (no-op without --profile).
+static void lap(enum phase ph, double *t)
+{
+	if (!prof)
+		return;
+	double n = now_s();
+	prof[ph] += n - *t;
+	*t = n;
+}
 
 // ---------------------------------------------------------------- growable string
 
@@ -443,25 +489,31 @@ static void run_cell(const struct cell *c, struct buf *out)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int domain = c->fam == FAM_INET ? AF_INET : AF_INET6;
+	double t = prof ? now_s() : 0;
 
 #define FAIL(status, ...) do { snprintf(reason, sizeof reason, __VA_ARGS__); report_status(out, c->id, status, reason); return; } while (0)
 
+	if (!have_range)
+		FAIL("error", "%s is missing (is /proc mounted?)", SYSCTL_RANGE);
+	if (c->reuse < 0 && have_reuse)
+		FAIL("unsupported", "reuse=absent needs a kernel without net.ipv4.ip_autobind_reuse, but this kernel has it");
+	if (c->reuse >= 0 && !have_reuse)
+		FAIL("unsupported", "reuse=%d needs net.ipv4.ip_autobind_reuse, which this kernel does not have", c->reuse);
+	lap(PH_SYSCTL_CHECK, &t);
 	if (unshare(CLONE_NEWNET))
 		FAIL("error", "unshare(CLONE_NEWNET) failed: %s", errname(errno));
+	lap(PH_UNSHARE, &t);
 	if (lo_up())
 		FAIL("error", "bringing lo up failed: %s", errname(errno));
-	if (!file_exists(SYSCTL_RANGE))
-		FAIL("error", "%s is missing (is /proc mounted?)", SYSCTL_RANGE);
-	if (c->reuse < 0 && file_exists(SYSCTL_REUSE))
-		FAIL("unsupported", "reuse=absent needs a kernel without net.ipv4.ip_autobind_reuse, but this kernel has it");
-	if (c->reuse >= 0 && !file_exists(SYSCTL_REUSE))
-		FAIL("unsupported", "reuse=%d needs net.ipv4.ip_autobind_reuse, which this kernel does not have", c->reuse);
+	lap(PH_LO, &t);
 
+	// The namespace is fresh: a value it starts with is not written again.
 	snprintf(reason, sizeof reason, "%d %d\n", c->range_lo, c->range_hi);
-	if (write_file(SYSCTL_RANGE, reason))
+	if ((c->range_lo != fresh_range_lo || c->range_hi != fresh_range_hi) && write_file(SYSCTL_RANGE, reason))
 		FAIL("error", "writing '%d %d' to %s failed: %s", c->range_lo, c->range_hi, SYSCTL_RANGE, errname(errno));
-	if (c->reuse >= 0 && write_file(SYSCTL_REUSE, c->reuse ? "1\n" : "0\n"))
+	if (c->reuse >= 0 && c->reuse != fresh_reuse && write_file(SYSCTL_REUSE, c->reuse ? "1\n" : "0\n"))
 		FAIL("error", "writing %d to %s failed: %s", c->reuse, SYSCTL_REUSE, errname(errno));
+	lap(PH_SYSCTL_WRITE, &t);
 
 	for (int j = 0; j < c->ndst; j++) {
 		len = make_addr(c, 0, DST_PORT_BASE + j, 1, &ss);
@@ -475,6 +527,7 @@ static void run_cell(const struct cell *c, struct buf *out)
 		if (listen(dsts[j], BACKLOG))
 			FAIL("error", "destination %d: listen failed: %s", j, errname(errno));
 	}
+	lap(PH_LISTENERS, &t);
 
 	for (int i = 0; i < c->nsock; i++) {
 		const struct sock_spec *s = &c->socks[i];
@@ -498,6 +551,7 @@ static void run_cell(const struct cell *c, struct buf *out)
 		if (set_int_opt(fds[i], IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, s->no_port))
 			FAIL("error", "socket %d: IP_BIND_ADDRESS_NO_PORT=%d failed: %s", i, s->no_port, errname(errno));
 	}
+	lap(PH_SOCKETS, &t);
 #undef FAIL
 
 	out->len = 0;
@@ -507,6 +561,7 @@ static void run_cell(const struct cell *c, struct buf *out)
 	for (int k = 0; k < c->nops; k++) {
 		const struct op *op = &c->ops[k];
 		int fd = fds[op->sock], rc = -1;
+		lap(PH_JSON, &t);
 		switch (op->kind) {
 		case OP_BIND:
 			len = make_addr(c, c->addr_any, 0, 0, &ss);
@@ -526,6 +581,9 @@ static void run_cell(const struct cell *c, struct buf *out)
 			fds[op->sock] = -1; // later ops on this socket see EBADF, as an application would
 			break;
 		}
+		int e = errno;
+		lap(PH_OPS, &t);
+		errno = e;
 		if (k)
 			buf_add(out, ",", 1);
 		if (rc)
@@ -541,6 +599,7 @@ static void run_cell(const struct cell *c, struct buf *out)
 		}
 	}
 	buf_add(out, "]}\n", 3);
+	lap(PH_JSON, &t);
 }
 
 // Test hook: a fault, read from $KPH_CELLS_FAULT or else from the kernel command line word
@@ -552,21 +611,24 @@ static void run_cell(const struct cell *c, struct buf *out)
 static char fault_mode[32];
 static const char *fault_cell;
 
-static void load_fault(void)
+// Reads the test hook's fault (above) and kph.cells_mark=1 (start marks, as --mark).
+static void load_fault(int *mark)
 {
-	static char word[1024];
-	const char *f = getenv("KPH_CELLS_FAULT");
-	if (!f || !*f) {
-		char cmdline[4096];
-		FILE *fp = fopen("/proc/cmdline", "r");
-		size_t n = fp ? fread(cmdline, 1, sizeof cmdline - 1, fp) : 0;
-		if (fp)
-			fclose(fp);
-		cmdline[n] = '\0';
-		for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n"))
-			if (!strncmp(w, "kph.cells_fault=", 16))
-				f = w + 16;
+	static char cmdline[4096], word[1024];
+	const char *f = getenv("KPH_CELLS_FAULT"), *from_cmdline = NULL;
+	FILE *fp = fopen("/proc/cmdline", "r");
+	size_t n = fp ? fread(cmdline, 1, sizeof cmdline - 1, fp) : 0;
+	if (fp)
+		fclose(fp);
+	cmdline[n] = '\0';
+	for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n")) {
+		if (!strncmp(w, "kph.cells_fault=", 16))
+			from_cmdline = w + 16;
+		else if (!strcmp(w, "kph.cells_mark=1"))
+			*mark = 1;
 	}
+	if (!f || !*f)
+		f = from_cmdline;
 	if (!f || !*f)
 		return;
 	snprintf(word, sizeof word, "%s", f);
@@ -586,6 +648,9 @@ static int fault_applies(const struct cell *c, const char *mode)
 // The parent's faults: the SSH connection or kph-cells itself dies before the cell runs.
 static void maybe_inject_parent_fault(const struct cell *c)
 {
+	// The faults strike between cells: the reports of the cells before are delivered first.
+	if (fault_applies(c, "kill") || fault_applies(c, "sshd"))
+		fflush(stdout);
 	if (fault_applies(c, "kill"))
 		kill(getpid(), SIGKILL);
 	if (!fault_applies(c, "sshd"))
@@ -638,142 +703,276 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-// With --mark, "kph: cell <fnv1a of id> start" goes to the kernel log at KERN_WARNING before
-// each cell, so it reaches the serial console (loglevel=5) ahead of anything the cell makes
-// the kernel print: the host attributes a crash to the last cell started. The mark names the
-// cell by an 8-digit hash, not its id: every console byte costs time under TCG. /dev/kmsg is
-// opened per cell because writes are rate-limited per open file (printk.devkmsg=ratelimit).
-static void mark_start(const char *id)
+// ---------------------------------------------------------------- crash attribution
+//
+// Console bytes are expensive under TCG (every byte traps), so by default nothing is written
+// to the console per cell. A crash is still charged to its cell:
+//  - the cell's child is named "kc-<fnv1a of id>" (PR_SET_NAME), so a WARNING, oops or panic
+//    raised in its context names it in the splat ("Comm: kc-1a2b3c4d");
+//  - the parent reads the kernel's WARNING and oops counters before and after each cell; when
+//    they moved, it writes "kph: cell <fnv1a> warned <n>" to the kernel log after the cell
+//    (the splat came first) and adds "kernel_warned":<n> to the cell's report;
+//  - cells run strictly in order, so after a fatal crash the running cell is the first one
+//    without a report (the host's fallback).
+// With --mark (or kph.cells_mark=1 on the kernel command line), "kph: cell <fnv1a> start" is
+// also written before each cell, as before: the host then charges a crash to the last cell
+// started (test/fixtures/fake-qemu uses it to time its injected faults).
+
+// Writes one KERN_WARNING line to the kernel log (loglevel=5 puts it on the console).
+// /dev/kmsg is opened per line because writes are rate-limited per open file.
+__attribute__((format(printf, 1, 2))) static void kmsg_line(const char *fmt, ...)
 {
-	char line[64];
-	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	char line[128];
+	const char *path = getenv("KPH_CELLS_KMSG"); // test hook: a file instead of the kernel log
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	int fd = open(path && *path ? path : "/dev/kmsg", O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	int n = snprintf(line, sizeof line, "<4>kph: cell %08x start\n", fnv1a(id));
 	if (n > 0 && (size_t)n < sizeof line && write(fd, line, (size_t)n) < 0) {
 		// best effort: a missing mark only weakens crash attribution
 	}
 	close(fd);
 }
 
-static void child_main(const struct cell *c, int fd)
+// The counters a WARNING or an oops moves. $KPH_CELLS_COUNTERS (colon-separated files) is a
+// test hook; /proc/sys/kernel/tainted is the fallback on kernels without the sysfs counters
+// (it moves only on a new taint flag, so it is compared, not subtracted).
+#define MAX_COUNTERS 4
+static int counter_fd[MAX_COUNTERS], ncounters, counters_are_taint;
+
+static void open_counters(void)
 {
-	struct buf out = { 0 };
-	maybe_inject_fault(c);
-	run_cell(c, &out);
-	for (size_t off = 0; off < out.len;) {
-		ssize_t n = write(fd, out.p + off, out.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			_exit(4);
-		off += (size_t)n;
+	static char list[1024];
+	const char *env = getenv("KPH_CELLS_COUNTERS");
+	snprintf(list, sizeof list, "%s", env && *env ? env : "/sys/kernel/warn_count:/sys/kernel/oops_count");
+	for (char *save = NULL, *p = strtok_r(list, ":", &save); p && ncounters < MAX_COUNTERS; p = strtok_r(NULL, ":", &save)) {
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			counter_fd[ncounters++] = fd;
 	}
+	if (ncounters == 0 && !(env && *env)) {
+		int fd = open("/proc/sys/kernel/tainted", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			counter_fd[ncounters++] = fd;
+			counters_are_taint = 1;
+		}
+	}
+}
+
+// The sum of the counters now (pread at 0 makes sysfs and procfs produce a fresh value).
+static long read_counters(void)
+{
+	long sum = 0;
+	for (int i = 0; i < ncounters; i++) {
+		char b[32];
+		ssize_t n = pread(counter_fd[i], b, sizeof b - 1, 0);
+		if (n > 0) {
+			b[n] = '\0';
+			sum += strtol(b, NULL, 10);
+		}
+	}
+	return sum;
+}
+
+// How many WARNINGs/oopses happened between two readings.
+static long counters_moved(long before, long after)
+{
+	if (counters_are_taint)
+		return before != after;
+	return after > before ? after - before : 0;
+}
+
+// Adds "kernel_warned":n to a report line that ends with "}\n".
+static void add_kernel_warned(struct buf *out, long n)
+{
+	if (out->len < 2 || out->p[out->len - 2] != '}')
+		return;
+	out->len -= 2;
+	buf_printf(out, ",\"kernel_warned\":%ld}\n", n);
+}
+
+// ---------------------------------------------------------------- the cell's child
+
+// The child's report goes into a page shared with the parent (no pipe: the parent sleeps on
+// the child's pidfd and wakes once, when it exits). len is set last, when the text is whole.
+struct shared_report {
+	volatile size_t len;
+	char text[];
+};
+static struct shared_report *shared;
+static size_t shared_cap; // bytes of text
+
+// Makes the shared report area hold at least need bytes; -1 if mmap fails.
+static int ensure_shared(size_t need)
+{
+	if (shared && need <= shared_cap)
+		return 0;
+	size_t size = sizeof *shared + (need > 65536 ? need : 65536);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	if (shared)
+		munmap(shared, sizeof *shared + shared_cap);
+	shared = p;
+	shared_cap = size - sizeof *shared;
+	return 0;
+}
+
+// The cell's child shares the parent's memory (clone with CLONE_VM, as posix_spawn does): no
+// page tables to copy, no copy-on-write faults, a cheap exit; under TCG that memory work is a
+// good part of a fork's cost. The parent only sleeps on the child's pidfd meanwhile (or kills
+// it), so nothing changes under either; the child writes its own stack, child_out (owned by
+// the parent and reused, so nothing leaks) and the shared report area, and leaves by _exit.
+#define CHILD_STACK (256 * 1024)
+static char *child_stack;
+static struct buf child_out;
+
+static void child_main(const struct cell *c)
+{
+	struct buf *out = &child_out;
+	char comm[16];
+	snprintf(comm, sizeof comm, "kc-%08x", fnv1a(c->id));
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+	maybe_inject_fault(c);
+	out->len = 0;
+	run_cell(c, out);
+	double t = prof ? now_s() : 0;
+	if (out->len > shared_cap)
+		_exit(5);
+	memcpy(shared->text, out->p, out->len);
+	__atomic_store_n(&shared->len, out->len, __ATOMIC_RELEASE);
+	lap(PH_CHILD_WRITE, &t);
 	_exit(0);
+}
+
+static int child_entry(void *c)
+{
+	setpgid(0, 0);
+	child_main(c);
+	return 0;
 }
 
 // ---------------------------------------------------------------- the parent
 
-static double now_s(void)
+// Report lines are flushed together, at most flush_ms apart (0: each at once): every write
+// wakes the SSH server, which encrypts and sends a packet, a cost per line under TCG. A line
+// that is not a plain "done" goes out at once, and so does everything before the loop waits
+// for input or ends.
+static double flush_ms, last_flush;
+
+static void flush_out(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	fflush(stdout);
+	last_flush = now_s();
 }
 
 static void emit(const struct buf *b)
 {
 	fwrite(b->p, 1, b->len, stdout);
-	fflush(stdout);
+	int plain = b->len > 20 && strstr(b->p, "\"status\":\"done\"") && !strstr(b->p, "\"kernel_warned\"");
+	if (!plain || flush_ms <= 0 || (now_s() - last_flush) * 1000 >= flush_ms)
+		flush_out();
+}
+
+// Flushes pending reports when the next getline would wait: the host may be waiting for them.
+static void flush_if_input_waits(void)
+{
+	if (stdin->_IO_read_ptr < stdin->_IO_read_end)
+		return;
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	if (poll(&p, 1, 0) == 0)
+		flush_out();
+}
+
+// Waits for the child to end until the deadline: on its pidfd (Linux >= 5.3), else by polling
+// waitpid every millisecond. Returns 1 once reaped (status set), 0 at the deadline, -1 on error.
+static int wait_child(pid_t pid, double deadline, int *status)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0), rc;
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+		if (w == pid) {
+			rc = 1;
+			break;
+		}
+		if (w < 0 && errno != EINTR) {
+			rc = -1;
+			break;
+		}
+		double left = deadline - now_s();
+		if (left <= 0) {
+			rc = 0;
+			break;
+		}
+		if (pfd >= 0) {
+			struct pollfd p = { .fd = pfd, .events = POLLIN };
+			poll(&p, 1, (int)(left * 1000) + 1); // ready, timed out or EINTR: waitpid tells
+		} else {
+			struct timespec ts = { 0, 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (pfd >= 0)
+		close(pfd);
+	return rc;
 }
 
 // Forks the child for one cell, relays its report or reports its failure.
 static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 {
-	int p[2], status = 0, timed_out = 0, reaped = 0;
+	int status = 0;
 	char reason[160];
-	struct buf got = { 0 };
 	pid_t pid;
-	double deadline = now_s() + timeout;
+	double t0 = now_s(), deadline = t0 + timeout, t = t0;
 
-	if (pipe2(p, O_CLOEXEC)) {
-		snprintf(reason, sizeof reason, "pipe failed: %s", errname(errno));
+	// Room for the longest report: every op's result, the id escaped, a reason.
+	if (ensure_shared(6 * strlen(c->id) + 64 * MAX_OPS + 1024)) {
+		snprintf(reason, sizeof reason, "mmap for the report failed: %s", errname(errno));
 		report_status(out, c->id, "error", reason);
 		return;
 	}
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
+	shared->len = 0;
+	if (!child_stack) {
+		void *st = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (st == MAP_FAILED) {
+			snprintf(reason, sizeof reason, "mmap for the child's stack failed: %s", errname(errno));
+			report_status(out, c->id, "error", reason);
+			return;
+		}
+		child_stack = st;
+	}
+	// The child leaves by _exit: stdio buffers are never written by it.
+	pid = clone(child_entry, child_stack + CHILD_STACK, CLONE_VM | SIGCHLD, (void *)c);
 	if (pid < 0) {
-		snprintf(reason, sizeof reason, "fork failed: %s", errname(errno));
-		close(p[0]);
-		close(p[1]);
+		snprintf(reason, sizeof reason, "clone failed: %s", errname(errno));
 		report_status(out, c->id, "error", reason);
 		return;
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		close(p[0]);
-		child_main(c, p[1]);
 	}
 	setpgid(pid, pid);
-	close(p[1]);
+	lap(PH_FORK, &t);
 
-	// Read the report until EOF (the child exited) or the deadline.
-	for (;;) {
-		char chunk[4096];
-		int ms = (int)((deadline - now_s()) * 1000);
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		if (ms <= 0) {
-			timed_out = 1;
-			break;
-		}
-		int r = poll(&pfd, 1, ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			timed_out = 1;
-			break;
-		}
-		ssize_t n = read(p[0], chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		buf_add(&got, chunk, (size_t)n);
-	}
-	close(p[0]);
-	// The pipe is closed; wait for the exit status, still under the deadline.
-	while (!timed_out) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid) {
-			reaped = 1;
-			break;
-		}
-		if (w < 0 && errno != EINTR)
-			break;
-		if (now_s() >= deadline) {
-			timed_out = 1;
-			break;
-		}
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	if (!reaped) {
+	int waited = wait_child(pid, deadline, &status), timed_out = waited == 0;
+	if (waited != 1) {
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}
+	lap(PH_CHILD_WAIT, &t);
 
-	int complete = got.len > 1 && got.p[got.len - 1] == '\n' && got.p[0] == '{' &&
-		memchr(got.p, '\n', got.len) == got.p + got.len - 1;
+	size_t len = __atomic_load_n(&shared->len, __ATOMIC_ACQUIRE);
+	const char *got = shared->text;
+	int complete = len > 1 && len <= shared_cap && got[len - 1] == '\n' && got[0] == '{' &&
+		memchr(got, '\n', len) == got + len - 1;
 	if (timed_out && !complete) {
 		snprintf(reason, sizeof reason, "timeout: the cell's child ran longer than %gs and was killed", timeout);
 		report_status(out, c->id, "error", reason);
 	} else if (complete) {
 		out->len = 0;
-		buf_add(out, got.p, got.len);
+		buf_add(out, got, len);
 	} else if (WIFSIGNALED(status)) {
 		const char *abbrev = sigabbrev_np(WTERMSIG(status));
 		snprintf(reason, sizeof reason, "the cell's child was killed by signal %d (SIG%s) before reporting",
@@ -784,16 +983,71 @@ static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		report_status(out, c->id, "error", reason);
 	}
-	free(got.p);
+	lap(PH_REAP, &t);
+}
+
+// What the kernel has (the sysctls) and what a fresh netns starts with, probed once in a
+// throw-away child: a cell then skips writing a sysctl value its namespace already has.
+static void probe_kernel(void)
+{
+	have_range = file_exists(SYSCTL_RANGE);
+	have_reuse = file_exists(SYSCTL_REUSE);
+	if (ensure_shared(4096))
+		return;
+	shared->len = 0;
+	pid_t pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		char b[64] = "", r[16] = "";
+		if (unshare(CLONE_NEWNET))
+			_exit(1);
+		FILE *f = fopen(SYSCTL_RANGE, "r");
+		if (!f || !fgets(b, sizeof b, f))
+			_exit(1);
+		fclose(f);
+		f = have_reuse ? fopen(SYSCTL_REUSE, "r") : NULL;
+		if (f && !fgets(r, sizeof r, f))
+			r[0] = '\0';
+		if (f)
+			fclose(f);
+		int n = snprintf(shared->text, shared_cap, "%.40s %.8s", b, r[0] ? r : "-1");
+		__atomic_store_n(&shared->len, (size_t)n, __ATOMIC_RELEASE);
+		_exit(0);
+	}
+	int status;
+	if (wait_child(pid, now_s() + 10, &status) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return;
+	}
+	int lo, hi, reuse;
+	if (WIFEXITED(status) && !WEXITSTATUS(status) && shared->len &&
+	    sscanf(shared->text, "%d %d %d", &lo, &hi, &reuse) == 3) {
+		fresh_range_lo = lo;
+		fresh_range_hi = hi;
+		fresh_reuse = reuse;
+	}
+}
+
+// Prints the --profile totals: per phase, the total and the mean per cell, in ms.
+static void print_profile(long cells, double wall)
+{
+	fprintf(stderr, "kph-cells profile: %ld cells in %.3f s (%.1f cells/s)\n", cells, wall, cells ? cells / wall : 0.0);
+	for (int i = 0; i < PH_COUNT; i++)
+		fprintf(stderr, "  %-13s %9.1f ms  %7.3f ms/cell\n", phase_names[i], prof[i] * 1e3, cells ? prof[i] * 1e3 / (double)cells : 0.0);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kph-cells [--timeout SECONDS] [--mark] [--version]\n"
+		"usage: kph-cells [--timeout SECONDS] [--flush-ms MS] [--mark] [--profile] [--version]\n"
 		"Reads cell lines on stdin, writes one JSON report line per cell on stdout.\n"
 		"  --timeout S   per-cell deadline in seconds (default 10); a stuck cell is killed and reported as error\n"
-		"  --mark        write \"kph: cell <fnv1a(id)> start\" to /dev/kmsg before each cell (crash attribution)\n"
+		"  --mark        write \"kph: cell <fnv1a(id)> start\" to /dev/kmsg before each cell (or kph.cells_mark=1)\n"
+		"  --profile     time each phase of the loop; print the totals on stderr at the end\n"
+		"  --flush-ms MS send \"done\" reports together, at most MS ms apart (default 0: each at once);\n"
+		"                other reports, and all before waiting for input, go at once\n"
 		"  --version     print the protocol version and exit\n"
 		"Limits: %d sockets, %d ops, %d destinations per cell.\n"
 		"Test hook: KPH_CELLS_FAULT (or kph.cells_fault= on the kernel command line) =\n"
@@ -821,6 +1075,22 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--mark")) {
 			mark = 1;
 			continue;
+		} else if (!strcmp(a, "--profile")) {
+			prof = mmap(NULL, sizeof(double) * PH_COUNT, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (prof == MAP_FAILED) {
+				fprintf(stderr, "kph-cells: --profile: mmap failed: %s\n", errname(errno));
+				return 70;
+			}
+			continue;
+		} else if (!strcmp(a, "--flush-ms") && i + 1 < argc) {
+			char *end;
+			errno = 0;
+			flush_ms = strtod(argv[++i], &end);
+			if (errno || end == argv[i] || *end || flush_ms < 0 || flush_ms > 3600000) {
+				fprintf(stderr, "kph-cells: --flush-ms wants milliseconds in [0, 3600000], got '%s'\n", argv[i]);
+				return 2;
+			}
+			continue;
 		} else if (!strcmp(a, "--timeout") && i + 1 < argc) {
 			v = argv[++i];
 		} else if (!strncmp(a, "--timeout=", 10)) {
@@ -839,10 +1109,21 @@ int main(int argc, char **argv)
 		}
 	}
 
-	load_fault();
-	while ((n = getline(&line, &cap, stdin)) >= 0) {
+	load_fault(&mark);
+	open_counters();
+	probe_kernel();
+	// The counters after one cell are the counters before the next: one reading per cell.
+	long counted = ncounters ? read_counters() : 0;
+	double t = prof ? now_s() : 0, started = t;
+	long cells = 0;
+	last_flush = now_s();
+	for (;;) {
 		struct cell c;
 		char err[256];
+		flush_if_input_waits();
+		if ((n = getline(&line, &cap, stdin)) < 0)
+			break;
+		lap(PH_READ_INPUT, &t);
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		if (strspn(line, " \t") == (size_t)n)
@@ -853,17 +1134,33 @@ int main(int argc, char **argv)
 			return 70;
 		}
 		const char *id = find_id(copy);
-		if (parse_cell(line, &c, err, sizeof err)) {
+		int bad = parse_cell(line, &c, err, sizeof err);
+		lap(PH_PARSE, &t);
+		if (bad) {
 			report_status(&out, id, "error", err);
 		} else {
 			if (mark)
-				mark_start(c.id);
+				kmsg_line("<4>kph: cell %08x start\n", fnv1a(c.id));
+			lap(PH_MARK, &t);
 			maybe_inject_parent_fault(&c);
 			run_in_child(&c, timeout, &out);
+			t = prof ? now_s() : 0;
+			long now = ncounters ? read_counters() : 0, warned = counters_moved(counted, now);
+			counted = now;
+			if (warned) {
+				kmsg_line("<4>kph: cell %08x warned %ld\n", fnv1a(c.id), warned);
+				add_kernel_warned(&out, warned);
+			}
+			lap(PH_MARK, &t);
 		}
 		emit(&out);
 		free(copy);
+		cells++;
+		lap(PH_EMIT, &t);
 	}
+	flush_out();
+	if (prof)
+		print_profile(cells, now_s() - started);
 	free(line);
 	free(out.p);
 	return 0;

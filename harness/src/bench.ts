@@ -1,11 +1,14 @@
 // `npm run bench`: figures, not verdicts. Boots each kernel N times the harness's way and a
 // bare way (plain QEMU flags, same kernel, same minimal initramfs, no Node disk), times
-// QEMU start → first SSH login for both, then runs the main job (warm, and cold first with
-// --cold) and prints its phase timings and cells per second.
+// QEMU start → first SSH login for both; boots each kernel once more for the floor
+// (bench-floor.ts: the floor program and the C guest's loop in alternating chunks); then runs
+// the main job (warm, and cold first with --cold) and prints its phase timings and cells per
+// second. `--json FILE` writes the figures as JSON.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { measureFloor, type FloorFigures } from './bench-floor.js';
 import { authorizedKeyCmdline, buildGuestImage } from './image/build.js';
 import { buildKernels } from './kernel/build.js';
 import { defaultPair } from './kernel/defaults.js';
@@ -85,9 +88,35 @@ function printMain(label: string, r: MainRun): void {
   console.log(`  peak memory: harness ${((r.results.timings.harnessPeakRssKiB ?? 0) / 1024).toFixed(0)} MiB, each QEMU up to ${(Math.max(0, ...qemu) / 1024).toFixed(0)} MiB`);
 }
 
+/** C cells (not SKIP) a kernel ran in the main job, and their rate over its C guest time. */
+function mainCells(r: MainRun, kernel: string): { cells: number; perS: number } {
+  const k = r.results.kernels.find((x) => x.name === kernel);
+  const cells = (r.results.records as Array<{ kernel: string; guest: string; outcome: string }>).filter((x) => x.kernel === kernel && x.guest === 'c' && x.outcome !== 'SKIP').length;
+  const ms = k?.timings.cells_c_ms ?? 0;
+  return { cells, perS: ms > 0 ? cells / (ms / 1000) : 0 };
+}
+
+/** How long the main job took to write its output files, if results.json says (a timing whose name says write/output). */
+function outputWriteMs(r: MainRun): number | undefined {
+  const entry = Object.entries(r.results.timings).find(([k]) => /write|output/i.test(k));
+  return entry?.[1];
+}
+
+/** The --json FILE argument, if any. */
+function jsonPath(argv: string[]): string | undefined {
+  const i = argv.indexOf('--json');
+  if (i < 0) return undefined;
+  const file = argv[i + 1];
+  if (!file || file.startsWith('--')) throw new Error('npm run bench: --json wants a file name (npm run bench -- --json FILE)');
+  return path.resolve(file);
+}
+
 async function main(): Promise<void> {
   const cold = process.argv.includes('--cold');
+  const json = jsonPath(process.argv);
   const n = Number(process.env.KPH_BENCH_BOOTS ?? 3);
+  const rounds = Number(process.env.KPH_BENCH_FLOOR_ROUNDS ?? 8);
+  const chunk = Number(process.env.KPH_BENCH_FLOOR_CHUNK ?? 40);
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bench-logs-'));
   if (cold) {
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bench-cache-'));
@@ -98,6 +127,7 @@ async function main(): Promise<void> {
   const accel = chooseAccel();
   const key = newClientKey();
   const cmdline = authorizedKeyCmdline(key.publicKey);
+  const bootRatio = new Map<string, number>();
   console.log(`QEMU start → first SSH login (${accel.accel}, ${n} boots each, median): harness = its QEMU flags + Node disk; bare = plain -nographic QEMU, same kernel and initramfs, no disk`);
   for (const k of kernels) {
     const ssh: number[] = [];
@@ -112,9 +142,68 @@ async function main(): Promise<void> {
       bare.push(await bareBoot(k.bzImage, image.initramfs, cmdline, image.hostKey, key.privateKey));
       fs.rmSync(runDir, { recursive: true, force: true });
     }
+    bootRatio.set(k.name, median(ssh) / median(bare));
     console.log(`  ${k.name.padEnd(7)} harness ${s(median(ssh))}   bare ${s(median(bare))}   ratio ${(median(ssh) / median(bare)).toFixed(2)}`);
   }
-  printMain('warm run', await mainJob(process.env));
+
+  console.log(`\nThe floor (${rounds} rounds of ${chunk}, alternating on one VM per kernel): kph-floor = fork + unshare(CLONE_NEWNET) + two SO_REUSEADDR sockets bound to port 0 + exit + waitpid; harness = the C guest's loop as the harness runs it, on the cells that apply to the kernel (done reports only); rates timed in the guest (host-timed, with one SSH exec per chunk, in brackets)`);
+  const floors: FloorFigures[] = [];
+  for (const k of kernels) {
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bench-floor-'));
+    const f = await measureFloor({ kernel: k, image, key, cmdline, accel, logDir, runDir, rounds, chunk });
+    fs.rmSync(runDir, { recursive: true, force: true });
+    floors.push(f);
+    const floorPerS = f.floorIterations / f.floorSeconds;
+    const loopPerS = f.loopCells / f.loopSeconds;
+    const hostRatio = (f.loopCells / f.loopHostSeconds) / (f.floorIterations / f.floorHostSeconds);
+    console.log(`  ${k.name.padEnd(7)} floor ${floorPerS.toFixed(1)} cells/s   harness ${loopPerS.toFixed(1)} cells/s   ratio ${(loopPerS / floorPerS).toFixed(2)} (${hostRatio.toFixed(2)})   QEMU CPU per iteration: floor ${f.floorCpuMs.toFixed(1)} ms, cell ${f.loopCpuMs.toFixed(1)} ms, ratio ${(f.floorCpuMs / f.loopCpuMs).toFixed(2)}`);
+    console.log(`          loop phases, ms per cell: ${Object.entries(f.phases).map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}`);
+  }
+
+  const warm = await mainJob(process.env);
+  printMain('warm run', warm);
+  const writeMs = outputWriteMs(warm);
+  console.log(`  output writing: ${writeMs === undefined ? 'not timed by this version of the harness (results.json has no write/output timing)' : s(writeMs)}`);
+  for (const k of kernels) {
+    const m = mainCells(warm, k.name);
+    const f = floors.find((x) => x.kernel === k.name)!;
+    console.log(`  ${k.name.padEnd(7)} ${m.cells} C cells at ${m.perS.toFixed(1)} cells/s in the warm run; floor ${(f.floorIterations / f.floorSeconds).toFixed(1)}/s`);
+  }
+
+  if (json) {
+    const out = {
+      accel: accel.accel,
+      warm_wall_s: warm.wallMs / 1000,
+      // null when the harness does not time writeRunFiles (results.json has no write/output timing).
+      output_write_s: writeMs === undefined ? null : writeMs / 1000,
+      kernels: Object.fromEntries(kernels.map((k) => {
+        const f = floors.find((x) => x.kernel === k.name)!;
+        const m = mainCells(warm, k.name);
+        const floorPerS = f.floorIterations / f.floorSeconds;
+        const loopPerS = f.loopCells / f.loopSeconds;
+        return [k.name, {
+          // The guest loop beside the floor, same VM, alternating chunks: the ratio to read.
+          cells: f.loopCells,
+          cells_per_s: loopPerS,
+          floor_cells_per_s: floorPerS,
+          ratio: loopPerS / floorPerS,
+          floor_iterations: f.floorIterations,
+          host_timed_ratio: (f.loopCells / f.loopHostSeconds) / (f.floorIterations / f.floorHostSeconds),
+          loop_phases_ms_per_cell: f.phases,
+          cpu_ms_per_cell: f.loopCpuMs,
+          cpu_ms_per_floor_iteration: f.floorCpuMs,
+          cpu_ratio: f.floorCpuMs / f.loopCpuMs,
+          // The warm main job: every C cell of the plan that is not SKIP, over the kernel's C guest time.
+          warm_cells: m.cells,
+          warm_cells_per_s: m.perS,
+          warm_ratio: m.perS / floorPerS,
+          boot_ratio: bootRatio.get(k.name) ?? null,
+        }];
+      })),
+    };
+    fs.writeFileSync(json, `${JSON.stringify(out, null, 2)}\n`);
+    console.log(`\nfigures written to ${json}`);
+  }
 }
 
 main().catch((e) => { console.error(e); process.exitCode = 1; });

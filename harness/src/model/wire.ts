@@ -1,5 +1,7 @@
 // The line protocol between host and guest. Host → guest: one text line per cell (below).
-// Guest → host: one JSON line per cell (GuestCellReport). Anything else the guest prints is ignored.
+// Guest → host: one JSON line per cell (GuestCellReport), optionally with "kernel_warned": <n>
+// (the C guest: the kernel's WARNING/oops counters moved during the cell). Anything else the
+// guest prints is ignored.
 //
 //   cell id=<id> fam=4|6|m addr=lo|any range=<lo>-<hi> reuse=absent|0|1 dst=<n> s=<R><P><N>:<euid>... op=<op>...
 //
@@ -48,6 +50,15 @@ function isOpResult(v: unknown): v is OpResult {
 
 /** Parses one guest output line; returns undefined for lines that are not cell reports. */
 export function parseReportLine(line: string): GuestCellReport | undefined {
+  return parseGuestLine(line)?.report;
+}
+
+/**
+ * Parses one guest output line with what the guest adds beside the report: `kernel_warned`,
+ * how many WARNINGs/oopses the kernel counted while the cell ran (0 when absent; kph-cells
+ * writes it only when its counters moved). Undefined for lines that are not cell reports.
+ */
+export function parseGuestLine(line: string): { report: GuestCellReport; kernelWarned: number } | undefined {
   const t = line.trim();
   if (!t.startsWith('{')) return undefined;
   let v: unknown;
@@ -55,16 +66,18 @@ export function parseReportLine(line: string): GuestCellReport | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const r = v as Record<string, unknown>;
   if (typeof r.id !== 'string') return undefined;
+  const w = r.kernel_warned;
+  const kernelWarned = typeof w === 'number' && Number.isInteger(w) && w > 0 ? w : 0;
   if (r.status === 'done' && Array.isArray(r.results) && r.results.every(isOpResult)) {
-    return { id: r.id, status: 'done', results: r.results as OpResult[] };
+    return { report: { id: r.id, status: 'done', results: r.results as OpResult[] }, kernelWarned };
   }
   if ((r.status === 'unsupported' || r.status === 'error') && typeof r.reason === 'string') {
-    return { id: r.id, status: r.status, reason: r.reason };
+    return { report: { id: r.id, status: r.status, reason: r.reason }, kernelWarned };
   }
   return undefined;
 }
 
-/** The console mark name of a cell: 32-bit FNV-1a of its id as 8 hex digits (kph-cells --mark). */
+/** The console mark name of a cell: 32-bit FNV-1a of its id as 8 hex digits (kph-cells marks, and its child's name kc-<mark>). */
 export function markOf(id: string): string {
   let h = 0x811c9dc5;
   for (const b of Buffer.from(id, 'utf8')) {

@@ -1,18 +1,19 @@
 // Everything that happens to one kernel: boot a VM, prove which kernel answered (`uname -r`),
-// push the guests, stream the cells through them while the C guest marks each cell's start on
-// the console, and attribute console crashes to the cell that was running. A VM is never reused
-// after a failure: cells left without an answer go to a fresh VM, a bounded number of times.
+// push the guests, stream the cells through them, and attribute console crashes to the cell
+// that was running (./attribution.ts). A VM is never reused after a failure: cells left
+// without an answer go to a fresh VM, a bounded number of times.
 import type { GuestCellReport } from '../model/cell.js';
-import { encodeCell, markOf, parseReportLine } from '../model/wire.js';
+import { encodeCell, parseGuestLine } from '../model/wire.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import { describeExec, type ExecResult } from '../ssh/session.js';
 import { fallBackToTcg, type Accel, type AccelChoice } from '../vm/accel.js';
 import { bootGuest, type BootResult } from '../vm/boot.js';
-import { scanConsole, type CrashReport } from '../vm/console.js';
+import type { CrashReport } from '../vm/console.js';
 import { nextAttempt } from '../vm/console-log.js';
 import { QemuConfigError } from '../vm/qemu.js';
 import type { BuiltSelftest } from '../selftests/build.js';
 import { runSelftest, type SelftestResult } from '../selftests/run.js';
+import { attributeCrashes, chargeWarnedCells, recordLabFailure } from './attribution.js';
 import type { RunEvent } from './events.js';
 
 export interface KernelUnderTest { name: string; release: string; bzImage: string; profile: string }
@@ -83,10 +84,14 @@ export interface KernelJobResult {
   buildFailure?: { log: string; tail: string };
 }
 
-const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
+/** Where the guests go in the VM. */
+export const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
+/** How long the C guest may hold "done" reports to send them together (one SSH packet for several cells). */
+export const C_GUEST_FLUSH_MS = 100;
+/** The C guest's command line (also what npm run bench times against the floor): no per-cell console marks, reports sent together. */
+export const cGuestCommand = (scale: number): string => `${REMOTE.c} --timeout ${10 * scale} --flush-ms ${C_GUEST_FLUSH_MS}`;
 /** Fresh VMs granted after the kernel crashed under a cell (each crash settles one cell as FAIL). */
 const MAX_CRASH_RESTARTS = 3;
-const CELL_MARK = /kph: cell ([0-9a-f]{8}) start/g;
 
 const perGuest = <T>(): PerGuest<T> => ({ c: new Map(), ts: new Map() });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -225,7 +230,8 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
   const { vm, session } = boot;
   const from = vm.consoleText.length;
   const t = Date.now();
-  const command = guest === 'c' ? `${REMOTE.c} --mark --timeout ${10 * scale}` : `node ${REMOTE.ts} --timeout ${20 * scale}`;
+  const command = guest === 'c' ? cGuestCommand(scale) : `node ${REMOTE.ts} --timeout ${20 * scale}`;
+  const warned = new Map<string, number>();
   const perCell = guest === 'c' ? ctx.budgets.perCellMs : ctx.budgets.perCellMs * 4;
   const r = await session.exec(command, {
     stdin: batch.map(encodeCell).join('\n') + '\n',
@@ -233,8 +239,10 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
     inactivityMs: ctx.budgets.inactivityMs * scale,
     signal: ctx.signal,
     onLine: (line) => {
-      const rep = parseReportLine(line);
-      if (!rep) return;
+      const got = parseGuestLine(line);
+      if (!got) return;
+      const rep = got.report;
+      if (got.kernelWarned) warned.set(rep.id, got.kernelWarned);
       result.reports[guest].set(rep.id, rep);
       result.answeredOn![guest].set(rep.id, attempt);
       ctx.emit({ type: 'cell-observed', kernel: kernel.name, guest, id: rep.id, status: rep.status, report: rep });
@@ -244,7 +252,8 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
   const ok = r.kind === 'exited' && batch.every((c) => result.reports[guest].has(c.id));
   // A panic's last lines can trail the lost connection: let the console settle first.
   if (!ok) await Promise.race([vm.closed, sleep(1_000)]);
-  const crashes = attributeCrashes(guest, batch, vm.consoleText.slice(from), attempt, result);
+  const crashes = attributeCrashes(guest, batch, vm.consoleText.slice(from), attempt, result, { vmAlive: !vm.hasExited && !session.lost });
+  chargeWarnedCells(guest, warned, attempt, result);
   if (ok) return undefined;
   const detail = `${guest} guest ${describeExec(r)} on VM ${attempt}`;
   if (!ctx.signal.aborted) recordLabFailure(guest, batch, vm.consoleText.slice(from), attempt, detail, result);
@@ -253,43 +262,3 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
 }
 
 const describeEnd = (r: ExecResult, detail: string): string => (r.kind === 'timed-out' && r.after === 'inactivity' ? `${detail} (no output: the guest hung)` : detail);
-
-/** Cells of `batch` marked as started on the console (`kph: cell <markOf(id)> start`), with their offsets. */
-function cellMarks(text: string, batch: PlannedCell[]): Array<{ id: string; offset: number }> {
-  const byMark = new Map(batch.map((c) => [markOf(c.id), c.id]));
-  return [...text.matchAll(CELL_MARK)].flatMap((m) => {
-    const id = byMark.get(m[1]);
-    return id ? [{ id, offset: m.index ?? 0 }] : [];
-  });
-}
-
-/** Gives each console crash of a batch to the last cell marked as started before it; returns the crashes. */
-function attributeCrashes(guest: GuestKind, batch: PlannedCell[], text: string, attempt: number, result: KernelJobResult): CrashReport[] {
-  const crashes = scanConsole(text);
-  const marks = cellMarks(text, batch);
-  const ids = new Set(batch.map((c) => c.id));
-  for (const crash of crashes) {
-    const mark = marks.filter((m) => m.offset < crash.offset).pop();
-    if (mark && ids.has(mark.id)) {
-      if (!result.cellCrash![guest].has(mark.id)) result.cellCrash![guest].set(mark.id, crash);
-      if (!result.answeredOn![guest].has(mark.id)) result.answeredOn![guest].set(mark.id, attempt);
-    } else {
-      // No cell start explains it (a guest without marks, or before the first cell): the whole batch.
-      result.cellCrashes.push({ guest, crash, cells: [...ids] });
-    }
-  }
-  return crashes;
-}
-
-/** The cell the lab broke under (the last one marked, or every unanswered one without marks) gets an ERROR try. */
-function recordLabFailure(guest: GuestKind, batch: PlannedCell[], text: string, attempt: number, reason: string, result: KernelJobResult): void {
-  const open = (id: string): boolean => !result.reports[guest].has(id) && !result.cellCrash![guest].has(id);
-  const marks = cellMarks(text, batch);
-  const last = marks.pop();
-  const hit = last ? (open(last.id) ? [last.id] : []) : batch.map((c) => c.id).filter(open);
-  for (const id of hit) {
-    const tries = result.errors![guest].get(id) ?? [];
-    tries.push({ attempt, reason });
-    result.errors![guest].set(id, tries);
-  }
-}
