@@ -14,6 +14,7 @@ import { buildKernels } from './kernel/build.js';
 import { defaultPair } from './kernel/defaults.js';
 import { newClientKey } from './ssh/keys.js';
 import { projectRoot } from './util/paths.js';
+import { timeOutputs } from './results/run-files.js';
 import { chooseAccel } from './vm/accel.js';
 import { bootGuest } from './vm/boot.js';
 import { Qmp, parseHostFwdPort } from './vm/qmp.js';
@@ -58,7 +59,7 @@ async function bareBoot(kernel: string, initramfs: string, cmdline: string[], ho
   }
 }
 
-interface MainRun { wallMs: number; results: { timings: Record<string, number>; kernels: Array<{ name: string; bootMs?: number; timings: Record<string, number>; attempts: Array<{ qemuPeakRssKiB?: number }> }>; records: unknown[] } }
+interface MainRun { wallMs: number; outputMs: number; results: { timings: Record<string, number>; kernels: Array<{ name: string; bootMs?: number; timings: Record<string, number>; attempts: Array<{ qemuPeakRssKiB?: number }> }>; records: unknown[] } }
 
 /** Runs the main job as a user would and reads its results.json. */
 function mainJob(env: NodeJS.ProcessEnv): Promise<MainRun> {
@@ -69,7 +70,10 @@ function mainJob(env: NodeJS.ProcessEnv): Promise<MainRun> {
     child.on('close', (code) => {
       const dir = fs.readdirSync(results)[0];
       if (code !== 0 || !dir) return reject(new Error(`main job exited ${code}`));
-      resolve({ wallMs: Date.now() - t0, results: JSON.parse(fs.readFileSync(path.join(results, dir, 'results.json'), 'utf8')) });
+      const wallMs = Date.now() - t0;
+      const runDir = path.join(results, dir);
+      // Writing the outputs again from the finished run's document, as the run itself did at its end.
+      timeOutputs(runDir).then((o) => resolve({ wallMs, outputMs: o.ms, results: JSON.parse(fs.readFileSync(path.join(runDir, 'results.json'), 'utf8')) }), reject);
     });
   });
 }
@@ -82,7 +86,7 @@ function printMain(label: string, r: MainRun): void {
     console.log(`  ${k.name.padEnd(7)} boot→SSH ${s(k.bootMs ?? NaN)}  push ${s(k.timings.pushMs ?? 0)}  C cells ${s(cellsMs)}  TS cells ${s(k.timings.cells_ts_ms ?? 0)}`);
   }
   const cMs = r.results.kernels.reduce((a, k) => a + (k.timings.cells_c_ms ?? 0), 0);
-  const ran = (r.results.records as Array<{ guest: string; outcome: string }>).filter((x) => x.guest === 'c' && x.outcome !== 'SKIP').length;
+  const ran = (r.results.records as Array<{ guest: string; outcome: string }>).filter((x) => x.guest === 'c' && x.outcome !== 'SKIP' && x.outcome !== 'NA').length;
   console.log(`  cells run in the C guest: ${ran}, ${(ran / (cMs / 1000)).toFixed(0)} cells/s inside the guests (summed over kernels)`);
   const qemu = r.results.kernels.flatMap((k) => k.attempts.map((a) => a.qemuPeakRssKiB ?? 0));
   console.log(`  peak memory: harness ${((r.results.timings.harnessPeakRssKiB ?? 0) / 1024).toFixed(0)} MiB, each QEMU up to ${(Math.max(0, ...qemu) / 1024).toFixed(0)} MiB`);
@@ -91,16 +95,13 @@ function printMain(label: string, r: MainRun): void {
 /** C cells (not SKIP) a kernel ran in the main job, and their rate over its C guest time. */
 function mainCells(r: MainRun, kernel: string): { cells: number; perS: number } {
   const k = r.results.kernels.find((x) => x.name === kernel);
-  const cells = (r.results.records as Array<{ kernel: string; guest: string; outcome: string }>).filter((x) => x.kernel === kernel && x.guest === 'c' && x.outcome !== 'SKIP').length;
+  const cells = (r.results.records as Array<{ kernel: string; guest: string; outcome: string }>).filter((x) => x.kernel === kernel && x.guest === 'c' && x.outcome !== 'SKIP' && x.outcome !== 'NA').length;
   const ms = k?.timings.cells_c_ms ?? 0;
   return { cells, perS: ms > 0 ? cells / (ms / 1000) : 0 };
 }
 
-/** How long the main job took to write its output files, if results.json says (a timing whose name says write/output). */
-function outputWriteMs(r: MainRun): number | undefined {
-  const entry = Object.entries(r.results.timings).find(([k]) => /write|output/i.test(k));
-  return entry?.[1];
-}
+/** How long writing the main job's output files takes (rendered again from its results.json). */
+const outputWriteMs = (r: MainRun): number => r.outputMs;
 
 /** The --json FILE argument, if any. */
 function jsonPath(argv: string[]): string | undefined {
@@ -163,7 +164,7 @@ async function main(): Promise<void> {
   const warm = await mainJob(process.env);
   printMain('warm run', warm);
   const writeMs = outputWriteMs(warm);
-  console.log(`  output writing: ${writeMs === undefined ? 'not timed by this version of the harness (results.json has no write/output timing)' : s(writeMs)}`);
+  console.log(`  output writing: ${s(writeMs)}`);
   for (const k of kernels) {
     const m = mainCells(warm, k.name);
     const f = floors.find((x) => x.kernel === k.name)!;
@@ -174,8 +175,7 @@ async function main(): Promise<void> {
     const out = {
       accel: accel.accel,
       warm_wall_s: warm.wallMs / 1000,
-      // null when the harness does not time writeRunFiles (results.json has no write/output timing).
-      output_write_s: writeMs === undefined ? null : writeMs / 1000,
+      output_write_s: writeMs / 1000,
       kernels: Object.fromEntries(kernels.map((k) => {
         const f = floors.find((x) => x.kernel === k.name)!;
         const m = mainCells(warm, k.name);
