@@ -79,7 +79,7 @@ function printMain(label: string, r: MainRun): void {
     console.log(`  ${k.name.padEnd(7)} boot→SSH ${s(k.bootMs ?? NaN)}  push ${s(k.timings.pushMs ?? 0)}  C cells ${s(cellsMs)}  TS cells ${s(k.timings.cells_ts_ms ?? 0)}`);
   }
   const cMs = r.results.kernels.reduce((a, k) => a + (k.timings.cells_c_ms ?? 0), 0);
-  const ran = (r.results.records as Array<{ guest: string; outcome: string }>).filter((x) => x.guest === 'c' && x.outcome !== 'SKIP').length;
+  const ran = (r.results.records as Array<{ guest: string; outcome: string }>).filter((x) => x.guest === 'c' && x.outcome !== 'SKIP' && x.outcome !== 'NA').length;
   console.log(`  cells run in the C guest: ${ran}, ${(ran / (cMs / 1000)).toFixed(0)} cells/s inside the guests (summed over kernels)`);
   const qemu = r.results.kernels.flatMap((k) => k.attempts.map((a) => a.qemuPeakRssKiB ?? 0));
   console.log(`  peak memory: harness ${((r.results.timings.harnessPeakRssKiB ?? 0) / 1024).toFixed(0)} MiB, each QEMU up to ${(Math.max(0, ...qemu) / 1024).toFixed(0)} MiB`);

@@ -1,4 +1,5 @@
 // Command-line options of harness/run.mjs: parsed and validated here, nothing else.
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Accel } from './vm/accel.js';
 import { positiveInt, positiveNumber } from './util/args.js';
@@ -39,7 +40,8 @@ cells of commit 4b01a967 in each guest over SSH and compares them with the oracl
 
 Options:
   --accel auto|kvm|tcg   accelerator; auto uses KVM only when the CPU has vmx/svm (default auto)
-  --jobs N               VMs booted at once (default 2)
+  --jobs N               VMs running at once over all kernels; a kernel with many cells
+                         is split over several (default: the number of CPU cores)
   --boot-attempts N      boots tried per kernel when the lab fails (not on a kernel crash) (default 2)
   --timeout-scale X      multiply the boot, inactivity and command timeouts by X
                          (default 1 with KVM, 3 with TCG)
@@ -117,7 +119,7 @@ export function parseOptions(argv: string[]): Options {
   if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel expects auto, kvm or tcg, got ${JSON.stringify(accel)}`);
   return {
     accel,
-    jobs: positiveInt(UsageError, 'jobs', v.jobs, 2),
+    jobs: positiveInt(UsageError, 'jobs', v.jobs, os.availableParallelism()),
     bootAttempts: positiveInt(UsageError, 'boot-attempts', v['boot-attempts'], 2),
     timeoutScale: positiveNumber(UsageError, 'timeout-scale', v['timeout-scale']),
     resultsDir: v.results,

@@ -24,27 +24,34 @@ import { compareRuns, comparisonMarkdown, findPrevious } from './results/previou
 import type { ResultsDoc } from './results/run-files.js';
 import { assemble } from './run/assemble.js';
 import { multiplex, type RunEvent } from './run/events.js';
-import { runKernelJob, type JobContext, type KernelJobResult, type KernelUnderTest } from './run/kernel-job.js';
+import type { KernelJobResult, KernelUnderTest } from './run/kernel-job.js';
 import { jobContext } from './run/lab.js';
+import { runKernels, type KernelWork } from './run/scheduler.js';
 import { readPriorRun, remainingCells, writeManifest, type PriorRun } from './run/resume.js';
-import { eventLogReporter, terminalReporter } from './run/reporters.js';
-import { mapLimit } from './util/limit.js';
+import { eventLogReporter, progressReporter, terminalReporter } from './run/reporters.js';
 import { resultsRoot } from './util/paths.js';
 import { chooseAccel } from './vm/accel.js';
 import { QemuConfigError, resolveQemu } from './vm/qemu.js';
 import { killAllVms } from './vm/registry.js';
 import { sweepOrphans } from './vm/sweep.js';
 
-/** Runs a kernel's cells that have no answer yet (all of them unless resuming) and adds the earlier answers. */
-async function runOrResume(kernel: KernelUnderTest, cells: PlannedCell[], prior: PriorRun | undefined, ctx: JobContext): Promise<KernelJobResult> {
+/** A kernel's cells to send: those its oracle profile applies to (the rest are NA, never sent), less those a resumed run already answered. */
+function workFor(kernel: KernelUnderTest, cells: PlannedCell[], profiles: ProfileTable, prior: PriorRun | undefined, emit: (e: RunEvent) => void): KernelWork {
+  const applicable = cells.filter((c) => oracleAnswer(c, kernel.profile, profiles).kind !== 'not-applicable');
+  if (applicable.length < cells.length) emit({ type: 'progress', scope: kernel.name, message: `${cells.length - applicable.length} of ${cells.length} cells do not apply to profile ${kernel.profile}: not sent (NA)` });
   const answered = prior?.answered.get(kernel.name);
-  const todo = remainingCells(cells, answered);
-  if (answered && todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: `resuming: ${todo.length} of ${cells.length} cells still to run` });
-  const job: KernelJobResult = todo.length
-    ? await runKernelJob(kernel, todo, ctx)
-    : { kernel, attempts: [], unameR: kernel.release, reports: { c: new Map(), ts: new Map() }, cellCrashes: [], timings: {} };
-  for (const g of ['c', 'ts'] as const) for (const [id, rep] of answered?.[g] ?? []) if (!job.reports[g].has(id)) job.reports[g].set(id, rep);
-  if (answered && !todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
+  const todo = remainingCells(applicable, answered);
+  if (answered && todo.length) emit({ type: 'progress', scope: kernel.name, message: `resuming: ${todo.length} of ${applicable.length} cells still to run` });
+  if (answered && !todo.length) emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
+  return { kernel, cells: todo };
+}
+
+/** Adds a resumed run's earlier answers to a kernel's job. */
+function withPriorAnswers(job: KernelJobResult, prior: PriorRun | undefined): KernelJobResult {
+  const answered = prior?.answered.get(job.kernel.name);
+  if (!answered) return job;
+  if (job.attempts.length === 0) job.unameR ??= job.kernel.release;
+  for (const g of ['c', 'ts'] as const) for (const [id, rep] of answered[g]) if (!job.reports[g].has(id)) job.reports[g].set(id, rep);
   return job;
 }
 
@@ -67,7 +74,7 @@ async function reportBuildFailure(
   r.timings.total = Date.now() - r.t0;
   const exitCode = EXIT.infrastructure;
   await writeRunFiles(r.runDir, { runId: r.runId, accel: r.accel, jobs, records, timings: r.timings, exitCode, complete: true, kernels: [], image: { cached: false, seconds: 0, sizes: { initramfsBytes: 0, nodeDiskBytes: 0 } } });
-  r.emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: records.length, SKIP: 0 }, incomplete: false, ms: r.timings.total });
+  r.emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: records.length, SKIP: 0, NA: 0 }, incomplete: false, ms: r.timings.total });
   return exitCode;
 }
 
@@ -176,7 +183,9 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     // Until the run ends, results.json says it is incomplete (a SIGKILL leaves it so).
     await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
   }
-  const emit = multiplex([terminalReporter(), eventLogReporter(path.join(runDir, 'events.jsonl'))]);
+  // -q (when the options have it) silences the progress lines.
+  const quiet = (opts as Options & { quiet?: boolean }).quiet === true;
+  const emit = multiplex([terminalReporter(), ...(quiet ? [] : [progressReporter()]), eventLogReporter(path.join(runDir, 'events.jsonl'))]);
   const timings: Record<string, number> = {};
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now();
@@ -225,7 +234,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     process.stderr.write(`kph: build failed: ${message}\n`);
     timings.total = Date.now() - t0;
     await writeJson(runDir, 'results.json', { runId, complete: false, exitCode, error: message, timings });
-    emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: cells.length, SKIP: 0 }, incomplete: true, ms: timings.total });
+    emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: cells.length, SKIP: 0, NA: 0 }, incomplete: true, ms: timings.total });
     return exitCode;
   }
   const [kernels, image, cGuest, selftests] = built;
@@ -233,12 +242,8 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
 
   const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
-  const jobs: KernelJobResult[] | number = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runOrResume(
-    { name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile },
-    cells,
-    prior,
-    ctx,
-  ))).catch(configError);
+  const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile }, cells, profiles, prior, emit));
+  const jobs: KernelJobResult[] | number = await phase('run', async () => (await runKernels(work, ctx, { jobs: opts.jobs })).map((j) => withPriorAnswers(j, prior))).catch(configError);
   if (typeof jobs === 'number') return jobs;
 
   const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, profiles), compareResults);
@@ -255,7 +260,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     process.stderr.write(`kph: could not write the results in ${runDir}: ${(e as Error).message}\n`);
     return EXIT.infrastructure;
   }
-  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
+  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0, NA: 0 };
   for (const r of records) counts[r.outcome]++;
   emit({ type: 'run-end', exitCode, counts, incomplete: signal.aborted, ms: timings.total });
   return exitCode;

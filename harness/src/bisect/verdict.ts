@@ -42,9 +42,9 @@ export function bootFailure(job: KernelJobResult): string | undefined {
 
 /** The verdict of one run of the cells on the commit's kernel. */
 export function repeatVerdict(repeat: number, job: KernelJobResult, records: readonly CellOutcome[], onBootFailure: 'bad' | 'skip'): RepeatResult {
-  const counts: Record<Outcome, number> = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
+  const counts: Record<Outcome, number> = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0, NA: 0 };
   for (const r of records) counts[r.outcome]++;
-  const notPassing = records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP').slice(0, MAX_LISTED).map(({ guest, id, outcome, reason }) => ({ guest, id, outcome, reason }));
+  const notPassing = records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP' && r.outcome !== 'NA').slice(0, MAX_LISTED).map(({ guest, id, outcome, reason }) => ({ guest, id, outcome, reason }));
   const base = { repeat, counts, notPassing, bootMs: job.bootMs, attempts: job.attempts };
   const noBoot = bootFailure(job);
   if (noBoot) return { ...base, verdict: onBootFailure, why: `${noBoot} (--boot-failure ${onBootFailure})` };

@@ -60,7 +60,7 @@ export function cellGroup(id: string): string {
 
 /** The kernel that ran cells with the sysctl absent (the kernel without the commit), first in record order. */
 export function kernelWithoutSysctl(records: CellRecord[]): string | undefined {
-  return records.find((r) => r.outcome !== 'SKIP' && r.cell.autobindReuse === 'absent')?.kernel;
+  return records.find((r) => r.outcome !== 'SKIP' && r.outcome !== 'NA' && r.cell.autobindReuse === 'absent')?.kernel;
 }
 
 /** Per-op compact tokens: compactResults split at its separators (op names and results hold no spaces). */
@@ -118,7 +118,7 @@ function compare(group: string, base: CellRecord, r: CellRecord): BehaviourChang
 export function behaviourChanges(records: CellRecord[], baselineKernel?: string): BehaviourChange[] {
   const groups = new Map<string, { group: string; ran: CellRecord[] }>();
   for (const r of records) {
-    if (r.outcome === 'SKIP') continue;
+    if (r.outcome === 'SKIP' || r.outcome === 'NA') continue;
     const group = cellGroup(r.id);
     const key = `${r.guest}\u0000${group}`;
     if (!groups.has(key)) groups.set(key, { group, ran: [] });

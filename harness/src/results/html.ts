@@ -93,7 +93,7 @@ function columnsOf(input: HtmlInput): Column[] {
   for (const r of input.records) add(r.kernel);
   const ran = new Map<string, Set<string>>();
   for (const r of input.records) {
-    if (r.outcome === 'SKIP') continue;
+    if (r.outcome === 'SKIP' || r.outcome === 'NA') continue;
     if (!ran.has(r.kernel)) ran.set(r.kernel, new Set());
     ran.get(r.kernel)!.add(String(r.cell.autobindReuse));
   }
@@ -114,7 +114,7 @@ function rowsOf(input: HtmlInput, cols: Column[]): Row[] {
     if (!rows.has(k)) rows.set(k, { guest: r.guest, group, case: r.case, dims: dimsOf(group), cells: new Map(), changes: [] });
     const col = cols.findIndex((c) => c.kernel === r.kernel && c.reuse === String(r.cell.autobindReuse));
     const row = rows.get(k)!;
-    if (col >= 0 && (!row.cells.has(col) || row.cells.get(col)!.outcome === 'SKIP')) row.cells.set(col, r);
+    if (col >= 0 && (!row.cells.has(col) || row.cells.get(col)!.outcome === 'SKIP' || row.cells.get(col)!.outcome === 'NA')) row.cells.set(col, r);
   }
   for (const c of input.changes) rows.get(key(c.guest, c.group))?.changes.push(c);
   return [...rows.values()];
@@ -142,7 +142,7 @@ export function renderHtml(input: HtmlInput): string {
   const strings = new Strings();
   const cols = columnsOf(input);
   const rows = rowsOf(input, cols);
-  const counts: Record<Outcome, number> = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
+  const counts: Record<Outcome, number> = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0, NA: 0 };
   for (const r of input.records) counts[r.outcome]++;
   const summary = changeSummary(input.changes);
 

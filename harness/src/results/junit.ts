@@ -17,6 +17,7 @@ export function toJunit(records: CellRecord[], runId: string, timestamp: Date): 
     switch (r.outcome) {
       case 'PASS': break;
       case 'SKIP': tc.skipped().standardOutput(r.reason); break;
+      case 'NA': tc.skipped().standardOutput(`not sent: ${r.reason}`); break;
       case 'FAIL': tc.failure(r.reason, 'FAIL').stacktrace(details(r)); break;
       case 'ERROR': tc.error(r.reason, 'ERROR', details(r)); break;
       case 'MISS': tc.error(`never ran: ${r.reason}`, 'MISS', details(r)); break;

@@ -13,7 +13,7 @@ import { defaultPair } from '../kernel/defaults.js';
 // ---------------------------------------------------------------------------------------------
 // Input: the part of results.json this needs (see run-files.ts for the whole shape).
 
-export type KcidbOutcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP';
+export type KcidbOutcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP' | 'NA';
 
 export interface KcidbCrash { kind: string; title: string; excerpt?: string }
 
@@ -284,7 +284,7 @@ export function toKcidb(run: RunForKcidb, origin = 'kph', facts: KcidbFacts = {}
       origin,
       build_id: buildId(r.kernel),
       path: ['kph', r.guest, r.case, ...(dims ? [dims] : [])].map(pathSegment).join('.'),
-      status: r.outcome,
+      status: r.outcome === 'NA' ? 'SKIP' : r.outcome,
       comment: r.title,
       environment: { comment: envComment(r.kernel) },
       start_time: testsStart,

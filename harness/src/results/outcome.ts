@@ -3,9 +3,10 @@
 import type { GuestCellReport, OpResult } from '../model/cell.js';
 import type { CrashReport } from '../vm/console.js';
 
-export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP';
+/** NA: the oracle says the cell does not apply to the kernel's profile, so it was never sent. */
+export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'MISS' | 'SKIP' | 'NA';
 
-/** Roll-up priority, worst first (KCIDB's order). */
+/** Roll-up priority, worst first (KCIDB's order); NA is left out of roll-ups. */
 export const OUTCOME_PRIORITY: readonly Outcome[] = ['FAIL', 'ERROR', 'MISS', 'PASS', 'SKIP'];
 
 export interface PredictedOp { result: OpResult; rule: string; models: string }
@@ -29,7 +30,7 @@ export function classify(
 ): Classified {
   if (crash) return { outcome: 'FAIL', reason: `kernel ${crash.kind}: ${crash.title}` };
   if (answer.kind === 'oracle-error') return { outcome: 'ERROR', reason: `harness bug: the oracle threw: ${answer.message}` };
-  if (!report) return { outcome: 'MISS', reason: 'the cell never ran' };
+  if (!report) return answer.kind === 'not-applicable' ? { outcome: 'NA', reason: answer.reason } : { outcome: 'MISS', reason: 'the cell never ran' };
   switch (report.status) {
     case 'error':
       return { outcome: 'ERROR', reason: `guest error: ${report.reason}` };
@@ -53,6 +54,7 @@ export function rollUp(outcomes: Iterable<Outcome>): Outcome {
   let worst = OUTCOME_PRIORITY.indexOf('SKIP');
   let any = false;
   for (const o of outcomes) {
+    if (o === 'NA') continue;
     any = true;
     worst = Math.min(worst, OUTCOME_PRIORITY.indexOf(o));
   }
@@ -69,7 +71,7 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** Exit code for a finished run's outcomes: any FAIL → 1, else any ERROR/MISS → 3, else 0. */
+/** Exit code for a finished run's outcomes: any FAIL → 1, else any ERROR/MISS → 3, else 0 (PASS, SKIP, NA). */
 export function exitCodeFor(outcomes: Iterable<Outcome>): number {
   const all = [...outcomes];
   if (all.includes('FAIL')) return EXIT.mismatch;

@@ -77,10 +77,10 @@ export async function writeOutputs(runDir: string, results: ResultsDoc, records:
   await writeJson(runDir, 'kcidb.json', toKcidb(results as Parameters<typeof toKcidb>[0], 'kph', await gatherKcidbFacts()));
   await writeText(runDir, 'results.ktap', toKtap(s.records));
   await writeText(runDir, 'junit.xml', toJunit(s.records, s.runId, new Date()));
-  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0 };
+  const counts = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0, NA: 0 };
   for (const r of s.records) counts[r.outcome]++;
   const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
-  const problems = s.records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP');
+  const problems = s.records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP' && r.outcome !== 'NA');
   // Baseline: the kernel that ran cells without the sysctl (the one before the commit), if any.
   const changes = behaviourChanges(s.records, kernelWithoutSysctl(s.records));
   const md = [

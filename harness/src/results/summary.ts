@@ -7,14 +7,14 @@ import type { Outcome } from './outcome.js';
 export interface MatrixColumn { kernel: string; reuse: string }
 export interface MatrixRow { case: string; guest: string; title: string; params: string; cells: Array<{ text: string; outcome: Outcome } | undefined> }
 
-const MARK: Record<Outcome, string> = { PASS: 'ok', FAIL: 'FAIL', ERROR: 'ERROR', MISS: 'MISS', SKIP: 'skip' };
+const MARK: Record<Outcome, string> = { PASS: 'ok', FAIL: 'FAIL', ERROR: 'ERROR', MISS: 'MISS', SKIP: 'skip', NA: 'n/a' };
 
 /** Rows and columns of the matrix; SKIP cells (not applicable) are left out of the columns. */
 export function buildMatrix(records: CellRecord[]): { columns: MatrixColumn[]; rows: MatrixRow[] } {
   const columns: MatrixColumn[] = [];
   const colKey = (r: CellRecord): string => `${r.kernel}|${r.cell.autobindReuse}`;
   for (const r of records) {
-    if (r.outcome === 'SKIP') continue;
+    if (r.outcome === 'SKIP' || r.outcome === 'NA') continue;
     if (!columns.some((c) => `${c.kernel}|${c.reuse}` === colKey(r))) columns.push({ kernel: r.kernel, reuse: String(r.cell.autobindReuse) });
   }
   // The kernel without the sysctl (reuse=absent) is the baseline: its columns come first.
@@ -44,7 +44,7 @@ function cellText(r: CellRecord): string {
 /** A row worth showing when the matrix is too long: its results differ across columns, or one is not ok. */
 function notable(r: MatrixRow): boolean {
   const present = r.cells.filter((c) => c !== undefined);
-  return new Set(present.map((c) => c.text)).size > 1 || present.some((c) => c.outcome !== 'PASS' && c.outcome !== 'SKIP');
+  return new Set(present.map((c) => c.text)).size > 1 || present.some((c) => c.outcome !== 'PASS' && c.outcome !== 'SKIP' && c.outcome !== 'NA');
 }
 
 /** Text table for the terminal; beyond `maxRows` rows only the notable ones are shown. */
