@@ -8,7 +8,7 @@ import { HELP, parseOptions, UsageError, type Options } from './cli.js';
 import { buildCGuest } from './guests/index.js';
 import { buildGuestImage } from './image/build.js';
 import { kernelSelection } from './kernel/select.js';
-import { flippedProfiles, oracleAnswer, type ProfileTable } from './oracle/adapter.js';
+import { flippedProfiles, notApplicable, type ProfileTable } from './oracle/adapter.js';
 import { compareResults } from './oracle/compare.js';
 import { loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
 import { buildSelftest } from './selftests/build.js';
@@ -26,6 +26,7 @@ import { assemble } from './run/assemble.js';
 import { multiplex, type RunEvent } from './run/events.js';
 import type { KernelJobResult, KernelUnderTest } from './run/kernel-job.js';
 import { jobContext } from './run/lab.js';
+import { precompute } from './run/predictions.js';
 import { runKernels, type KernelWork } from './run/scheduler.js';
 import { readPriorRun, remainingCells, writeManifest, type PriorRun } from './run/resume.js';
 import { eventLogReporter, progressReporter, terminalReporter } from './run/reporters.js';
@@ -37,7 +38,7 @@ import { sweepOrphans } from './vm/sweep.js';
 
 /** A kernel's cells to send: those its oracle profile applies to (the rest are NA, never sent), less those a resumed run already answered. */
 function workFor(kernel: KernelUnderTest, cells: PlannedCell[], profiles: ProfileTable, prior: PriorRun | undefined, emit: (e: RunEvent) => void): KernelWork {
-  const applicable = cells.filter((c) => oracleAnswer(c, kernel.profile, profiles).kind !== 'not-applicable');
+  const applicable = cells.filter((c) => notApplicable(c, kernel.profile, profiles) === null);
   if (applicable.length < cells.length) emit({ type: 'progress', scope: kernel.name, message: `${cells.length - applicable.length} of ${cells.length} cells do not apply to profile ${kernel.profile}: not sent (NA)` });
   const answered = prior?.answered.get(kernel.name);
   const todo = remainingCells(applicable, answered);
@@ -242,11 +243,14 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
 
   const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
+  // The oracle's answers are computed while the VMs boot and run; the comparison then finds them ready.
+  const predictions = precompute(cells, kernels.map((k) => k.profile), profiles, signal);
   const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile }, cells, profiles, prior, emit));
   const jobs: KernelJobResult[] | number = await phase('run', async () => (await runKernels(work, ctx, { jobs: opts.jobs })).map((j) => withPriorAnswers(j, prior))).catch(configError);
   if (typeof jobs === 'number') return jobs;
 
-  const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, profiles), compareResults);
+  await phase('oracle', () => predictions.done);
+  const records = assemble(jobs, cells, predictions.predictor, compareResults);
   for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
   const exitCode = signal.aborted ? EXIT.interrupted : exitCodeFor(records.map((r) => r.outcome));
   timings.total = Date.now() - t0;

@@ -2,7 +2,7 @@
 // self-test), and a predict call that turns an exception into an 'oracle-error' answer.
 import type { Cell } from '../model/cell.js';
 import type { OracleAnswer } from '../results/outcome.js';
-import { PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
+import { inapplicable, PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
 
 export type ProfileTable = Record<string, ProfileFlags>;
 
@@ -31,4 +31,10 @@ export function oracleAnswer(cell: Cell, profile: string, table: ProfileTable): 
   } catch (e) {
     return { kind: 'oracle-error', message: (e as Error).stack ?? String(e) };
   }
+}
+
+/** Why the oracle would answer not-applicable for a cell on a profile, without simulating it; null when it applies (or the profile is unknown: the oracle error shows later). */
+export function notApplicable(cell: Cell, profile: string, table: ProfileTable): string | null {
+  const flags = table[profile as ProfileName];
+  return flags ? inapplicable(cell, flags) : null;
 }

@@ -117,10 +117,15 @@ export interface KernelRun {
   stopped: boolean;
 }
 
-/** How a VM takes its cells: how many exec channels run C cells at once, and how big a batch each takes. */
+/** How a VM takes its cells: how many exec channels run C cells at once, how big a batch each takes, and when the TS guest runs. */
 export interface VmPolicy {
   /** Virtual CPUs per VM; as many C channels run at once. */
   vcpus: number;
+  /**
+   * The TS guest's cells run in a channel of their own while C cells run (true), or on the
+   * first VM of the kernel that has no C cell left to take (false).
+   */
+  tsOverlap: boolean;
   /** How many of `available` cells one channel takes now. */
   batchSize(run: KernelRun, available: number): number;
 }
@@ -245,8 +250,8 @@ function claim(run: KernelRun, ctx: JobContext, guest: GuestKind, size: (availab
 
 /**
  * Runs cells on a ready VM, then stops it (it is never reused): `policy.vcpus` channels take
- * batches of C cells until none is left, and the TS guest's cells run at the same time in a
- * channel of their own on the first VM that finds them (its Node.js start-up overlaps C cells).
+ * batches of C cells until none is left; the TS guest's cells run beside them in a channel of
+ * their own, or after them (policy.tsOverlap), on the first VM of the kernel that takes them.
  */
 async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: number, run: KernelRun, accel: AccelChoice, ctx: JobContext, policy: VmPolicy): Promise<VmEnd> {
   const { vm, session } = boot;
@@ -288,25 +293,26 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
         run.lanes--;
       }
     };
+    // The TS cells are taken before their guest is pushed, so no other VM of this kernel takes them too.
+    const tsLane = async (): Promise<void> => {
+      const ts = end ? [] : claim(run, ctx, 'ts', (n) => n);
+      if (!ts.length) return;
+      try {
+        const pushed = await push('ts');
+        if (pushed) end ??= pushed;
+        else if (!end) end = await runBatch('ts', ts, attempt, boot, scale, kernel, ctx, result);
+      } finally {
+        for (const c of ts) run.claimed.delete(claimKey('ts', c.id));
+      }
+    };
     const lanes: Array<Promise<void>> = [];
     if (unclaimedCells(run, ctx).some((x) => x.guest === 'c')) {
       end = await push('c');
       for (let i = 0; i < policy.vcpus && !end; i++) lanes.push(lane((n) => policy.batchSize(run, n)));
     }
-    // The TS cells are taken before their guest is pushed, so no other VM of this kernel takes them too.
-    const ts = end ? [] : claim(run, ctx, 'ts', (n) => n);
-    if (ts.length) {
-      lanes.push((async () => {
-        try {
-          const pushed = await push('ts');
-          if (pushed) end ??= pushed;
-          else if (!end) end = await runBatch('ts', ts, attempt, boot, scale, kernel, ctx, result);
-        } finally {
-          for (const c of ts) run.claimed.delete(claimKey('ts', c.id));
-        }
-      })());
-    }
+    if (policy.tsOverlap) lanes.push(tsLane());
     await Promise.all(lanes);
+    if (!policy.tsOverlap) await tsLane();
     if (end) return end;
     if (ctx.signal.aborted) return { kind: 'lab', detail: 'interrupted' };
     if (ctx.selftests?.length && !result.selftests) {

@@ -11,12 +11,22 @@ import {
   type JobContext, type KernelJobResult, type KernelRun, type KernelUnderTest, type VmPolicy,
 } from './kernel-job.js';
 
-/** A VM is worth booting for at least this many cells (a TCG boot costs ~2–3.5 s of CPU, what ~300 cells cost). */
+/**
+ * A VM is worth booting for at least this many cells (a TCG boot costs ~2–3.5 s of CPU, what
+ * ~300 cells cost). Test hook: $KPH_MIN_CELLS_PER_VM lowers it so a small plan splits.
+ */
 export const MIN_CELLS_PER_VM = 300;
-/** The smallest batch a channel takes while other channels could share the rest. */
-export const MIN_BATCH = 64;
+
+/** The split threshold in force: $KPH_MIN_CELLS_PER_VM (tests) or MIN_CELLS_PER_VM. */
+export function minCellsPerVm(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.KPH_MIN_CELLS_PER_VM);
+  return Number.isInteger(v) && v > 0 ? v : MIN_CELLS_PER_VM;
+}
 /** More vCPUs than this per VM buys little: a cell's namespace teardown serialises in the kernel. */
 export const MAX_VCPUS = 4;
+
+/** MEASURE-ONLY (removed before commit): KPH_TS_OVERLAP=1/0. */
+const TS_OVERLAP = (vcpus: number): boolean => (process.env.KPH_TS_OVERLAP ? process.env.KPH_TS_OVERLAP === '1' : vcpus > 1);
 
 /** One kernel and the cells to send it. */
 export interface KernelWork { kernel: KernelUnderTest; cells: PlannedCell[] }
@@ -30,14 +40,14 @@ export interface ScheduleOptions {
   vcpus?: number;
 }
 
-/** How many VMs each kernel would get with `jobs` slots and `work[i]` cells each: one each, then more to the busiest while a VM keeps MIN_CELLS_PER_VM cells. */
-export function planVms(work: readonly number[], jobs: number): number[] {
+/** How many VMs each kernel would get with `jobs` slots and `work[i]` cells each: one each, then more to the busiest while a VM keeps `minCells` cells. */
+export function planVms(work: readonly number[], jobs: number, minCells = MIN_CELLS_PER_VM): number[] {
   const vms = work.map((w): number => (w > 0 ? 1 : 0));
   let used = vms.reduce((a, b) => a + b, 0);
   while (used < jobs) {
     let best = -1;
     for (let i = 0; i < work.length; i++) {
-      if (vms[i] === 0 || work[i] / (vms[i] + 1) < MIN_CELLS_PER_VM) continue;
+      if (vms[i] === 0 || work[i] / (vms[i] + 1) < minCells) continue;
       if (best < 0 || work[i] / vms[i] > work[best] / vms[best]) best = i;
     }
     if (best < 0) break;
@@ -52,12 +62,18 @@ export function vcpusPerVm(cores: number, plannedVms: number): number {
   return Math.max(1, Math.min(MAX_VCPUS, Math.floor(cores / Math.max(1, plannedVms))));
 }
 
-/** Cells one channel takes out of `available`: its share among the channels that want them, plus one more VM while one would pay. */
-export function batchSize(available: number, o: { jobs: number; running: number; lanes: number; vcpus: number }): number {
-  if (available <= MIN_BATCH) return available;
-  const anotherVm = o.jobs > 1 && available / (o.running + 1) >= MIN_CELLS_PER_VM;
+/**
+ * Cells one channel takes out of `available`: its share among the channels of the kernel's VMs
+ * (booting ones included), and one more VM's share while another VM would pay; never less than
+ * a quarter of `minCells`, so batches stay few.
+ */
+export function batchSize(available: number, o: { jobs: number; running: number; lanes: number; vcpus: number; minCells?: number }): number {
+  const minCells = o.minCells ?? MIN_CELLS_PER_VM;
+  const minBatch = Math.max(1, Math.floor(minCells / 4));
+  if (available <= minBatch) return available;
+  const anotherVm = o.jobs > 1 && available / (o.running + 1) >= minCells;
   const ways = Math.max(1, o.lanes, o.running * o.vcpus) + (anotherVm ? o.vcpus : 0);
-  return Math.min(available, Math.max(MIN_BATCH, Math.ceil(available / ways)));
+  return Math.min(available, Math.max(minBatch, Math.ceil(available / ways)));
 }
 
 /** Runs every kernel's cells with at most `o.jobs` VMs at once; results in the order of `work`. Throws only QemuConfigError. */
@@ -65,9 +81,11 @@ export async function runKernels(work: readonly KernelWork[], ctx: JobContext, o
   const runs = work.map((w) => newKernelRun(w.kernel, w.cells, ctx));
   const counts = runs.map((r) => unclaimedCells(r, ctx).length);
   runs.forEach((r, i) => ctx.emit({ type: 'kernel-cells', kernel: r.kernel.name, cells: counts[i] }));
-  const planned = planVms(counts, o.jobs).reduce((a, b) => a + b, 0);
+  const minCells = minCellsPerVm();
+  const planned = planVms(counts, o.jobs, minCells).reduce((a, b) => a + b, 0);
   const vcpus = o.vcpus ?? vcpusPerVm(o.cores ?? os.availableParallelism(), planned);
-  const policy: VmPolicy = { vcpus, batchSize: (run, n) => batchSize(n, { jobs: o.jobs, running: run.running, lanes: run.lanes, vcpus }) };
+  const tsOverlap = TS_OVERLAP(vcpus);
+  const policy: VmPolicy = { vcpus, tsOverlap, batchSize: (run, n) => batchSize(n, { jobs: o.jobs, running: run.running, lanes: run.lanes, vcpus, minCells }) };
   if (planned > runs.length || vcpus > 1) ctx.emit({ type: 'progress', scope: 'schedule', message: `${Math.min(planned, o.jobs)} VM(s) at once for ${runs.map((r, i) => `${r.kernel.name} (${counts[i]} cells)`).join(', ')}, ${vcpus} vCPU(s) each` });
 
   const live = new Set<Promise<void>>();
@@ -81,7 +99,7 @@ export async function runKernels(work: readonly KernelWork[], ctx: JobContext, o
   };
   for (;;) {
     while (failure === undefined && live.size < o.jobs) {
-      const next = nextKernel(runs, ctx);
+      const next = nextKernel(runs, ctx, minCells);
       if (!next) break;
       start(next);
     }
@@ -93,7 +111,7 @@ export async function runKernels(work: readonly KernelWork[], ctx: JobContext, o
 }
 
 /** The kernel that gets a free slot: one without a running VM first (in order), else the one with the most cells per VM, if another VM pays. */
-function nextKernel(runs: readonly KernelRun[], ctx: JobContext): KernelRun | undefined {
+function nextKernel(runs: readonly KernelRun[], ctx: JobContext, minCells: number): KernelRun | undefined {
   const idle = runs.find((r) => r.running === 0 && mayStartVm(r, ctx));
   if (idle) return idle;
   let best: KernelRun | undefined;
@@ -101,7 +119,7 @@ function nextKernel(runs: readonly KernelRun[], ctx: JobContext): KernelRun | un
   for (const r of runs) {
     if (r.running === 0 || !mayStartVm(r, ctx)) continue;
     const load = unclaimedCells(r, ctx).length / (r.running + 1);
-    if (load >= MIN_CELLS_PER_VM && load > bestLoad) { best = r; bestLoad = load; }
+    if (load >= minCells && load > bestLoad) { best = r; bestLoad = load; }
   }
   return best;
 }
