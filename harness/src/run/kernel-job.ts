@@ -339,7 +339,8 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
   const perCell = guest === 'c' ? ctx.budgets.perCellMs : ctx.budgets.perCellMs * 4;
   const r = await session.exec(command, {
     stdin: batch.map(encodeCell).join('\n') + '\n',
-    deadlineMs: (ctx.budgets.commandMs + batch.length * perCell) * scale,
+    // Never shorter than the inactivity clock plus a command's budget, so a small batch that hangs is seen as hung.
+    deadlineMs: Math.max(ctx.budgets.commandMs + batch.length * perCell, ctx.budgets.inactivityMs + ctx.budgets.commandMs) * scale,
     inactivityMs: ctx.budgets.inactivityMs * scale,
     signal: ctx.signal,
     onLine: (line) => {

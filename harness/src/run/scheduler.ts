@@ -83,7 +83,9 @@ export async function runKernels(work: readonly KernelWork[], ctx: JobContext, o
   runs.forEach((r, i) => ctx.emit({ type: 'kernel-cells', kernel: r.kernel.name, cells: counts[i] }));
   const minCells = minCellsPerVm();
   const planned = planVms(counts, o.jobs, minCells).reduce((a, b) => a + b, 0);
-  const vcpus = o.vcpus ?? vcpusPerVm(o.cores ?? os.availableParallelism(), planned);
+  // Test hook: $KPH_VCPUS forces the vCPUs per VM (a 2-core machine never picks more than 1).
+  const forced = Number(process.env.KPH_VCPUS);
+  const vcpus = o.vcpus ?? (Number.isInteger(forced) && forced > 0 ? forced : vcpusPerVm(o.cores ?? os.availableParallelism(), planned));
   const tsOverlap = TS_OVERLAP(vcpus);
   const policy: VmPolicy = { vcpus, tsOverlap, batchSize: (run, n) => batchSize(n, { jobs: o.jobs, running: run.running, lanes: run.lanes, vcpus, minCells }) };
   if (planned > runs.length || vcpus > 1) ctx.emit({ type: 'progress', scope: 'schedule', message: `${Math.min(planned, o.jobs)} VM(s) at once for ${runs.map((r, i) => `${r.kernel.name} (${counts[i]} cells)`).join(', ')}, ${vcpus} vCPU(s) each` });
@@ -105,8 +107,9 @@ export async function runKernels(work: readonly KernelWork[], ctx: JobContext, o
     }
     if (live.size === 0) break;
     await Promise.race(live);
+    // The user's setup is wrong (QEMU rejected a flag): say so now, as every VM would fail alike.
+    if (failure !== undefined) throw failure;
   }
-  if (failure !== undefined) throw failure;
   return runs.map((r) => finishKernelRun(r, ctx));
 }
 
