@@ -247,7 +247,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   const predictions = precompute(cells, kernels.map((k) => k.profile), profiles, signal);
   const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile }, cells, profiles, prior, emit));
   const jobs: KernelJobResult[] | number = await phase('run', async () => (await runKernels(work, ctx, { jobs: opts.jobs })).map((j) => withPriorAnswers(j, prior))).catch(configError);
-  if (typeof jobs === 'number') return jobs;
+  if (typeof jobs === 'number') { predictions.stop(); return jobs; }
 
   await phase('oracle', () => predictions.done);
   const records = assemble(jobs, cells, predictions.predictor, compareResults);

@@ -9,8 +9,8 @@ import type { Predictor } from './assemble.js';
 /** Cells simulated between two yields to the event loop (keeps SSH and boot polling responsive). */
 const SLICE = 25;
 
-/** Answers, filled in the background; `predictor` computes any answer not there yet. */
-export interface Predictions { done: Promise<void>; predictor: Predictor }
+/** Answers, filled in the background; `predictor` computes any answer not there yet; `stop` ends the background work (the run ended early). */
+export interface Predictions { done: Promise<void>; predictor: Predictor; stop: () => void }
 
 /** Starts computing the answers of `cells` on each profile; stops early when `signal` aborts. */
 export function precompute(cells: readonly PlannedCell[], profiles: readonly string[], table: ProfileTable, signal?: AbortSignal): Predictions {
@@ -22,13 +22,14 @@ export function precompute(cells: readonly PlannedCell[], profiles: readonly str
     if (!a) { a = oracleAnswer(cell, profile, table); cache.set(k, a); }
     return a;
   };
+  let stopped = false;
   const done = (async () => {
     const todo = [...new Set(profiles)].flatMap((p) => cells.map((c) => [c, p] as const));
     for (let i = 0; i < todo.length; i += SLICE) {
-      if (signal?.aborted) return;
+      if (stopped || signal?.aborted) return;
       await new Promise<void>((r) => setImmediate(r));
       for (const [c, p] of todo.slice(i, i + SLICE)) answer(c, p);
     }
   })();
-  return { done, predictor: answer };
+  return { done, predictor: answer, stop: () => { stopped = true; } };
 }
