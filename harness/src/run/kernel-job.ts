@@ -117,15 +117,10 @@ export interface KernelRun {
   stopped: boolean;
 }
 
-/** How a VM takes its cells: how many exec channels run C cells at once, how big a batch each takes, and when the TS guest runs. */
+/** How a VM takes its cells: how many exec channels run C cells at once, and how big a batch each takes. */
 export interface VmPolicy {
   /** Virtual CPUs per VM; as many C channels run at once. */
   vcpus: number;
-  /**
-   * The TS guest's cells run in a channel of their own while C cells run (true), or on the
-   * first VM of the kernel that has no C cell left to take (false).
-   */
-  tsOverlap: boolean;
   /** How many of `available` cells one channel takes now. */
   batchSize(run: KernelRun, available: number): number;
 }
@@ -250,8 +245,9 @@ function claim(run: KernelRun, ctx: JobContext, guest: GuestKind, size: (availab
 
 /**
  * Runs cells on a ready VM, then stops it (it is never reused): `policy.vcpus` channels take
- * batches of C cells until none is left; the TS guest's cells run beside them in a channel of
- * their own, or after them (policy.tsOverlap), on the first VM of the kernel that takes them.
+ * batches of C cells until none is left, and the TS guest's cells run beside them in a channel
+ * of their own on the first VM of the kernel that takes them: Node.js's start-up and the TS
+ * cells fill the time the C cells leave idle (netns teardown waits), instead of following them.
  */
 async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: number, run: KernelRun, accel: AccelChoice, ctx: JobContext, policy: VmPolicy): Promise<VmEnd> {
   const { vm, session } = boot;
@@ -310,9 +306,8 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
       end = await push('c');
       for (let i = 0; i < policy.vcpus && !end; i++) lanes.push(lane((n) => policy.batchSize(run, n)));
     }
-    if (policy.tsOverlap) lanes.push(tsLane());
+    lanes.push(tsLane());
     await Promise.all(lanes);
-    if (!policy.tsOverlap) await tsLane();
     if (end) return end;
     if (ctx.signal.aborted) return { kind: 'lab', detail: 'interrupted' };
     if (ctx.selftests?.length && !result.selftests) {

@@ -25,9 +25,6 @@ export function minCellsPerVm(env: NodeJS.ProcessEnv = process.env): number {
 /** More vCPUs than this per VM buys little: a cell's namespace teardown serialises in the kernel. */
 export const MAX_VCPUS = 4;
 
-/** MEASURE-ONLY (removed before commit): KPH_TS_OVERLAP=1/0. */
-const TS_OVERLAP = (vcpus: number): boolean => (process.env.KPH_TS_OVERLAP ? process.env.KPH_TS_OVERLAP === '1' : vcpus > 1);
-
 /** One kernel and the cells to send it. */
 export interface KernelWork { kernel: KernelUnderTest; cells: PlannedCell[] }
 
@@ -86,8 +83,7 @@ export async function runKernels(work: readonly KernelWork[], ctx: JobContext, o
   // Test hook: $KPH_VCPUS forces the vCPUs per VM (a 2-core machine never picks more than 1).
   const forced = Number(process.env.KPH_VCPUS);
   const vcpus = o.vcpus ?? (Number.isInteger(forced) && forced > 0 ? forced : vcpusPerVm(o.cores ?? os.availableParallelism(), planned));
-  const tsOverlap = TS_OVERLAP(vcpus);
-  const policy: VmPolicy = { vcpus, tsOverlap, batchSize: (run, n) => batchSize(n, { jobs: o.jobs, running: run.running, lanes: run.lanes, vcpus, minCells }) };
+  const policy: VmPolicy = { vcpus, batchSize: (run, n) => batchSize(n, { jobs: o.jobs, running: run.running, lanes: run.lanes, vcpus, minCells }) };
   if (planned > runs.length || vcpus > 1) ctx.emit({ type: 'progress', scope: 'schedule', message: `${Math.min(planned, o.jobs)} VM(s) at once for ${runs.map((r, i) => `${r.kernel.name} (${counts[i]} cells)`).join(', ')}, ${vcpus} vCPU(s) each` });
 
   const live = new Set<Promise<void>>();
