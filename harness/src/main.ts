@@ -47,6 +47,11 @@ function workFor(kernel: KernelUnderTest, cells: PlannedCell[], profiles: Profil
   return { kernel, cells: todo };
 }
 
+/** Whether a kernel's .config (if it has one) says CONFIG_SMP=y. */
+function builtWithSmp(config: string): boolean {
+  try { return config !== '' && /^CONFIG_SMP=y$/m.test(fs.readFileSync(config, 'utf8')); } catch { return false; }
+}
+
 /** Adds a resumed run's earlier answers to a kernel's job. */
 function withPriorAnswers(job: KernelJobResult, prior: PriorRun | undefined): KernelJobResult {
   const answered = prior?.answered.get(job.kernel.name);
@@ -245,7 +250,7 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
   // The oracle's answers are computed while the VMs boot and run; the comparison then finds them ready.
   const predictions = precompute(cells, kernels.map((k) => k.profile), profiles, signal);
-  const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile }, cells, profiles, prior, emit));
+  const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile, smp: builtWithSmp(k.config) }, cells, profiles, prior, emit));
   const jobs: KernelJobResult[] | number = await phase('run', async () => (await runKernels(work, ctx, { jobs: opts.jobs })).map((j) => withPriorAnswers(j, prior))).catch(configError);
   if (typeof jobs === 'number') { predictions.stop(); return jobs; }
 

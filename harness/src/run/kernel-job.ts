@@ -14,7 +14,11 @@ import type { BuiltSelftest } from '../selftests/build.js';
 import { runSelftest, type SelftestResult } from '../selftests/run.js';
 import type { RunEvent } from './events.js';
 
-export interface KernelUnderTest { name: string; release: string; bzImage: string; profile: string }
+export interface KernelUnderTest {
+  name: string; release: string; bzImage: string; profile: string;
+  /** Built with CONFIG_SMP=y: a VM of it can use more than one vCPU (the default tinyconfig-based kernels are not). */
+  smp?: boolean;
+}
 
 export interface JobContext {
   runId: string;

@@ -1,9 +1,9 @@
 // Spreads the kernels' cells over the machine: at most `jobs` VMs at once across all kernels;
 // every kernel gets a VM first, then a kernel with much work left gets more VMs of its own
 // (they take batches of its cells from a shared queue, so a split costs no static guess), and a
-// VM gets more than one vCPU (and as many cell channels) when cores outnumber the VMs worth
-// booting. Retries stay per kernel: a cell whose VM failed goes back to the queue for a fresh
-// VM, within the kernel's bounds (kernel-job.ts).
+// VM of a kernel built with SMP gets more than one vCPU (and as many cell channels) when cores
+// outnumber the VMs worth booting. Retries stay per kernel: a cell whose VM failed goes back
+// to the queue for a fresh VM, within the kernel's bounds (kernel-job.ts).
 import os from 'node:os';
 import type { PlannedCell } from '../plan/default.js';
 import {
@@ -83,14 +83,18 @@ export async function runKernels(work: readonly KernelWork[], ctx: JobContext, o
   // Test hook: $KPH_VCPUS forces the vCPUs per VM (a 2-core machine never picks more than 1).
   const forced = Number(process.env.KPH_VCPUS);
   const vcpus = o.vcpus ?? (Number.isInteger(forced) && forced > 0 ? forced : vcpusPerVm(o.cores ?? os.availableParallelism(), planned));
-  const policy: VmPolicy = { vcpus, batchSize: (run, n) => batchSize(n, { jobs: o.jobs, running: run.running, lanes: run.lanes, vcpus, minCells }) };
-  if (planned > runs.length || vcpus > 1) ctx.emit({ type: 'progress', scope: 'schedule', message: `${Math.min(planned, o.jobs)} VM(s) at once for ${runs.map((r, i) => `${r.kernel.name} (${counts[i]} cells)`).join(', ')}, ${vcpus} vCPU(s) each` });
+  // A kernel without SMP sees one CPU whatever QEMU offers: its VMs get one vCPU.
+  const policyOf = (run: KernelRun): VmPolicy => {
+    const n = run.kernel.smp ? vcpus : 1;
+    return { vcpus: n, batchSize: (r, available) => batchSize(available, { jobs: o.jobs, running: r.running, lanes: r.lanes, vcpus: n, minCells }) };
+  };
+  if (planned > runs.length || vcpus > 1) ctx.emit({ type: 'progress', scope: 'schedule', message: `${Math.min(planned, o.jobs)} VM(s) at once for ${runs.map((r, i) => `${r.kernel.name} (${counts[i]} cells, ${policyOf(r).vcpus} vCPU(s) per VM)`).join(', ')}` });
 
   const live = new Set<Promise<void>>();
   let failure: unknown;
   const start = (run: KernelRun): void => {
     run.running++;
-    const p: Promise<void> = runVm(run, ctx, policy)
+    const p: Promise<void> = runVm(run, ctx, policyOf(run))
       .catch((e: unknown) => { failure ??= e; })
       .finally(() => { run.running--; live.delete(p); });
     live.add(p);
