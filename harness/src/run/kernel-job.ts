@@ -334,8 +334,7 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
   const { vm, session } = boot;
   const from = vm.consoleText.length;
   const t = Date.now();
-  // The TS guest runs beside C cells on the same vCPU: its few, slow cells (a Node.js start each) get priority (busybox has renice, not nice).
-  const command = guest === 'c' ? `${REMOTE.c} --mark --timeout ${10 * scale}` : `renice -n -10 -p $$ >/dev/null; exec node ${REMOTE.ts} --timeout ${20 * scale}`;
+  const command = guest === 'c' ? `${REMOTE.c} --mark --timeout ${10 * scale}` : `node ${REMOTE.ts} --timeout ${20 * scale}`;
   const perCell = guest === 'c' ? ctx.budgets.perCellMs : ctx.budgets.perCellMs * 4;
   const r = await session.exec(command, {
     stdin: batch.map(encodeCell).join('\n') + '\n',
