@@ -93,7 +93,8 @@ export function progressReporter(out: NodeJS.WritableStream = process.stderr, o:
     switch (e.type) {
       case 'kernel-cells':
         kernels.set(e.kernel, { total: e.cells, done: 0, finished: false });
-        if (!tty && !timer) { timer = setInterval(tick, o.everyMs ?? 5_000); timer.unref(); }
+        // A log gets a line per kernel every period; a terminal's live line is redrawn every second (booting, slow cells).
+        if (!timer) { timer = tty ? setInterval(() => { lastDraw = 0; draw(); }, 1_000) : setInterval(tick, o.everyMs ?? 5_000); timer.unref(); }
         break;
       case 'vm-boot': {
         const k = kernels.get(e.kernel);
