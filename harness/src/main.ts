@@ -39,11 +39,15 @@ import { sweepOrphans } from './vm/sweep.js';
 /** A kernel's cells to send: those its oracle profile applies to (the rest are NA, never sent), less those a resumed run already answered. */
 function workFor(kernel: KernelUnderTest, cells: PlannedCell[], profiles: ProfileTable, prior: PriorRun | undefined, emit: (e: RunEvent) => void): KernelWork {
   const applicable = cells.filter((c) => notApplicable(c, kernel.profile, profiles) === null);
-  if (applicable.length < cells.length) emit({ type: 'progress', scope: kernel.name, message: `${cells.length - applicable.length} of ${cells.length} cells do not apply to profile ${kernel.profile}: not sent (NA)` });
   const answered = prior?.answered.get(kernel.name);
   const todo = remainingCells(applicable, answered);
-  if (answered && todo.length) emit({ type: 'progress', scope: kernel.name, message: `resuming: ${todo.length} of ${applicable.length} cells still to run` });
-  if (answered && !todo.length) emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
+  // One line per kernel (the terminal throttles a scope's lines to one every 5 s).
+  const said = [
+    ...(applicable.length < cells.length ? [`${cells.length - applicable.length} of ${cells.length} cells do not apply to profile ${kernel.profile}: not sent (NA)`] : []),
+    ...(answered && todo.length ? [`resuming: ${todo.length} of ${applicable.length} cells still to run`] : []),
+    ...(answered && !todo.length ? ['every cell already answered; not booted'] : []),
+  ];
+  if (said.length) emit({ type: 'progress', scope: kernel.name, message: said.join('; ') });
   return { kernel, cells: todo };
 }
 
