@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { HELP, parseOptions, UsageError } from '../harness/src/cli.js';
@@ -93,6 +94,6 @@ test('CLI: bad options name the option and what was expected', (t) => {
   t.throws(() => parseOptions(['--jobs', 'zero']), { instanceOf: UsageError, message: /--jobs expects an integer from 1 to 64 \(decimal digits only\), got "zero"/ });
   t.throws(() => parseOptions(['--accel', 'hvf']), { instanceOf: UsageError, message: /--accel expects auto, kvm or tcg/ });
   t.throws(() => parseOptions(['--bogus']), { instanceOf: UsageError, message: /bogus/ });
-  t.is(parseOptions([]).jobs, 2);
+  t.is(parseOptions([]).jobs, os.availableParallelism());
   t.regex(HELP, /--oracle-flip/);
 });

@@ -1,5 +1,6 @@
 // Command-line options of harness/run.mjs: parsed and validated here, nothing else.
 import fs from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { InputError } from './model/errors.js';
 import type { TerminalLevel } from './run/reporters.js';
@@ -51,7 +52,8 @@ cells of commit 4b01a967 in each guest over SSH and compares them with the oracl
 
 Options:
   --accel auto|kvm|tcg   accelerator; auto uses KVM only when the CPU has vmx/svm (default auto)
-  --jobs N               VMs booted at once (default 2)
+  --jobs N               VMs running at once over all kernels; a kernel with many cells
+                         is split over several (default: the number of CPU cores)
   --boot-attempts N      boots tried per kernel when the lab fails (not on a kernel crash) (default 2)
   --timeout-scale X      multiply the boot, inactivity and command timeouts by X
                          (default 1 with KVM, 3 with TCG)
@@ -147,7 +149,7 @@ export function parseOptions(argv: string[]): Options {
   if (v.quiet && v.verbose) throw new UsageError('-q/--quiet and -v/--verbose contradict each other: give one');
   return {
     accel,
-    jobs: intOption(UsageError, 'jobs', v.jobs, RANGES.jobs, 2),
+    jobs: intOption(UsageError, 'jobs', v.jobs, RANGES.jobs, os.availableParallelism()),
     bootAttempts: intOption(UsageError, 'boot-attempts', v['boot-attempts'], RANGES.bootAttempts, 2),
     timeoutScale: decimalOption(UsageError, 'timeout-scale', v['timeout-scale'], RANGES.timeoutScale),
     resultsDir: v.results,

@@ -7,7 +7,7 @@ import { checkFolderOption, HELP, parseOptions, UsageError, type Options } from 
 import { buildCGuest } from './guests/index.js';
 import { buildGuestImage } from './image/build.js';
 import { kernelSelection } from './kernel/select.js';
-import { flippedProfiles, oracleAnswer, possibleComparer, type ProfileTable } from './oracle/adapter.js';
+import { flippedProfiles, notApplicable, possibleComparer, type ProfileTable } from './oracle/adapter.js';
 import { compareResults } from './oracle/compare.js';
 import { describeError, exitCodeForError, verboseIn } from './model/errors.js';
 import { checkSelftests, loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
@@ -29,41 +29,58 @@ import { compareRuns, comparisonMarkdown, findPrevious } from './results/previou
 import type { ResultsDoc } from './results/run-files.js';
 import { assemble } from './run/assemble.js';
 import { multiplex, type RunEvent } from './run/events.js';
-import { runKernelJob, type JobContext, type KernelJobResult, type KernelUnderTest } from './run/kernel-job.js';
+import type { KernelJobResult, KernelUnderTest } from './run/kernel-job.js';
 import { jobContext } from './run/lab.js';
 import { absoluteArgv, readPriorRun, remainingCells, writeManifest, type PriorRun } from './run/resume.js';
 import { claimRunDir, createRunDir, RunDirError, type OwnedRunDir } from './run/run-dir.js';
-import { eventLogReporter, terminalReporter } from './run/reporters.js';
-import { mapLimit } from './util/limit.js';
+import { eventLogReporter, progressReporter, terminalReporter } from './run/reporters.js';
+import { precompute } from './run/predictions.js';
+import { runKernels, type KernelWork } from './run/scheduler.js';
 import { resultsRoot } from './util/paths.js';
 import { chooseAccel } from './vm/accel.js';
 import { QemuConfigError, resolveQemu } from './vm/qemu.js';
 import { killAllVms } from './vm/registry.js';
 import { sweepOrphans } from './vm/sweep.js';
 
-/** Runs a kernel's cells that have no answer yet (all of them unless resuming) and adds the earlier answers. */
-async function runOrResume(kernel: KernelUnderTest, cells: PlannedCell[], prior: PriorRun | undefined, ctx: JobContext): Promise<KernelJobResult> {
+/** A kernel's cells to send: those its oracle profile applies to (the rest are NA, never sent), less those a resumed run already answered. */
+function workFor(kernel: KernelUnderTest, cells: PlannedCell[], profiles: ProfileTable, prior: PriorRun | undefined, emit: (e: RunEvent) => void): KernelWork {
+  const applicable = cells.filter((c) => notApplicable(c, kernel.profile, profiles) === null);
   const answered = prior?.answered.get(kernel.name);
-  const todo = remainingCells(cells, answered);
-  if (answered && todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: `resuming: ${todo.length} of ${cells.length} cells still to run` });
-  const job: KernelJobResult = todo.length
-    ? await runKernelJob(kernel, todo, ctx)
-    : { kernel, attempts: [], unameR: kernel.release, reports: { c: new Map(), ts: new Map() }, cellCrashes: [], timings: {} };
-  // Earlier answers keep the VM (attempt) that gave them; the earlier VMs come first in the list.
-  const answeredOn = prior?.answeredOn.get(kernel.name);
-  job.answeredOn ??= { c: new Map(), ts: new Map() };
-  for (const g of ['c', 'ts'] as const) {
-    for (const [id, rep] of answered?.[g] ?? []) {
-      if (job.reports[g].has(id)) continue;
-      job.reports[g].set(id, rep);
-      const on = answeredOn?.[g].get(id);
-      if (on !== undefined) job.answeredOn[g].set(id, on);
+  const todo = remainingCells(applicable, answered);
+  // One line per kernel (the terminal throttles a scope's lines to one every 5 s).
+  const said = [
+    ...(applicable.length < cells.length ? [`${cells.length - applicable.length} of ${cells.length} cells do not apply to profile ${kernel.profile}: not sent (NA)`] : []),
+    ...(answered && todo.length ? [`resuming: ${todo.length} of ${applicable.length} cells still to run`] : []),
+    ...(answered && !todo.length ? ['every cell already answered; not booted'] : []),
+  ];
+  if (said.length) emit({ type: 'progress', scope: kernel.name, message: said.join('; ') });
+  return { kernel, cells: todo };
+}
+
+/** Whether a kernel's .config (if it has one) says CONFIG_SMP=y. */
+function builtWithSmp(config: string): boolean {
+  try { return config !== '' && /^CONFIG_SMP=y$/m.test(fs.readFileSync(config, 'utf8')); } catch { return false; }
+}
+
+/** Adds a resumed run's earlier answers to a kernel's job (each keeps the VM that gave it; earlier VMs come first). */
+function withPriorAnswers(job: KernelJobResult, prior: PriorRun | undefined, signal: AbortSignal): KernelJobResult {
+  const answered = prior?.answered.get(job.kernel.name);
+  if (answered) {
+    if (job.attempts.length === 0) job.unameR ??= job.kernel.release;
+    const answeredOn = prior?.answeredOn.get(job.kernel.name);
+    job.answeredOn ??= { c: new Map(), ts: new Map() };
+    for (const g of ['c', 'ts'] as const) {
+      for (const [id, rep] of answered[g]) {
+        if (job.reports[g].has(id)) continue;
+        job.reports[g].set(id, rep);
+        const on = answeredOn?.[g].get(id);
+        if (on !== undefined) job.answeredOn[g].set(id, on);
+      }
     }
+    job.attempts = [...(prior?.boots.get(job.kernel.name) ?? []), ...job.attempts];
   }
-  job.attempts = [...(prior?.boots.get(kernel.name) ?? []), ...job.attempts];
-  if (answered && !todo.length) ctx.emit({ type: 'progress', scope: kernel.name, message: 'every cell already answered; not booted' });
   // Stopped because evidence could not be written: say so rather than "interrupted".
-  if (job.infraError && ctx.signal.reason instanceof StorageError) job.infraError = `not run: the run stopped because it ${ctx.signal.reason.message}`;
+  if (job.infraError && signal.reason instanceof StorageError) job.infraError = `not run: the run stopped because it ${signal.reason.message}`;
   return job;
 }
 
@@ -82,7 +99,9 @@ async function reportBuildFailure(
     infraError: name === e.variant ? `kernel ${name} failed to build (log: ${e.log})` : `not booted: kernel ${e.variant} failed to build`,
     ...(name === e.variant ? { buildFailure: { log: e.log, tail: e.tail } } : {}),
   }));
-  const records = assemble(jobs, cells, () => ({ kind: 'not-applicable', reason: 'not built' }), compareResults);
+  // Nothing was booted, so no cell ran, whatever the oracle would say of it: every record is MISS.
+  const records = assemble(jobs, cells, () => ({ kind: 'not-applicable', reason: 'not built' }), compareResults)
+    .map((rec) => ({ ...rec, outcome: 'MISS' as const, reason: jobs.find((j) => j.kernel.name === rec.kernel)?.infraError ?? 'not built' }));
   r.timings.total = Date.now() - r.t0;
   const exitCode = EXIT.infrastructure;
   await writeRunFiles(r.runDir, { runId: r.runId, accel: r.accel, jobs, records, timings: r.timings, exitCode, complete: true, kernels: [], image: { cached: false, seconds: 0, sizes: { initramfsBytes: 0, nodeDiskBytes: 0 } }, facts: r.facts });
@@ -240,7 +259,9 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
   }
   const clock = cellClock();
-  const emit = multiplex([terminalReporter(process.stderr, opts.verbosity), eventLogReporter(path.join(runDir, 'events.jsonl')), clock.reporter]);
+  // -q silences the progress lines.
+  const progress = opts.verbosity === 'quiet' ? [] : [progressReporter()];
+  const emit = multiplex([terminalReporter(process.stderr, opts.verbosity), ...progress, eventLogReporter(path.join(runDir, 'events.jsonl')), clock.reporter]);
   const timings: Record<string, number> = {};
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now();
@@ -308,15 +329,14 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   }
 
   const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
-  const jobs: KernelJobResult[] | number = await phase('run', () => mapLimit(kernels, opts.jobs, (k) => runOrResume(
-    { name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile },
-    cells,
-    prior,
-    ctx,
-  ))).catch(configError);
-  if (typeof jobs === 'number') return jobs;
+  // The oracle's answers are computed while the VMs boot and run; the comparison then finds them ready.
+  const predictions = precompute(cells, kernels.map((k) => k.profile), profiles, signal);
+  const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile, smp: builtWithSmp(k.config) }, cells, profiles, prior, emit));
+  const jobs: KernelJobResult[] | number = await phase('run', async () => (await runKernels(work, ctx, { jobs: opts.jobs })).map((j) => withPriorAnswers(j, prior, signal))).catch(configError);
+  if (typeof jobs === 'number') { predictions.stop(); return jobs; }
 
-  const records = assemble(jobs, cells, (cell, profile) => oracleAnswer(cell, profile, profiles), possibleComparer(profiles));
+  await phase('oracle', () => predictions.done);
+  const records = assemble(jobs, cells, predictions.predictor, possibleComparer(profiles));
   for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
   const exitCode = signal.aborted ? abortedExit(signal) : exitCodeFor(records.map((r) => r.outcome));
   timings.total = Date.now() - t0;

@@ -3,7 +3,7 @@
 // comparison the verdict uses (is the observation possible under the same flags?).
 import type { Cell, OpResult } from '../model/cell.js';
 import type { CompareContext, Comparison, OracleAnswer } from '../results/outcome.js';
-import { PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
+import { inapplicable, PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
 import { checkPossible } from './possible.js';
 import { InputError } from '../model/errors.js';
 
@@ -54,4 +54,10 @@ export function possibleComparer(table: ProfileTable): (observed: OpResult[], pr
     if (r.possible) return { match: true, ...(r.unlikely ? { unlikely: r.unlikely } : {}) };
     return { match: false, firstMismatch: { index: r.index, reason: r.reason, ...(r.rule ? { rule: r.rule } : {}) } };
   };
+}
+
+/** Why the oracle would answer not-applicable for a cell on a profile, without simulating it; null when it applies (or the profile is unknown: the oracle error shows later). */
+export function notApplicable(cell: Cell, profile: string, table: ProfileTable): string | null {
+  const flags = table[profile as ProfileName];
+  return flags ? inapplicable(cell, flags) : null;
 }

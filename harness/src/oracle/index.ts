@@ -56,7 +56,7 @@ export type Verdict =
   | { kind: 'predicted'; profile: string; ops: OpPrediction[] }
   | { kind: 'not-applicable'; reason: string };
 
-// Says why a cell cannot be predicted under a profile, or null when it can.
+// Says why a cell cannot be predicted under a profile, or null when it can (cheap: no simulation).
 export function inapplicable(cell: Cell, profile: ProfileFlags): string | null {
   if (cell.autobindReuse === 'absent' && profile.autobindReuseSysctl) {
     return 'the cell needs a kernel without net.ipv4.ip_autobind_reuse, but this profile has the sysctl';

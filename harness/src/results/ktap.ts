@@ -10,6 +10,7 @@ function resultLine(n: number, outcome: Outcome, name: string, reason: string): 
   switch (outcome) {
     case 'PASS': return `ok ${n} ${name}`;
     case 'SKIP': return `ok ${n} ${name} # SKIP ${clean(reason)}`;
+    case 'NA': return `ok ${n} ${name} # SKIP not sent: ${clean(reason)}`;
     case 'FAIL': return `not ok ${n} ${name}`;
     case 'ERROR': return `not ok ${n} ${name} # ERROR ${clean(reason)}`;
     case 'MISS': return `not ok ${n} ${name} # ERROR never ran: ${clean(reason)}`;

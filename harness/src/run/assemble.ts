@@ -59,6 +59,12 @@ export function assemble(jobs: KernelJobResult[], cells: PlannedCell[], predict:
       for (const cell of cells.filter((c) => c.guests.includes(guest))) {
         const expected = predict(cell, job.kernel.profile);
         const observed = job.reports[guest].get(cell.id);
+        const errors = job.errors?.[guest].get(cell.id) ?? [];
+        if (expected.kind === 'not-applicable' && !observed && !job.cellCrash?.[guest].has(cell.id) && !errors.length) {
+          // Not applicable to this kernel's profile: never sent to its guests (NA), whatever happened to its VMs.
+          records.push({ kernel: job.kernel.name, release: job.kernel.release, profile: job.kernel.profile, guest, id: cell.id, case: cell.case, title: cell.title, cell, outcome: 'NA', reason: expected.reason, expected });
+          continue;
+        }
         const crash = job.cellCrash?.[guest].get(cell.id)
           ?? job.cellCrashes.find((c) => c.guest === guest && (!c.cells || c.cells.includes(cell.id)))?.crash
           ?? (observed ? undefined : job.bootCrash);
@@ -66,7 +72,6 @@ export function assemble(jobs: KernelJobResult[], cells: PlannedCell[], predict:
         const compareAs = guest === 'ts' ? (o: OpResult[], p: OpResult[]) => compare(o, applicationView(cell, p), cell.portRange, ctx) : (o: OpResult[], p: OpResult[]) => compare(o, p, cell.portRange, ctx);
         const { unlikely, ...classified } = classify(expected, observed, crash, compareAs);
         let { outcome, reason } = classified;
-        const errors = job.errors?.[guest].get(cell.id) ?? [];
         if (!observed && !crash && errors.length) {
           // Started, but the lab broke under it on every try.
           outcome = 'ERROR';

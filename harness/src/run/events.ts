@@ -8,6 +8,8 @@ export type RunEvent =
   | { type: 'progress'; scope: string; message: string }
   | { type: 'kernel-built'; kernel: string; release: string; cached: boolean; seconds: number }
   | { type: 'image-built'; cached: boolean; seconds: number; initramfsBytes: number; nodeDiskBytes: number }
+  /** A kernel's share of the run phase: the (guest, cell) pairs its VMs will be sent. */
+  | { type: 'kernel-cells'; kernel: string; cells: number }
   | { type: 'vm-starting'; kernel: string; attempt: number }
   | { type: 'vm-boot'; kernel: string; attempt: number; kind: string; bootMs: number; detail?: string }
   /** A guest's answer for one cell, logged whole so an interrupted run can be resumed. */

@@ -16,7 +16,11 @@ import { runSelftest, type SelftestResult } from '../selftests/run.js';
 import { attributeCrashes, chargeWarnedCells, recordLabFailure } from './attribution.js';
 import type { RunEvent } from './events.js';
 
-export interface KernelUnderTest { name: string; release: string; bzImage: string; profile: string }
+export interface KernelUnderTest {
+  name: string; release: string; bzImage: string; profile: string;
+  /** Built with CONFIG_SMP=y: a VM of it can use more than one vCPU (the default tinyconfig-based kernels are not). */
+  smp?: boolean;
+}
 
 export interface JobContext {
   runId: string;
@@ -99,68 +103,126 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** How a VM's run ended: every cell answered, the kernel crashed, the lab broke, or the wrong kernel answered. */
 type VmEnd = { kind: 'done' | 'kernel-crash' | 'lab' | 'wrong-kernel'; detail: string };
 
-/** Runs every planned cell on one kernel; throws only QemuConfigError (the user's setup), never for kernel or lab failures. */
-export async function runKernelJob(kernel: KernelUnderTest, cells: PlannedCell[], ctx: JobContext): Promise<KernelJobResult> {
-  const result: KernelJobResult = {
-    kernel, attempts: [], reports: perGuest(), cellCrashes: [], timings: {},
-    cellCrash: perGuest(), errors: perGuest(), answeredOn: perGuest(),
+/**
+ * What the VMs of one kernel share while they run: the result they fill, the bounded retry
+ * counters, and which cells a running VM has taken (so two VMs never run the same cell).
+ */
+export interface KernelRun {
+  kernel: KernelUnderTest;
+  cells: PlannedCell[];
+  result: KernelJobResult;
+  /** The accelerator for the next VM (falls back to TCG after a failed KVM boot). */
+  accel: AccelChoice;
+  labFailures: number;
+  crashRestarts: number;
+  /** VMs started so far: the next one is VM number `vms + 1` (console-<kernel>-<n>.log). */
+  vms: number;
+  /** VMs of this kernel booting or running now. */
+  running: number;
+  /** C-guest exec channels of this kernel's VMs running or asking for cells now. */
+  lanes: number;
+  /** `guest/id` of the cells a running VM has taken and not yet finished. */
+  claimed: Set<string>;
+  /** Set when no VM of this kernel may start again (wrong kernel, boot crash, interrupted boot). */
+  stopped: boolean;
+}
+
+/** How a VM takes its cells: how many exec channels run C cells at once, and how big a batch each takes. */
+export interface VmPolicy {
+  /** Virtual CPUs per VM; as many C channels run at once. */
+  vcpus: number;
+  /** How many of `available` cells one channel takes now. */
+  batchSize(run: KernelRun, available: number): number;
+}
+
+/** One kernel's shared state before its first VM. */
+export function newKernelRun(kernel: KernelUnderTest, cells: PlannedCell[], ctx: JobContext): KernelRun {
+  return {
+    kernel, cells, accel: ctx.accel, labFailures: 0, crashRestarts: 0,
+    // VMs are numbered after those already in the run directory (a resumed run appends, never overwrites).
+    vms: nextAttempt(ctx.runDir, kernel.name) - 1, running: 0, lanes: 0, claimed: new Set(), stopped: false,
+    result: { kernel, attempts: [], reports: perGuest(), cellCrashes: [], timings: {}, cellCrash: perGuest(), errors: perGuest(), answeredOn: perGuest() },
   };
-  let accel = ctx.accel;
-  let labFailures = 0;
-  let crashRestarts = 0;
-  // VMs are numbered after those already in the run directory (a resumed run appends, never overwrites).
-  for (let attempt = nextAttempt(ctx.runDir, kernel.name); ; attempt++) {
-    const todo = pendingCells(cells, result, ctx.bootAttempts);
-    if (todo.length === 0) break;
-    if (ctx.signal.aborted) { result.infraError = 'interrupted before these cells ran'; break; }
-    if (labFailures >= ctx.bootAttempts) break;
-    if (crashRestarts > MAX_CRASH_RESTARTS) {
-      result.infraError = `not run: the kernel crashed under ${crashRestarts} cells and ${MAX_CRASH_RESTARTS} fresh VMs were spent`;
-      break;
-    }
-    ctx.emit({ type: 'vm-starting', kernel: kernel.name, attempt });
-    const boot = await bootOnce(kernel, attempt, accel, ctx);
-    const detail = boot.kind === 'kernel-crash' ? boot.crash.title : boot.kind === 'no-ssh' ? boot.lastError : boot.kind === 'qemu-died' ? `QEMU exit ${boot.exit.signal ?? boot.exit.code}${boot.early ? ' during start-up' : ''}` : undefined;
-    const entry: BootAttempt = { attempt, kind: boot.kind, bootMs: boot.bootMs, detail, accel: accel.accel };
-    result.attempts.push(entry);
-    ctx.emit({ type: 'vm-boot', kernel: kernel.name, attempt, kind: boot.kind, bootMs: boot.bootMs, detail });
-    if (boot.kind === 'aborted') { result.infraError = 'interrupted while booting'; break; }
-    // A kernel crash at boot is the kernel's fault and reproducible: never retried.
-    if (boot.kind === 'kernel-crash') { result.bootCrash = boot.crash; break; }
-    if (boot.kind !== 'ready') {
-      if (boot.kind === 'qemu-died' && boot.early && accel.accel === 'tcg' && boot.exit.signal === null && boot.exit.code !== 0) {
-        throw new QemuConfigError(`QEMU rejected its command line (exit ${boot.exit.code}): ${boot.consoleTail.trim().split('\n').slice(-3).join(' | ')}`);
-      }
-      labFailures++;
-      result.infraError = `boot ${boot.kind}${detail ? `: ${detail}` : ''} (VM ${attempt}, ${labFailures} lab failure(s) of ${ctx.bootAttempts} allowed)`;
-      if (accel.accel === 'kvm') {
-        accel = fallBackToTcg(accel, `${boot.kind}${detail ? `: ${detail}` : ''}`);
-        ctx.emit({ type: 'progress', scope: kernel.name, message: `${accel.reason}; timeouts ×${accel.timeScale}` });
-      }
-      continue;
-    }
-    result.bootMs = boot.bootMs;
-    result.kvm = boot.kvm;
-    entry.kvm = boot.kvm;
-    const end = await runOnVm(boot, attempt, todo, kernel, accel, ctx, result);
-    entry.ended = end.detail;
-    entry.qemuPeakRssKiB = boot.vm.peakRssKiB;
-    if (end.kind === 'done') continue;
-    result.infraError = end.detail;
-    if (end.kind === 'wrong-kernel') break;
-    if (end.kind === 'kernel-crash') crashRestarts++;
-    else labFailures++;
-    const left = pendingCells(cells, result, ctx.bootAttempts).length;
-    if (left && !ctx.signal.aborted) ctx.emit({ type: 'progress', scope: kernel.name, message: `VM ${attempt}: ${end.detail}; ${left} cell run(s) left for a fresh VM` });
+}
+
+const claimKey = (guest: GuestKind, id: string): string => `${guest}/${id}`;
+
+/** Pending (guest, cell) pairs that no running VM has taken. */
+export function unclaimedCells(run: KernelRun, ctx: JobContext): Array<{ guest: GuestKind; cell: PlannedCell }> {
+  return pendingCells(run.cells, run.result, ctx.bootAttempts).filter((x) => !run.claimed.has(claimKey(x.guest, x.cell.id)));
+}
+
+/** Whether a fresh VM may start for this kernel now (cells left, retry bounds not spent); notes why not in infraError. */
+export function mayStartVm(run: KernelRun, ctx: JobContext): boolean {
+  if (run.stopped || ctx.signal.aborted || unclaimedCells(run, ctx).length === 0) return false;
+  if (run.labFailures >= ctx.bootAttempts) return false;
+  if (run.crashRestarts > MAX_CRASH_RESTARTS) {
+    run.result.infraError = `not run: the kernel crashed under ${run.crashRestarts} cells and ${MAX_CRASH_RESTARTS} fresh VMs were spent`;
+    return false;
   }
+  return true;
+}
+
+/** Closes a kernel's result once none of its VMs runs: an interrupt names the cells it left, VMs in number order. */
+export function finishKernelRun(run: KernelRun, ctx: JobContext): KernelJobResult {
+  const { result } = run;
+  if (ctx.signal.aborted && result.infraError !== 'interrupted while booting' && pendingCells(run.cells, result, ctx.bootAttempts).length) {
+    result.infraError = 'interrupted before these cells ran';
+  }
+  result.attempts.sort((a, b) => a.attempt - b.attempt);
   return result;
 }
 
-/** Boots VM number `attempt` of a kernel on `accel`, with the boot deadline scaled for it. */
-async function bootOnce(kernel: KernelUnderTest, attempt: number, accel: AccelChoice, ctx: JobContext): Promise<BootResult> {
+/**
+ * Boots one fresh VM of a kernel and runs cells on it until none is left for it, then stops it;
+ * updates the kernel's retry counters. Throws only QemuConfigError (the user's setup).
+ */
+export async function runVm(run: KernelRun, ctx: JobContext, policy: VmPolicy): Promise<void> {
+  const { kernel, result } = run;
+  const attempt = ++run.vms;
+  const accel = run.accel;
+  ctx.emit({ type: 'vm-starting', kernel: kernel.name, attempt });
+  const boot = await bootOnce(kernel, attempt, accel, ctx, policy.vcpus);
+  const detail = boot.kind === 'kernel-crash' ? boot.crash.title : boot.kind === 'no-ssh' ? boot.lastError : boot.kind === 'qemu-died' ? `QEMU exit ${boot.exit.signal ?? boot.exit.code}${boot.early ? ' during start-up' : ''}` : undefined;
+  const entry: BootAttempt = { attempt, kind: boot.kind, bootMs: boot.bootMs, detail, accel: accel.accel };
+  result.attempts.push(entry);
+  ctx.emit({ type: 'vm-boot', kernel: kernel.name, attempt, kind: boot.kind, bootMs: boot.bootMs, detail });
+  if (boot.kind === 'aborted') { result.infraError = 'interrupted while booting'; run.stopped = true; return; }
+  // A kernel crash at boot is the kernel's fault and reproducible: never retried.
+  if (boot.kind === 'kernel-crash') { result.bootCrash = boot.crash; run.stopped = true; return; }
+  if (boot.kind !== 'ready') {
+    if (boot.kind === 'qemu-died' && boot.early && accel.accel === 'tcg' && boot.exit.signal === null && boot.exit.code !== 0) {
+      run.stopped = true;
+      throw new QemuConfigError(`QEMU rejected its command line (exit ${boot.exit.code}): ${boot.consoleTail.trim().split('\n').slice(-3).join(' | ')}`);
+    }
+    run.labFailures++;
+    result.infraError = `boot ${boot.kind}${detail ? `: ${detail}` : ''} (VM ${attempt}, ${run.labFailures} lab failure(s) of ${ctx.bootAttempts} allowed)`;
+    if (run.accel.accel === 'kvm') {
+      run.accel = fallBackToTcg(run.accel, `${boot.kind}${detail ? `: ${detail}` : ''}`);
+      ctx.emit({ type: 'progress', scope: kernel.name, message: `${run.accel.reason}; timeouts ×${run.accel.timeScale}` });
+    }
+    return;
+  }
+  result.bootMs ??= boot.bootMs;
+  result.kvm ??= boot.kvm;
+  entry.kvm = boot.kvm;
+  const end = await runOnVm(boot, attempt, run, accel, ctx, policy);
+  entry.ended = end.detail;
+  entry.qemuPeakRssKiB = boot.vm.peakRssKiB;
+  if (end.kind === 'done') return;
+  result.infraError = end.detail;
+  if (end.kind === 'wrong-kernel') { run.stopped = true; return; }
+  if (end.kind === 'kernel-crash') run.crashRestarts++;
+  else run.labFailures++;
+  const left = pendingCells(run.cells, result, ctx.bootAttempts).length;
+  if (left && !ctx.signal.aborted) ctx.emit({ type: 'progress', scope: kernel.name, message: `VM ${attempt}: ${end.detail}; ${left} cell run(s) left for a fresh VM` });
+}
+
+/** Boots VM number `attempt` of a kernel on `accel` with `cpus` vCPUs, with the boot deadline scaled for it. */
+async function bootOnce(kernel: KernelUnderTest, attempt: number, accel: AccelChoice, ctx: JobContext, cpus: number): Promise<BootResult> {
   const scale = accel.timeScale;
   return bootGuest({
-    spec: { name: `${kernel.name}-${attempt}`, runId: ctx.runId, runDir: ctx.runDir, kernel: kernel.bzImage, initramfs: ctx.initramfs, disk: ctx.nodeDisk, cmdline: ctx.cmdline, memoryMiB: 512, accel },
+    spec: { name: `${kernel.name}-${attempt}`, runId: ctx.runId, runDir: ctx.runDir, kernel: kernel.bzImage, initramfs: ctx.initramfs, disk: ctx.nodeDisk, cmdline: ctx.cmdline, memoryMiB: 512, cpus, accel },
     hostKey: ctx.hostKey,
     privateKey: ctx.clientKey.privateKey,
     deadlineMs: ctx.budgets.bootMs * scale,
@@ -185,9 +247,23 @@ function pendingCells(cells: PlannedCell[], result: KernelJobResult, maxTries: n
   return out;
 }
 
-/** Runs the pending cells on a ready VM, then stops it (it is never reused). */
-async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: number, todo: Array<{ guest: GuestKind; cell: PlannedCell }>, kernel: KernelUnderTest, accel: AccelChoice, ctx: JobContext, result: KernelJobResult): Promise<VmEnd> {
+/** Takes up to `size` unclaimed cells of `guest` for one exec channel. */
+function claim(run: KernelRun, ctx: JobContext, guest: GuestKind, size: (available: number) => number): PlannedCell[] {
+  const open = unclaimedCells(run, ctx).filter((x) => x.guest === guest).map((x) => x.cell);
+  const batch = open.slice(0, open.length ? Math.max(1, size(open.length)) : 0);
+  for (const c of batch) run.claimed.add(claimKey(guest, c.id));
+  return batch;
+}
+
+/**
+ * Runs cells on a ready VM, then stops it (it is never reused): `policy.vcpus` channels take
+ * batches of C cells until none is left, and the TS guest's cells run beside them in a channel
+ * of their own on the first VM of the kernel that takes them: Node.js's start-up and the TS
+ * cells fill the time the C cells leave idle (netns teardown waits), instead of following them.
+ */
+async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: number, run: KernelRun, accel: AccelChoice, ctx: JobContext, policy: VmPolicy): Promise<VmEnd> {
   const { vm, session } = boot;
+  const { kernel, result } = run;
   const scale = accel.timeScale;
   const cmd = { deadlineMs: ctx.budgets.commandMs * scale, signal: ctx.signal };
   try {
@@ -195,21 +271,57 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
     if (uname.kind !== 'exited' || uname.code !== 0) return { kind: 'lab', detail: `uname -r in the guest ${describeExec(uname)}` };
     result.unameR = uname.stdout.trim();
     if (result.unameR !== kernel.release) return { kind: 'wrong-kernel', detail: `wrong kernel answered: uname -r says ${result.unameR}, expected ${kernel.release}` };
-    const t = Date.now();
-    try {
-      await session.push(ctx.guests.c, REMOTE.c, '0755', cmd.deadlineMs);
-      if (todo.some((x) => x.guest === 'ts')) await session.push(ctx.guests.ts, REMOTE.ts, '0644', cmd.deadlineMs);
-    } catch (e) {
-      return { kind: 'lab', detail: (e as Error).message };
+    const push = async (guest: GuestKind): Promise<VmEnd | undefined> => {
+      const t = Date.now();
+      try {
+        await session.push(ctx.guests[guest], REMOTE[guest], guest === 'c' ? '0755' : '0644', cmd.deadlineMs);
+      } catch (e) {
+        return { kind: 'lab', detail: (e as Error).message };
+      }
+      result.timings.pushMs = (result.timings.pushMs ?? 0) + Date.now() - t;
+      return undefined;
+    };
+    // The first way this VM cannot go on; every channel stops taking cells once it is set.
+    let end: VmEnd | undefined;
+    const lane = async (size: (available: number) => number): Promise<void> => {
+      run.lanes++;
+      try {
+        for (;;) {
+          if (end) return;
+          if (ctx.signal.aborted) { end = { kind: 'lab', detail: 'interrupted' }; return; }
+          const batch = claim(run, ctx, 'c', size);
+          if (batch.length === 0) return;
+          try {
+            end ??= await runBatch('c', batch, attempt, boot, scale, kernel, ctx, result);
+          } finally {
+            for (const c of batch) run.claimed.delete(claimKey('c', c.id));
+          }
+        }
+      } finally {
+        run.lanes--;
+      }
+    };
+    // The TS cells are taken before their guest is pushed, so no other VM of this kernel takes them too.
+    const tsLane = async (): Promise<void> => {
+      const ts = end ? [] : claim(run, ctx, 'ts', (n) => n);
+      if (!ts.length) return;
+      try {
+        const pushed = await push('ts');
+        if (pushed) end ??= pushed;
+        else if (!end) end = await runBatch('ts', ts, attempt, boot, scale, kernel, ctx, result);
+      } finally {
+        for (const c of ts) run.claimed.delete(claimKey('ts', c.id));
+      }
+    };
+    const lanes: Array<Promise<void>> = [];
+    if (unclaimedCells(run, ctx).some((x) => x.guest === 'c')) {
+      end = await push('c');
+      for (let i = 0; i < policy.vcpus && !end; i++) lanes.push(lane((n) => policy.batchSize(run, n)));
     }
-    result.timings.pushMs = (result.timings.pushMs ?? 0) + Date.now() - t;
-    for (const guest of ['c', 'ts'] as const) {
-      const batch = todo.filter((x) => x.guest === guest).map((x) => x.cell);
-      if (batch.length === 0) continue;
-      if (ctx.signal.aborted) return { kind: 'lab', detail: 'interrupted' };
-      const end = await runBatch(guest, batch, attempt, boot, scale, kernel, ctx, result);
-      if (end) return end;
-    }
+    lanes.push(tsLane());
+    await Promise.all(lanes);
+    if (end) return end;
+    if (ctx.signal.aborted) return { kind: 'lab', detail: 'interrupted' };
     if (ctx.selftests?.length && !result.selftests) {
       const t0 = Date.now();
       result.selftests = [];
@@ -235,7 +347,8 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
   const perCell = guest === 'c' ? ctx.budgets.perCellMs : ctx.budgets.perCellMs * 4;
   const r = await session.exec(command, {
     stdin: batch.map(encodeCell).join('\n') + '\n',
-    deadlineMs: (ctx.budgets.commandMs + batch.length * perCell) * scale,
+    // Never shorter than the inactivity clock plus a command's budget, so a small batch that hangs is seen as hung.
+    deadlineMs: Math.max(ctx.budgets.commandMs + batch.length * perCell, ctx.budgets.inactivityMs + ctx.budgets.commandMs) * scale,
     inactivityMs: ctx.budgets.inactivityMs * scale,
     signal: ctx.signal,
     onLine: (line) => {

@@ -24,6 +24,8 @@ export interface VmSpec {
   /** Extra kernel command-line words. */
   cmdline: string[];
   memoryMiB: number;
+  /** Virtual CPUs (default 1). */
+  cpus?: number;
   accel: AccelChoice;
   /** The emulator binary; $KPH_QEMU or qemu-system-x86_64. */
   qemu?: string;
@@ -69,7 +71,7 @@ export function qemuArgs(spec: VmSpec, qmpPath: string, pidFile: string): string
     '-name', `kph:${process.pid}:${spec.runId}:${spec.name}`,
     '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none',
     ...accel,
-    '-m', String(spec.memoryMiB), '-smp', '1',
+    '-m', String(spec.memoryMiB), '-smp', String(spec.cpus ?? 1),
     '-no-reboot',
     '-serial', 'stdio',
     '-kernel', spec.kernel, '-initrd', spec.initramfs,
