@@ -261,7 +261,7 @@ test('issue 9 row 20: -q prints only errors and the final line, -v every progres
     for (const e of events) r(e as Parameters<typeof r>[0]);
     return text.trim().split('\n').map((l) => l.replace(/^\[\s*[\d.]+ s\] /, ''));
   };
-  t.deepEqual(linesAt('quiet'), ['after: timeout after 9.0 s', 'FAIL after c x/2: op 2: differs', 'PASS 1  FAIL 1  ERROR 0  MISS 0  SKIP 0  in 0.0 s → exit 1']);
+  t.deepEqual(linesAt('quiet'), ['after: timeout after 9.0 s', 'FAIL after c x/2: op 2: differs', 'PASS 1  FAIL 1  ERROR 0  MISS 0  SKIP 0  n/a 0  in 0.0 s → exit 1']);
   const normal = linesAt('normal');
   t.false(normal.some((l) => l.includes('compiling 20%')), 'throttled');
   t.false(normal.some((l) => l.startsWith('PASS after')));

@@ -192,6 +192,16 @@ test('issue 9 row 14: the cell clock times each answer from the previous event o
   t.deepEqual(clock.times.get('after/ts/a'), { at: 5_000, ms: 100 });
 });
 
+test('the cell clock takes a guest-timed duration (us) at its word: answers sent in one burst keep their own times', (t) => {
+  let now = 1_000;
+  const clock = cellClock(() => now);
+  clock.reporter({ type: 'vm-boot', kernel: 'after', attempt: 1, kind: 'ready', bootMs: 900 });
+  now = 1_300;
+  for (const id of ['a', 'b']) clock.reporter({ type: 'cell-observed', kernel: 'after', guest: 'c', id, status: 'done', report: { id, status: 'done', results: [] }, us: 9_500 });
+  t.deepEqual(clock.times.get('after/c/a'), { at: 1_291, ms: 9.5 });
+  t.deepEqual(clock.times.get('after/c/b'), { at: 1_291, ms: 9.5 });
+});
+
 // ---- issue 9 row 15: KernelCI conventions ----
 
 test('issue 9 row 15: the boot test is `boot`; checkouts carry the git origin (URL, commit, branch) or the Debian version', async (t) => {

@@ -6,8 +6,9 @@
 //   {"id":"..","status":"done","results":[{"ok":true,"port":32768},{"ok":false,"errno":"EADDRINUSE"}]}
 //   {"id":"..","status":"unsupported","reason":".."}
 //   {"id":"..","status":"error","reason":".."}
-// plus "kernel_warned":<n> in a cell's line when the kernel's WARNING/oops counters moved
-// while it ran (see "crash attribution" below).
+// plus "us":<n>, the cell's duration in microseconds (fork to report), and "kernel_warned":<n>
+// in a cell's line when the kernel's WARNING/oops counters moved while it ran (see "crash
+// attribution" below).
 // Each cell runs in a child process (kselftest style; cloned with CLONE_VM, see child_main)
 // that enters a fresh network namespace; the parent relays the child's report, or reports the
 // child's timeout / crash itself. --profile prints where the loop's time goes, per phase.
@@ -785,13 +786,13 @@ static long counters_moved(long before, long after)
 	return after > before ? after - before : 0;
 }
 
-// Adds "kernel_warned":n to a report line that ends with "}\n".
-static void add_kernel_warned(struct buf *out, long n)
+// Adds "<key>":n to a report line that ends with "}\n".
+static void add_field(struct buf *out, const char *key, long n)
 {
 	if (out->len < 2 || out->p[out->len - 2] != '}')
 		return;
 	out->len -= 2;
-	buf_printf(out, ",\"kernel_warned\":%ld}\n", n);
+	buf_printf(out, ",\"%s\":%ld}\n", key, n);
 }
 
 // ---------------------------------------------------------------- the cell's child
@@ -1143,13 +1144,16 @@ int main(int argc, char **argv)
 				kmsg_line("<4>kph: cell %08x start\n", fnv1a(c.id));
 			lap(PH_MARK, &t);
 			maybe_inject_parent_fault(&c);
+			double cell_start = now_s();
 			run_in_child(&c, timeout, &out);
+			// The cell's own duration (fork to report), so the host need not infer it from arrival times.
+			add_field(&out, "us", (long)((now_s() - cell_start) * 1e6));
 			t = prof ? now_s() : 0;
 			long now = ncounters ? read_counters() : 0, warned = counters_moved(counted, now);
 			counted = now;
 			if (warned) {
 				kmsg_line("<4>kph: cell %08x warned %ld\n", fnv1a(c.id), warned);
-				add_kernel_warned(&out, warned);
+				add_field(&out, "kernel_warned", warned);
 			}
 			lap(PH_MARK, &t);
 		}

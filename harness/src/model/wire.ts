@@ -56,9 +56,11 @@ export function parseReportLine(line: string): GuestCellReport | undefined {
 /**
  * Parses one guest output line with what the guest adds beside the report: `kernel_warned`,
  * how many WARNINGs/oopses the kernel counted while the cell ran (0 when absent; kph-cells
- * writes it only when its counters moved). Undefined for lines that are not cell reports.
+ * writes it only when its counters moved), and `us`, the cell's own duration in microseconds
+ * as the guest timed it (absent from guests that do not time cells). Undefined for lines that
+ * are not cell reports.
  */
-export function parseGuestLine(line: string): { report: GuestCellReport; kernelWarned: number } | undefined {
+export function parseGuestLine(line: string): { report: GuestCellReport; kernelWarned: number; us?: number } | undefined {
   const t = line.trim();
   if (!t.startsWith('{')) return undefined;
   let v: unknown;
@@ -68,11 +70,12 @@ export function parseGuestLine(line: string): { report: GuestCellReport; kernelW
   if (typeof r.id !== 'string') return undefined;
   const w = r.kernel_warned;
   const kernelWarned = typeof w === 'number' && Number.isInteger(w) && w > 0 ? w : 0;
+  const us = typeof r.us === 'number' && Number.isInteger(r.us) && r.us >= 0 ? { us: r.us } : {};
   if (r.status === 'done' && Array.isArray(r.results) && r.results.every(isOpResult)) {
-    return { report: { id: r.id, status: 'done', results: r.results as OpResult[] }, kernelWarned };
+    return { report: { id: r.id, status: 'done', results: r.results as OpResult[] }, kernelWarned, ...us };
   }
   if ((r.status === 'unsupported' || r.status === 'error') && typeof r.reason === 'string') {
-    return { report: { id: r.id, status: r.status, reason: r.reason }, kernelWarned };
+    return { report: { id: r.id, status: r.status, reason: r.reason }, kernelWarned, ...us };
   }
   return undefined;
 }

@@ -3,7 +3,9 @@
 // on a VM, so a cell lasts from the previous event of its kernel's VM (the VM ready, or the
 // previous answer) to its own answer. As a test runner charges a shared fixture's set-up to
 // the first test that uses it, the first cell of a guest on a VM includes that guest's start
-// (the C guest's push, Node's start for the TypeScript guest).
+// (the C guest's push, Node's start for the TypeScript guest). A guest that times its cells
+// itself (the C guest's "us": it sends its answers in bursts, and several VMs of one kernel
+// run at once) is taken at its word: the cell ended when its answer arrived, and lasted `us`.
 import type { Reporter } from '../run/events.js';
 
 /** When a cell started (Unix time, ms) and how long it took (ms). */
@@ -23,8 +25,8 @@ export function cellClock(now: () => number = Date.now): CellClock {
     if (e.type === 'vm-boot' && e.kind === 'ready') mark.set(e.kernel, now());
     if (e.type !== 'cell-observed') return;
     const t = now();
-    const from = mark.get(e.kernel) ?? t;
-    times.set(`${e.kernel}/${e.guest}/${e.id}`, { at: from, ms: t - from });
+    const from = e.us !== undefined ? t - e.us / 1000 : mark.get(e.kernel) ?? t;
+    times.set(`${e.kernel}/${e.guest}/${e.id}`, { at: Math.round(from), ms: t - from });
     mark.set(e.kernel, t);
   };
   return { reporter, times };

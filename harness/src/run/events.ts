@@ -13,7 +13,8 @@ export type RunEvent =
   | { type: 'vm-starting'; kernel: string; attempt: number }
   | { type: 'vm-boot'; kernel: string; attempt: number; kind: string; bootMs: number; detail?: string }
   /** A guest's answer for one cell, logged whole so an interrupted run can be resumed. */
-  | { type: 'cell-observed'; kernel: string; guest: string; id: string; status: string; report: GuestCellReport }
+  /** `us`: the cell's duration as the guest timed it, when the guest does (the C guest). */
+  | { type: 'cell-observed'; kernel: string; guest: string; id: string; status: string; report: GuestCellReport; us?: number }
   | { type: 'cell-result'; kernel: string; guest: string; id: string; outcome: Outcome; reason: string }
   | { type: 'run-end'; exitCode: number; counts: Record<Outcome, number>; incomplete: boolean; ms: number };
 

@@ -358,7 +358,7 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
       if (got.kernelWarned) warned.set(rep.id, got.kernelWarned);
       result.reports[guest].set(rep.id, rep);
       result.answeredOn![guest].set(rep.id, attempt);
-      ctx.emit({ type: 'cell-observed', kernel: kernel.name, guest, id: rep.id, status: rep.status, report: rep });
+      ctx.emit({ type: 'cell-observed', kernel: kernel.name, guest, id: rep.id, status: rep.status, report: rep, ...(got.us !== undefined ? { us: got.us } : {}) });
     },
   });
   result.timings[`cells_${guest}_ms`] = (result.timings[`cells_${guest}_ms`] ?? 0) + Date.now() - t;
