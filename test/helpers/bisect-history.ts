@@ -60,6 +60,8 @@ async function makeHistory(repo: string, revert: string): Promise<void> {
   fs.mkdirSync(repo, { recursive: true });
   await run('tar', ['-xf', DEFAULT_TARBALL, '-C', repo, '--strip-components=1', '--no-same-owner']);
   await git(repo, 'init', '-q', '-b', BRANCH);
+  // No background `git gc --auto` after the first commit's 80,000 loose objects.
+  await git(repo, 'config', 'gc.auto', '0');
   // Debian's tarball ignores everything at its top level (.gitignore "/*"): add by force.
   const commit = async (message: string, change: () => Promise<unknown> | void): Promise<void> => {
     await change();
@@ -70,8 +72,6 @@ async function makeHistory(repo: string, revert: string): Promise<void> {
   await commit('2: a harmless doc change', () => fs.appendFileSync(path.join(repo, 'Documentation/networking/ip-sysctl.rst'), '\n.. kph test: harmless\n'));
   await commit('3: revert 4b01a967 (the regression)', () => run('patch', ['-p1', '--batch', '--forward', '-i', revert], { cwd: repo }));
   await commit('4: another harmless change', () => fs.appendFileSync(path.join(repo, 'README'), '\nkph test 4\n'));
-  // Packed objects make later checkouts and status checks quicker.
-  await git(repo, 'gc', '-q');
 }
 
 /**
