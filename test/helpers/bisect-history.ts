@@ -62,6 +62,8 @@ async function makeHistory(repo: string, revert: string): Promise<void> {
   await git(repo, 'init', '-q', '-b', BRANCH);
   // No background `git gc --auto` after the first commit's 80,000 loose objects.
   await git(repo, 'config', 'gc.auto', '0');
+  // Fast zlib for the ~1.2 GB first commit: minutes of CPU saved for some disk.
+  await git(repo, 'config', 'core.looseCompression', '1');
   // Debian's tarball ignores everything at its top level (.gitignore "/*"): add by force.
   const commit = async (message: string, change: () => Promise<unknown> | void): Promise<void> => {
     await change();
