@@ -4,11 +4,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import test from 'ava';
 import { qemuGone, startCli } from './helpers/cli.js';
+import { needs, root } from './helpers/needs.js';
 
-test.serial('disk full while writing results', async (t) => {
-  if (process.getuid?.() !== 0) return t.pass('needs root to mount a small tmpfs');
+needs(root('to mount a small tmpfs')).serial('disk full while writing results', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir]);
   try {

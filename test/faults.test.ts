@@ -200,17 +200,22 @@ test.serial('rule 8: a channel that closes with neither exit code nor signal is 
 });
 
 test.serial('#8 KVM present but unusable (--accel kvm): the VM fails, the retry runs on TCG, recorded, timeouts scaled', async (t) => {
-  const { run, res, ms } = await runFault(t, ['--accel', 'kvm']);
+  // Injected on any host: the fake QEMU dies as QEMU does where /dev/kvm opens but KVM cannot
+  // run guests (MSR error, SIGABRT) whenever it is asked for -accel kvm; TCG VMs run for real.
+  const { run, res, ms } = await runFault(t, ['--accel', 'kvm'], { KPH_QEMU: FAKE_QEMU, KPH_FAKE_QEMU_FAULT: 'kvm-unusable' });
   t.is(run.code, 0, run.stderr.slice(-2000));
   for (const k of ['after', 'before']) {
     const v = vms(res, k);
     t.is(v.length, 2, k);
-    t.like(v[0], { accel: 'kvm' });
-    t.not(v[0].kind, 'ready');
+    t.like(v[0], { accel: 'kvm', kind: 'qemu-died' });
+    t.regex(v[0].detail ?? '', /SIGABRT/);
     t.like(v[1], { accel: 'tcg', kind: 'ready', kvm: { enabled: false } });
     t.false(res.kernels.find((x) => x.name === k)?.kvm?.enabled);
   }
-  t.regex(run.stderr, /KVM booted nothing .*fell back to TCG; timeouts ×3/);
+  t.regex(run.stderr, /KVM booted nothing \(qemu-died: QEMU exit SIGABRT.*\); fell back to TCG; timeouts ×3/);
+  const console1 = fs.readFileSync(path.join(run.runDir!, 'console-after-1.log'), 'utf8');
+  t.regex(console1, /fake qemu: kvm-unusable injected/, 'the fault was injected, not left to the host');
+  t.regex(console1, /failed to set MSR 0x10a/, 'QEMU\'s own message is kept');
   t.true(res.records.every(fine));
   t.true(ms < 90_000, `took ${ms} ms`);
 });
