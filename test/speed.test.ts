@@ -129,6 +129,15 @@ test('attribution: a lab failure without marks costs a try to the first unanswer
   t.deepEqual([...r.errors!.c.entries()], [[B, [{ attempt: 1, reason: 'connection lost' }]]]);
 });
 
+test('attribution: a lab failure whose last console mark names an answered cell costs a try to the next cell (its mark was still on the way)', (t) => {
+  const r = answered(emptyResult(), A);
+  recordLabFailure('c', BATCH, `kph: cell ${markOf(A)} start\n`, 1, 'connection lost', r);
+  t.deepEqual([...r.errors!.c.entries()], [[B, [{ attempt: 1, reason: 'connection lost' }]]]);
+  const s = answered(emptyResult(), A);
+  recordLabFailure('c', BATCH, `kph: cell ${markOf(A)} start\nkph: cell ${markOf(B)} start\nkph: cell ${markOf(C)} start\n`, 1, 'connection lost', s);
+  t.deepEqual([...s.errors!.c.keys()], [C], 'a mark on an unanswered cell names it');
+});
+
 test('wire: kernel_warned is read beside the report, and absent means 0', (t) => {
   t.deepEqual(parseGuestLine('{"id":"x","status":"done","results":[],"kernel_warned":3}'), { report: { id: 'x', status: 'done', results: [] }, kernelWarned: 3 });
   t.deepEqual(parseGuestLine('{"id":"x","status":"error","reason":"r"}'), { report: { id: 'x', status: 'error', reason: 'r' }, kernelWarned: 0 });

@@ -99,7 +99,9 @@ export function attributeCrashes(guest: GuestKind, batch: PlannedCell[], text: s
 export function recordLabFailure(guest: GuestKind, batch: PlannedCell[], text: string, attempt: number, reason: string, result: KernelJobResult): void {
   const open = (id: string): boolean => !result.reports[guest].has(id) && !result.cellCrash![guest].has(id);
   const last = cellMarks(text, batch).filter((m) => m.kind === 'start').pop();
-  const hit = last ? (open(last.id) ? last.id : undefined) : batch.map((c) => c.id).find(open);
+  // Cells run in order: when the last start mark on the console names a cell already answered,
+  // the next one's mark had not reached the (slow, emulated) serial port yet: it was running.
+  const hit = last && open(last.id) ? last.id : batch.map((c) => c.id).find(open);
   if (hit === undefined) return;
   const tries = result.errors![guest].get(hit) ?? [];
   tries.push({ attempt, reason });
