@@ -2,14 +2,13 @@
 // plan's shards (`--shard i/N`) into one run directory with every output regenerated from the
 // union of their records. An incomplete or inconsistent set of shards is refused (exit 2)
 // unless --allow-partial, which marks the result incomplete and never exits 0.
-import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkShardSet, MergeError, readShardRun, type ShardSet } from './merge-shards.js';
 import { EXIT, exitCodeFor } from './results/outcome.js';
 import { recordsOf, writeOutputs, type ResultsDoc } from './results/run-files.js';
 import type { CellRecord } from './run/assemble.js';
-import { projectRoot } from './util/paths.js';
+import { versionLine } from './util/version.js';
 import { makeDirs, RunDirError } from './run/run-dir.js';
 
 export { MergeError } from './merge-shards.js';
@@ -41,11 +40,6 @@ Options:
 Exit codes: the merged run's, as harness/run.mjs: 0 every cell matches the oracle; 1 a cell
 differs or a kernel crashed; 3 the lab failed, or (--allow-partial) shards are missing;
 2 the shards cannot be merged or bad usage; 4 internal error.`;
-
-/** The harness version (package.json). */
-export function harnessVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 /** Joins a checked shard set's results: records must not conflict; kernels are joined by name. */
 export function mergeDocs(set: ShardSet, runId: string): { doc: ResultsDoc; records: CellRecord[] } {
@@ -96,7 +90,7 @@ export async function mergeMain(argv: string[]): Promise<number> {
       strict: true,
     });
     if (values.help) { process.stdout.write(MERGE_HELP + '\n'); return EXIT.ok; }
-    if (values.version) { process.stdout.write(`kernel-patch-harness ${harnessVersion()}\n`); return EXIT.ok; }
+    if (values.version) { process.stdout.write(versionLine() + '\n'); return EXIT.ok; }
     if (!values.out) throw new MergeError('--out DIR is required');
     const out = path.resolve(values.out);
     const runs = positionals.map((dir) => readShardRun(path.resolve(dir)));
