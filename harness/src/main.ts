@@ -273,15 +273,15 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   };
   for (const o of sweepOrphans()) emit({ type: 'progress', scope: 'sweep', message: `killed QEMU ${o.pid} left by dead harness ${o.harnessPid} (${o.name})` });
 
+  const selection = kernelSelection(opts.kernels);
   try {
     // Every Debian source a selected kernel description names is provisioned like the rest.
-    await phase('provision', () => provision((m) => emit({ type: 'progress', scope: 'provision', message: m }), { extra: kernelSelection(opts.kernels).packages }));
+    await phase('provision', () => provision((m) => emit({ type: 'progress', scope: 'provision', message: m }), { extra: selection.packages }));
   } catch (e) {
     if (e instanceof ProvisionError) { process.stderr.write(`kph: ${e.message}\n`); return EXIT.usage; }
     throw e;
   }
 
-  const selection = kernelSelection(opts.kernels);
   // Compiler, QEMU and source versions as they are now, recorded in run.json (never throws).
   const facts = gatherAndRecordRunFacts(runDir, opts.kernels);
   emit({ type: 'run-start', runId, runDir, cells: cells.length, kernels: selection.names });

@@ -1,6 +1,6 @@
 // From cell outcomes to git bisect's answer. Pure: one verdict per repeat (good / bad / skip),
 // then the repeats combined into one verdict with a confidence figure.
-import type { Outcome } from '../results/outcome.js';
+import { isProblem, type Outcome } from '../results/outcome.js';
 import type { BootAttempt, KernelJobResult } from '../run/kernel-job.js';
 
 export type Verdict = 'good' | 'bad' | 'skip';
@@ -44,7 +44,7 @@ export function bootFailure(job: KernelJobResult): string | undefined {
 export function repeatVerdict(repeat: number, job: KernelJobResult, records: readonly CellOutcome[], onBootFailure: 'bad' | 'skip'): RepeatResult {
   const counts: Record<Outcome, number> = { PASS: 0, FAIL: 0, ERROR: 0, MISS: 0, SKIP: 0, NA: 0 };
   for (const r of records) counts[r.outcome]++;
-  const notPassing = records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP' && r.outcome !== 'NA').slice(0, MAX_LISTED).map(({ guest, id, outcome, reason }) => ({ guest, id, outcome, reason }));
+  const notPassing = records.filter((r) => isProblem(r.outcome)).slice(0, MAX_LISTED).map(({ guest, id, outcome, reason }) => ({ guest, id, outcome, reason }));
   const base = { repeat, counts, notPassing, bootMs: job.bootMs, attempts: job.attempts };
   const noBoot = bootFailure(job);
   if (noBoot) return { ...base, verdict: onBootFailure, why: `${noBoot} (--boot-failure ${onBootFailure})` };

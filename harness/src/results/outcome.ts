@@ -76,6 +76,9 @@ export function classify(
   }
 }
 
+/** Whether an outcome needs a reader's attention: not PASS, not SKIP (could not run here), not n/a. */
+export const isProblem = (o: Outcome): boolean => o !== 'PASS' && o !== 'SKIP' && o !== 'NA';
+
 /** The worst outcome of a list, NA ignored (PASS for a list without any other). */
 export function rollUp(outcomes: Iterable<Outcome>): Outcome {
   let worst = OUTCOME_PRIORITY.indexOf('SKIP');

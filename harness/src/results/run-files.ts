@@ -17,7 +17,7 @@ import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
 import { toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
-import { countOutcomes } from './outcome.js';
+import { countOutcomes, isProblem } from './outcome.js';
 import { documentJson, recordsOf, RESULTS_LISTED, storedTables, type OutputRecord, type ResultsDoc } from './results-doc.js';
 import { matrixMarkdown, matrixText, unlikelyMarkdown } from './summary.js';
 import { writeText } from './write.js';
@@ -101,7 +101,7 @@ export function renderOutputs(results: ResultsDoc, records: readonly OutputRecor
   const kernels = results.kernels;
   const counts = countOutcomes(records.map((r) => r.outcome));
   const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
-  const problems = records.filter((r) => r.outcome !== 'PASS' && r.outcome !== 'SKIP' && r.outcome !== 'NA');
+  const problems = records.filter((r) => isProblem(r.outcome));
   const skipped = records.filter((r) => r.outcome === 'SKIP');
   const list = records as CellRecord[];
   // Baseline: the kernel that ran cells without the sysctl (the one before the commit), if any.
@@ -158,7 +158,7 @@ export async function writeOutputs(runDir: string, results: ResultsDoc, records:
   await Promise.all(Object.entries(derived).map(([name, text]) => writeText(runDir, name, text)));
   await writeText(runDir, 'results.json', main);
   process.stdout.write(`\n${matrixText(records as CellRecord[])}\n\n`);
-  for (const r of records) if (r.outcome !== 'PASS' && r.outcome !== 'SKIP' && r.outcome !== 'NA') process.stdout.write(`${r.outcome} ${r.kernel} ${r.guest} ${r.id}: ${r.reason}\n`);
+  for (const r of records) if (isProblem(r.outcome)) process.stdout.write(`${r.outcome} ${r.kernel} ${r.guest} ${r.id}: ${r.reason}\n`);
   process.stdout.write(`results: ${runDir}\n`);
   const cpu = process.cpuUsage(c0);
   return {

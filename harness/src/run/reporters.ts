@@ -4,6 +4,7 @@
 // event, as it happens.
 import fs from 'node:fs';
 import { reportStorageFailure, writeAllSync } from '../results/write.js';
+import { isProblem } from '../results/outcome.js';
 import type { Reporter, RunEvent } from './events.js';
 
 /** How much the terminal reporter says (the -q / -v options). */
@@ -42,7 +43,7 @@ export function terminalReporter(out: NodeJS.WritableStream = process.stderr, le
       case 'vm-starting': say(`${e.kernel}: booting (attempt ${e.attempt})`); break;
       case 'vm-boot': say(`${e.kernel}: ${e.kind === 'ready' ? 'SSH ready' : e.kind} after ${secs(e.bootMs)}${e.detail ? ` (${e.detail})` : ''}`); break;
       case 'cell-observed': if (level === 'verbose') say(`${e.kernel} ${e.guest} ${e.id}: ${e.status}`); break;
-      case 'cell-result': if (level === 'verbose' || (e.outcome !== 'PASS' && e.outcome !== 'SKIP' && e.outcome !== 'NA')) say(`${e.outcome} ${e.kernel} ${e.guest} ${e.id}: ${e.reason}`); break;
+      case 'cell-result': if (level === 'verbose' || isProblem(e.outcome)) say(`${e.outcome} ${e.kernel} ${e.guest} ${e.id}: ${e.reason}`); break;
       case 'run-end': {
         const c = e.counts;
         say(`${e.incomplete ? 'INCOMPLETE ' : ''}PASS ${c.PASS}  FAIL ${c.FAIL}  ERROR ${c.ERROR}  MISS ${c.MISS}  SKIP ${c.SKIP}  n/a ${c.NA ?? 0}  in ${secs(e.ms)} → exit ${e.exitCode}`);
