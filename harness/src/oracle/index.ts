@@ -13,19 +13,21 @@
 // Rule ids: bind.already-bound, bind.no-port, autobind.first-scan, autobind.relaxed-scan,
 // autobind.exhausted, listen.connected, listen.again, listen.autobind → autobind.*,
 // listen.fast-path, listen.sole-owner, listen.no-conflict, listen.bind-conflict,
-// connect.already-connected, connect.not-closed, connect.bound-port, connect.recycle-time-wait,
-// connect.duplicate-4tuple, connect.scan-free, connect.scan-shared, connect.scan-exhausted,
-// close.time-wait, close.release, close.unbound, fd.closed.
+// connect.already-connected, connect.not-closed, connect.bound-port, connect.recycle-time-wait
+// (only for a TIME_WAIT sock, which a script never lives to see), connect.duplicate-4tuple,
+// connect.scan-free, connect.scan-shared, connect.scan-exhausted, close.fin-wait1,
+// close.release, close.unbound, fd.closed.
 //
 // Two uses: predict() follows the likeliest outcome of every random scan (what expected.json,
 // the matrix and report.html show); possible.ts replays an observation, following at each scan
 // the outcome the kernel actually took, and says whether the model allows it (and how likely).
 //
 // Limitations: every profile runs the Linux 6.1 code paths (bhash2); 'pre-4b01a967' is 6.1
-// without the sysctl and the relaxed scan, like the project's "before" kernel. Active close over
-// loopback is assumed to reach TIME_WAIT (substate FIN_WAIT2) before close() returns. Accepted
-// children of the destination listeners, SO_BINDTODEVICE, reserved ports, per-socket port ranges
-// and non-default tcp_tw_reuse are not modelled. When the kernel's random offset makes an outcome
+// without the sysctl and the relaxed scan, like the project's "before" kernel. A connection closed
+// over loopback stays an orphan in FIN_WAIT1 for the rest of the script (ops.ts orphanOnClose:
+// the peer delays its ACK of the FIN by at least 40 ms; a guest stalled that long would see
+// TIME_WAIT instead). Accepted children of the destination listeners, SO_BINDTODEVICE, reserved
+// ports, per-socket port ranges and non-default tcp_tw_reuse are not modelled. When the kernel's random offset makes an outcome
 // less than 99% likely, the port is reported as null and the likeliest outcome is followed; the
 // verdict (possible.ts) does not depend on that choice.
 import type { Cell } from '../model/cell.js';
