@@ -15,6 +15,7 @@ import type { GuestCellReport, OpResult } from '../harness/src/model/cell.js';
 import { recordsOf, type ResultsDoc } from '../harness/src/results/run-files.js';
 import { encodeCell } from '../harness/src/model/wire.js';
 import { flippedProfiles, oracleAnswer } from '../harness/src/oracle/adapter.js';
+import { compareResults } from '../harness/src/oracle/compare.js';
 import { compareScript, sameDivergence, type Divergence, type FuzzKernel } from '../harness/src/fuzz/compare.js';
 import { caseYaml } from '../harness/src/fuzz/emit-case.js';
 import { kselftestC } from '../harness/src/fuzz/emit-kselftest.js';
@@ -152,6 +153,49 @@ test('compare: each kernel against its own profile, kernels against each other a
   t.like(flipped.divergences.find((d) => d.kind === 'oracle'), { kernel: 'after', reuse: 1, op: 1, rule: 'autobind.relaxed-scan' });
   const missing = compareScript(s, FAKE, new Map([['before', { id: 'fuzz/0', status: 'unsupported', reason: 'no IPv6' }]]), table, 'oracle');
   t.deepEqual(missing.unanswered, [{ kernel: 'before', why: 'unsupported: no IPv6' }, { kernel: 'after', why: 'no report' }]);
+});
+
+test('compare: kernel vs oracle is the possible-outcome verdict: a legal but unlikely random port is no divergence, an impossible one is', (t) => {
+  // Roomy range: bind(0), close, bind(0) again. The likeliest path gives a new port; the same port again is legal (p ≈ 1/14,000).
+  const s: Script = {
+    reuse: 0, range: 'roomy', family: 'inet', addr: 'loopback',
+    sockets: [{ reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }, { reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }],
+    ops: [{ op: 'bind', sock: 0 }, { op: 'close', sock: 0 }, { op: 'bind', sock: 1 }],
+  };
+  const after = [FAKE[1]];
+  const report = (results: OpResult[]): Map<string, GuestCellReport | undefined> => new Map([['after', { id: 'fuzz/0', status: 'done', results }]]);
+  const again: OpResult[] = [{ ok: true, port: 40001 }, { ok: true, port: null }, { ok: true, port: 40001 }];
+  const predicted = (oracleAnswer(cellOf(s, 'x', true), '4b01a967+followup', table) as { ops: Array<{ result: OpResult }> }).ops.map((p) => p.result);
+  t.false(compareResults(again, predicted, FUZZ_RANGES.roomy).match, 'the likeliest path alone would call it a difference');
+  const legal = compareScript(s, after, report(again), table, 'oracle');
+  t.deepEqual(legal.divergences, []);
+  t.is(legal.unlikely, 1);
+  // An even port: bind(0) scans odd offsets first and a roomy range never runs out of them.
+  const even = compareScript(s, after, report([{ ok: true, port: 40000 }, { ok: true, port: null }, { ok: true, port: 40001 }]), table, 'oracle');
+  t.like(even.divergences[0], { kind: 'oracle', kernel: 'after', op: 0, rule: 'autobind.first-scan' });
+  t.regex((even.divergences[0] as { reason: string }).reason, /observed port 40000, which the model says cannot happen/);
+});
+
+test('compare: kernel vs kernel ignores a difference that each kernel\'s possible outcomes explain (random port choice), in both modes', (t) => {
+  const s: Script = {
+    reuse: 0, range: 'roomy', family: 'inet', addr: 'loopback',
+    sockets: [{ reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }, { reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }],
+    ops: [{ op: 'bind', sock: 0 }, { op: 'close', sock: 0 }, { op: 'bind', sock: 1 }],
+  };
+  const two = (a: OpResult[], b: OpResult[]): Map<string, GuestCellReport | undefined> => new Map([['before', { id: 'fuzz/0', status: 'done', results: a }], ['after', { id: 'fuzz/0', status: 'done', results: b }]]);
+  const same: OpResult[] = [{ ok: true, port: 40001 }, { ok: true, port: null }, { ok: true, port: 40001 }];
+  const other: OpResult[] = [{ ok: true, port: 40001 }, { ok: true, port: null }, { ok: true, port: 50001 }];
+  t.false(compareResults(same, other, FUZZ_RANGES.roomy).match, 'the equality patterns differ');
+  for (const mode of ['behaviour', 'oracle'] as const) {
+    const c = compareScript(s, FAKE, two(same, other), table, mode);
+    t.deepEqual(c.divergences, [], mode);
+    t.like(c.byChance[0], { a: 'before', b: 'after', op: 2 });
+  }
+  // A difference no random draw explains: before(absent) cannot share a port between two SO_REUSEADDR binds.
+  const commit: Script = { ...s, reuse: 1, range: 'one-port', sockets: s.sockets.map((k) => ({ ...k, reuseaddr: true })), ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }] };
+  const real = compareScript(commit, FAKE, two([{ ok: true, port: 32768 }, { ok: false, errno: 'EADDRINUSE' }], [{ ok: true, port: 32768 }, { ok: true, port: 32768 }]), table, 'behaviour');
+  t.like(real.divergences[0], { kind: 'behaviour', a: 'before', b: 'after', op: 1 });
+  t.deepEqual(real.byChance, []);
 });
 
 test('the emitted kselftest compiles against kselftest_harness.h of the kernel source for every feature of the language', async (t) => {

@@ -111,7 +111,7 @@ async function fuzz(opts: FuzzOptions, table: ProfileTable, selection: ReturnTyp
     kernels: kernels.map((k) => ({ name: k.name, profile: k.profile, release: k.release, hasSysctl: k.hasSysctl })),
     oracleFlip: opts.oracleFlip, budget: opts.budget.text, command: `harness/fuzz.mjs ${argv.join(' ')}`.trim(), startedAt: startedAt.toISOString(),
     complete: false, stopReason: 'running', elapsedS: 0, fuzzingS: 0, scripts: 0, cellsRun: 0, streamCells: 0, shrinkCells: 0, cellsPerSecond: 0,
-    timeToFirstFindingS: null, findings: [], duplicates: 0, flaky: [], unanswered: 0, crashes: [], bootMs: {}, ruleCoverage: {}, rulesNeverExercised: [],
+    timeToFirstFindingS: null, findings: [], duplicates: 0, flaky: [], unanswered: 0, unlikely: 0, byChance: 0, byChanceExamples: [], crashes: [], bootMs: {}, ruleCoverage: {}, rulesNeverExercised: [],
   };
   const pool = new VmPool(kernels, ctx);
   summary.crashes = pool.crashes;

@@ -50,6 +50,9 @@ options:
   --profile NAME=P       compare kernel NAME with oracle profile P (repeatable; ${Object.keys(PROFILES).join(', ')})
   --oracle-flip FLAG     toggle an oracle profile flag on every kernel (repeatable; as in the main job)
   --mode M               oracle: kernel vs oracle and kernel vs kernel; behaviour: kernel vs kernel only   [oracle]
+                         (kernel vs oracle: is the observation possible, as in the main job; kernel vs
+                         kernel: equality pattern, and a difference each kernel's possible outcomes
+                         explain, i.e. random port choice, is counted but not a finding)
   --shard I/N            run scripts k with k mod N = I-1 only (disjoint streams for N machines)
   --batch N              scripts per batch (one guest exec per kernel)          [64]
   --accel auto|kvm|tcg   accelerator, as in the main job                        [auto]

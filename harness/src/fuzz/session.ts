@@ -68,6 +68,9 @@ export class FuzzSession {
         const cmp = compareScript(scripts[i], cfg.kernels, runs[i], cfg.table, cfg.mode);
         for (const r of cmp.rules) this.s.ruleCoverage[r] = (this.s.ruleCoverage[r] ?? 0) + 1;
         this.s.unanswered += cmp.unanswered.length;
+        this.s.unlikely += cmp.unlikely;
+        this.s.byChance += cmp.byChance.length;
+        for (const c of cmp.byChance) if (this.s.byChanceExamples.length < 5) this.s.byChanceExamples.push({ scriptIndex: idx[i], ...c });
         for (const d of cmp.divergences) {
           if (cfg.signal.aborted) break;
           await this.divergence(scripts[i], idx[i], d);
