@@ -4,7 +4,6 @@
 // embedded pair in QEMU: the 4b01a967 change found and shrunk, its kselftest passing on after and
 // failing on before, its case file run by the main job, a wrong oracle caught with the rule
 // named, a batch the lab breaks twice, and Ctrl-C in the middle of a shrink.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +26,7 @@ import { candidates, shrink } from '../harness/src/fuzz/shrink.js';
 import type { FuzzSummary } from '../harness/src/fuzz/summary.js';
 import { projectRoot } from '../harness/src/util/paths.js';
 import { qemuGone, runCli } from './helpers/cli.js';
+import { runFuzz } from './helpers/fuzz-cli.js';
 
 const table = flippedProfiles([]);
 // The oracle standing in for the embedded pair: "before" without the sysctl, "after" with it.
@@ -240,18 +240,6 @@ function hasInterpreter(file: string): boolean {
   const phoff = Number(b.readBigUInt64LE(0x20));
   const size = b.readUInt16LE(0x36);
   return Array.from({ length: b.readUInt16LE(0x38) }, (_, i) => b.readUInt32LE(phoff + i * size)).includes(3);
-}
-
-interface FuzzRun { code: number | null; stdout: string; stderr: string; pid: number }
-
-/** Runs `node harness/fuzz.mjs args`; `onStderr` sees the output as it grows (for Ctrl-C). */
-function runFuzz(args: string[], onStderr?: (all: string, child: ReturnType<typeof spawn>) => void): Promise<FuzzRun> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'harness', 'fuzz.mjs'), ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); onStderr?.(stderr, child); });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, pid: child.pid! })));
 }
 
 test('the CLI: --help, and bad options exit 2 naming the option', async (t) => {

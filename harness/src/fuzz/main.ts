@@ -19,6 +19,7 @@ import { killAllVms } from '../vm/registry.js';
 import { sweepOrphans } from '../vm/sweep.js';
 import type { FuzzKernel } from './compare.js';
 import { kselftestHeaders } from './kselftest-build.js';
+import { fuzzMergeMain } from './merge.js';
 import { FuzzUsageError, HELP, parseFuzzOptions, type FuzzOptions } from './options.js';
 import { LabError, VmPool } from './pool.js';
 import { FuzzSession } from './session.js';
@@ -34,6 +35,7 @@ function terminal(e: RunEvent): void {
 
 /** Runs the fuzzer with argv; returns the exit code. */
 export async function fuzzMain(argv: string[]): Promise<number> {
+  if (argv[0] === 'merge') return fuzzMergeMain(argv.slice(1));
   let opts: FuzzOptions;
   let table: ProfileTable;
   let selection;

@@ -44,6 +44,9 @@ export interface Finding {
   kselftestAsserts: string;
   /** The kselftest's verdict on each kernel (or why it did not run). */
   kselftest: Record<string, SelftestResult['verdict'] | string>;
+  /** In a merge (fuzz/merge.ts): the shard that kept it, and the other shards whose finding had the same minimal script. */
+  shard?: string;
+  alsoFoundIn?: string[];
 }
 
 export interface FuzzSummary {
@@ -83,6 +86,9 @@ export interface FuzzSummary {
   bootMs: Record<string, number[]>;
   ruleCoverage: Record<string, number>;
   rulesNeverExercised: string[];
+  /** A merge of shard folders (fuzz/merge.ts): which, and the shards it lacks. */
+  mergedFrom?: string[];
+  missingShards?: string[];
 }
 
 /** "p1", "p2"… for ports in order of appearance (the renaming compareResults allows), errnos as they are. */
@@ -107,6 +113,7 @@ export function summaryMarkdown(s: FuzzSummary): string {
     `Kernels: ${s.kernels.map((k) => `${k.name} (profile ${k.profile}${k.hasSysctl ? '' : ', no ip_autobind_reuse'})`).join(', ')}; mode ${s.mode}${s.oracleFlip.length ? `; oracle flipped: ${s.oracleFlip.join(', ')}` : ''}.`,
     `${s.complete ? 'Finished' : 'Stopped'}: ${s.stopReason}. ${s.scripts} scripts, ${s.cellsRun} cells (${s.streamCells} exploring, ${s.shrinkCells} confirming and shrinking) in ${s.fuzzingS.toFixed(0)} s of fuzzing: **${s.cellsPerSecond.toFixed(1)} cells/s**; time to first finding: ${s.timeToFirstFindingS === null ? 'no finding' : `${s.timeToFirstFindingS.toFixed(1)} s`}.`,
     `${s.findings.length} finding(s), ${s.duplicates} duplicate divergence(s), ${s.flaky.length} that did not reproduce, ${s.unanswered} cell(s) without results, ${s.crashes.length} kernel crash(es).`,
+    ...(s.mergedFrom ? [`Merged from ${s.mergedFrom.length} shard folder(s): ${s.mergedFrom.join(', ')}${s.missingShards?.length ? `; MISSING shard ${s.missingShards.join(', ')}` : ''}.`] : []),
     `Not findings: ${s.unlikely} kernel observation(s) the oracle allows at under 1 % likelihood; ${s.byChance} kernel pair(s) whose results differed only as their random port scans allow${s.byChanceExamples.length ? ` (e.g. script ${s.byChanceExamples[0].scriptIndex}, op ${s.byChanceExamples[0].op}: ${s.byChanceExamples[0].reason})` : ''}.`,
     '',
   ];
@@ -119,6 +126,7 @@ export function summaryMarkdown(s: FuzzSummary): string {
     lines.push('');
     for (const f of s.findings) {
       lines.push(`### ${f.id}`, '', `${f.who}; rule ${f.rule}${f.ruleText ? ` (${f.ruleText})` : ''}; confirmed ${f.confirmed}; found after ${f.foundAfterS.toFixed(1)} s (script ${f.scriptIndex}).`, '');
+      if (f.alsoFoundIn?.length) lines.push(`Kept from shard ${f.shard}; the same minimal script was also found by shard ${f.alsoFoundIn.join(', ')}.`, '');
       for (const [who, rs] of Object.entries(f.results)) lines.push(`- ${who}: ${rs.join(' ')}`);
       lines.push('', `Shrink steps: ${f.shrink.steps.join('; ') || '(none)'}.`, '', `Files: \`${f.files.case}\`, \`${f.files.kselftest}\` (asserts ${f.kselftestAsserts}).`,
         `Reproduce: \`npx zx harness/run.mjs --cases ${f.files.case.replace(/\/[^/]*$/, '')} --case ${f.id}${s.oracleFlip.map((x) => ` --oracle-flip ${x}`).join('')} --kernels ${f.kernels.join(',')}\``, '');
