@@ -1,9 +1,10 @@
 // The differential fuzzer (harness/fuzz.mjs, harness/src/fuzz/): pure tests of the seeded
 // generator, the shard streams, the shrinker (with the oracle standing in for two kernels), the
 // comparison, the emitted case file and kselftest, the options; then real fuzz sessions on the
-// embedded pair in QEMU: the 4b01a967 change found and shrunk, its kselftest passing on after and
-// failing on before, its case file run by the main job, a wrong oracle caught with the rule
-// named, a batch the lab breaks twice, and Ctrl-C in the middle of a shrink.
+// embedded pair in QEMU: the 4b01a967 change found and shrunk, its kselftest compiled again by the
+// test and run on fresh VMs of both kernels (passes on after, fails on before), its case file run
+// by the main job, a wrong oracle caught with the rule named, a batch the lab breaks twice, and
+// Ctrl-C in the middle of a shrink.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +28,7 @@ import type { FuzzSummary } from '../harness/src/fuzz/summary.js';
 import { projectRoot } from '../harness/src/util/paths.js';
 import { qemuGone, runCli } from './helpers/cli.js';
 import { runFuzz } from './helpers/fuzz-cli.js';
+import { runKselftestOn } from './helpers/kselftest-vm.js';
 
 const table = flippedProfiles([]);
 // The oracle standing in for the embedded pair: "before" without the sysctl, "after" with it.
@@ -285,6 +287,16 @@ test.serial('fuzz --seed 1 finds the 4b01a967 change on the embedded pair, shrin
   t.is(c.match(/^TEST\(/gm)?.length, 1);
   const bin = path.resolve(projectRoot, f!.files.kselftest.replace(/\.c$/, ''));
   t.false(hasInterpreter(bin), 'linked static: no PT_INTERP program header');
+  // The test itself compiles the emitted source again, static, pushes it to a fresh VM of each kernel and runs it there.
+  const own = path.join(tempOut(), path.basename(f!.files.kselftest));
+  fs.copyFileSync(path.resolve(projectRoot, f!.files.kselftest), own);
+  const rebuilt = await compileKselftest(own, await kselftestHeaders(path.dirname(own)), `${own}.log`);
+  t.false(hasInterpreter(rebuilt.binary));
+  const ran = await runKselftestOn(['debian-6.1-before', 'debian-6.1-after'], rebuilt.binary);
+  t.is(ran['debian-6.1-after'].verdict, 'pass', ran['debian-6.1-after'].output);
+  t.is(ran['debian-6.1-before'].verdict, 'fail', ran['debian-6.1-before'].output);
+  t.regex(ran['debian-6.1-before'].output, /^not ok 1 global\.fuzz_1_001$/m);
+  t.regex(ran['debian-6.1-after'].output, /^ok 1 global\.fuzz_1_001$/m);
   t.regex(fs.readFileSync(path.join(out, 'summary.md'), 'utf8'), /\| fuzz-1-001 \| debian-6\.1-before\(reuse=absent\) vs debian-6\.1-after\(reuse=1\) \|/);
   // The case file reproduces the change through the main job.
   const main = await runCli(['--cases', path.join(out, 'cases'), '--kernels', 'debian-6.1-before,debian-6.1-after', '--results', tempOut()]);
