@@ -21,6 +21,8 @@ const COMMIT: Script = {
   ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }],
 };
 const OTHER: Script = { ...COMMIT, ops: [{ op: 'bind', sock: 0 }, { op: 'listen', sock: 1 }] };
+// COMMIT with its sockets numbered the other way round: the same minimal script.
+const SWAPPED: Script = { ...COMMIT, ops: [{ op: 'bind', sock: 1 }, { op: 'bind', sock: 0 }] };
 
 /** A finding of shard i/N with the given minimal script. */
 function finding(id: string, s: Script, scriptIndex: number): Finding {
@@ -52,9 +54,9 @@ function shardDir(index: number, count: number, findings: Finding[], over: Parti
   return dir;
 }
 
-test('fuzz merge: findings deduplicated by their minimal script, figures added up, files copied', async (t) => {
+test('fuzz merge: findings deduplicated by their minimal script (up to socket numbering), figures added up, files copied', async (t) => {
   const a = shardDir(1, 2, [finding('fuzz-1-s1of2-001', COMMIT, 6)]);
-  const b = shardDir(2, 2, [finding('fuzz-1-s2of2-001', COMMIT, 9), finding('fuzz-1-s2of2-002', OTHER, 21)]);
+  const b = shardDir(2, 2, [finding('fuzz-1-s2of2-001', SWAPPED, 9), finding('fuzz-1-s2of2-002', OTHER, 21)]);
   const out = path.join(tempDir(), 'merged');
   const r = await runFuzz(['merge', b, a, '--out', out]);
   t.is(r.code, 1, r.stderr);
@@ -120,10 +122,13 @@ test.serial('two real shards of seed 1 on the embedded pair: disjoint script str
   t.is(m.code, 1, m.stderr);
   const merged = summaryOf(out);
   t.is(merged.cellsRun, s1.cellsRun + s2.cellsRun);
-  const commit = merged.findings.filter((f) => f.minimal.script === 'reuse=1 range=one-port fam=inet addr=loopback s0{addr} s1{addr} : bind(s0) bind(s1)');
+  // Both shards shrink it to the same script (sockets renumbered in order of first use).
+  const minimal = 'reuse=1 range=one-port fam=inet addr=loopback s0{addr} s1{addr} : bind(s0) bind(s1)';
+  t.true([s1, s2].every((s) => s.findings.some((f) => f.minimal.script === minimal)), JSON.stringify([s1, s2].map((s) => s.findings.map((f) => f.minimal.script))));
+  const commit = merged.findings.filter((f) => f.minimal.script === minimal);
   t.is(commit.length, 1, JSON.stringify(merged.findings.map((f) => f.minimal.script)));
   t.is(commit[0].shard, '1/2');
-  t.deepEqual(commit[0].alsoFoundIn, [`2/2 (${s2.findings.find((f) => f.minimal.script === commit[0].minimal.script)!.id})`]);
+  t.deepEqual(commit[0].alsoFoundIn, [`2/2 (${s2.findings.find((f) => f.minimal.script === minimal)!.id})`]);
   t.is(merged.findings.length + merged.duplicates, s1.findings.length + s2.findings.length + s1.duplicates + s2.duplicates);
   t.true(fs.existsSync(path.join(out, 'cases', `${commit[0].id}.yaml`)) && fs.existsSync(path.join(out, 'kselftests', `${commit[0].id.replace(/-/g, '_')}`)), 'case file and compiled kselftest copied');
 });

@@ -22,7 +22,7 @@ import { kselftestC } from '../harness/src/fuzz/emit-kselftest.js';
 import { compileKselftest, kselftestHeaders } from '../harness/src/fuzz/kselftest-build.js';
 import { scriptAt, shardIndices } from '../harness/src/fuzz/generate.js';
 import { FuzzUsageError, parseBudget, parseFuzzOptions } from '../harness/src/fuzz/options.js';
-import { cellOf, FUZZ_RANGES, scriptKey, type Script } from '../harness/src/fuzz/script.js';
+import { canonicalKey, canonicalScript, cellOf, FUZZ_RANGES, scriptKey, type Script } from '../harness/src/fuzz/script.js';
 import { candidates, shrink } from '../harness/src/fuzz/shrink.js';
 import type { FuzzSummary } from '../harness/src/fuzz/summary.js';
 import { projectRoot } from '../harness/src/util/paths.js';
@@ -110,6 +110,25 @@ test('shrinker: the 4b01a967 divergence (oracle as kernels) shrinks to two SO_RE
     ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }],
   });
   t.true(r.steps.length > 0);
+});
+
+test('shrinker: the last step renumbers sockets and destinations in order of first use (canonical form)', async (t) => {
+  const s: Script = {
+    reuse: 1, range: 'one-port', family: 'inet', addr: 'loopback',
+    sockets: [{ reuseaddr: true, reuseport: false, bindAddressNoPort: false, euid: 0 }, { reuseaddr: true, reuseport: true, bindAddressNoPort: false, euid: 1000 }],
+    ops: [{ op: 'connect', sock: 1, dst: 1 }, { op: 'bind', sock: 0 }],
+  };
+  const canon = canonicalScript(s);
+  t.deepEqual(canon.sockets, [s.sockets[1], s.sockets[0]]);
+  t.deepEqual(canon.ops, [{ op: 'connect', sock: 0, dst: 0 }, { op: 'bind', sock: 1 }]);
+  t.is(canonicalKey(s), canonicalKey(canon));
+  t.not(canonicalKey(s), canonicalKey({ ...s, ops: [...s.ops].reverse() }), 'op order is not renaming');
+  const last = candidates(s).at(-1)!;
+  t.is(last.step, 'sockets and destinations renumbered in order of first use');
+  t.false(candidates(canon).some((c) => c.step === last.step), 'a canonical script has no renaming step');
+  // A property blind to numbering shrinks to the canonical form.
+  const r = await shrink(s, async (ss) => ss.map((x) => x.ops.length === 2 && x.sockets.length === 2 && x.ops[0].op === 'connect' && x.sockets[x.ops[0].sock].euid === 1000 && x.sockets[x.ops[0].sock].reuseport));
+  t.deepEqual(r.script.ops, [{ op: 'connect', sock: 0, dst: 0 }, { op: 'bind', sock: 1 }]);
 });
 
 test('shrinker: an interrupted round is reported as interrupted, never as a fixpoint', async (t) => {

@@ -1,8 +1,8 @@
 // `harness/fuzz.mjs merge DIR… --out DIR [--allow-partial]`: joins the output folders of one fuzz
 // campaign's shards (`--shard i/N`, same seed, kernels, profiles, mode and oracle flips) into one:
-// findings deduplicated by their minimal script (the first shard keeps it; the others are listed),
-// their case files and kselftests copied, the figures added up, summary.json / summary.md /
-// findings.jsonl written. A missing, unfinished, repeated or foreign shard is refused (exit 2)
+// findings deduplicated by their minimal script up to renumbered sockets (the first shard keeps
+// it; the others are listed), their case files and kselftests copied, the figures added up,
+// summary.json / summary.md / findings.jsonl written. A missing, unfinished, repeated or foreign shard is refused (exit 2)
 // unless --allow-partial, which marks the result incomplete and never exits 0.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { EXIT } from '../results/outcome.js';
 import { writeText } from '../results/write.js';
 import { makeDirs, RunDirError } from '../run/run-dir.js';
 import { testName } from './emit-kselftest.js';
-import { scriptKey } from './script.js';
+import { canonicalKey } from './script.js';
 import { KNOWN_RULES, writeSummary, type Finding, type FuzzSummary } from './summary.js';
 
 export class FuzzMergeError extends Error {
@@ -91,7 +91,7 @@ export function mergeFuzzSummaries(shards: FuzzShard[], missing: string[], comma
   let crossDuplicates = 0;
   for (const sh of sorted) {
     for (const f of sh.summary.findings) {
-      const key = scriptKey(f.minimal.value);
+      const key = canonicalKey(f.minimal.value);
       const kept = byScript.get(key);
       if (kept) { kept.alsoFoundIn.push(`${sh.index}/${sh.count} (${f.id})`); crossDuplicates++; continue; }
       byScript.set(key, { ...f, shard: `${sh.index}/${sh.count}`, alsoFoundIn: [] });

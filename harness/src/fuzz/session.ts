@@ -12,7 +12,7 @@ import { scriptAt, shardIndices } from './generate.js';
 import { compileKselftest } from './kselftest-build.js';
 import type { Budget } from './options.js';
 import type { VmPool } from './pool.js';
-import { cellOf, scriptKey, scriptText, type Script } from './script.js';
+import { canonicalKey, cellOf, scriptKey, scriptText, type Script } from './script.js';
 import { shrink } from './shrink.js';
 import { KNOWN_RULES, showResults, writeSummary, type Finding, type FuzzSummary } from './summary.js';
 
@@ -138,8 +138,8 @@ export class FuzzSession {
       return ds.map(Boolean);
     }, { signal: cfg.signal });
     const key = scriptKey(shrunk.script);
-    if (this.seenMinimal.has(key)) { this.s.duplicates++; cfg.say(`script ${index} shrinks to an earlier finding's script`); return; }
-    this.seenMinimal.add(key);
+    if (this.seenMinimal.has(canonicalKey(shrunk.script))) { this.s.duplicates++; cfg.say(`script ${index} shrinks to an earlier finding's script`); return; }
+    this.seenMinimal.add(canonicalKey(shrunk.script));
     // Interrupted: the smallest script so far is written as it is, without re-runs.
     const checks = cfg.signal.aborted ? [] : await this.holds(Array(CONFIRM_RUNS).fill(shrunk.script), d);
     const minimalD = checks.find(Boolean) ?? shown.get(key)!;
