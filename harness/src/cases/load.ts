@@ -10,13 +10,18 @@ import { InputError } from '../model/errors.js';
 import { CaseFileError, CaseFileErrors } from './errors.js';
 import { caseSchema } from './schema.js';
 
-export interface CaseSocket { reuseaddr?: boolean; reuseport?: boolean; bind_address_no_port?: boolean; euid?: number }
+export interface CaseSocket {
+  reuseaddr?: boolean; reuseport?: boolean; bind_address_no_port?: boolean; euid?: number;
+  family?: 'inet' | 'inet6' | 'v4mapped'; addr?: 'loopback' | 'any'; v6only?: boolean;
+}
+export interface CaseDestination { family?: 'inet' | 'inet6'; reuseaddr?: boolean; port?: number }
 export interface CaseFile {
   name: string;
   title: string;
   guests?: Array<'c' | 'ts'>;
   sockets: CaseSocket[];
   ops: string[];
+  destinations?: CaseDestination[];
   matrix?: Record<string, Array<string | number | boolean>>;
   exclude?: Array<Record<string, string | number | boolean>>;
   /** Kernel selftests (tools/testing/selftests DIR/NAME) to build from the kernel under test and run beside the case. */

@@ -91,16 +91,34 @@ function follow(env: Env, index: number, observed: OpResult, firstOp: ReadonlyMa
 // Compares one observed result with the replay's, literally (the replay uses the observed ports).
 function differs(o: OpResult, e: OpResult): string | null {
   if (o.ok !== e.ok) return `observed ${show(o)}, predicted ${show(e)}`;
-  if (!o.ok && !e.ok) return o.errno === e.errno ? null : `observed ${o.errno}, predicted ${e.errno}`;
+  if (!o.ok && !e.ok) {
+    if (o.errno !== e.errno) return `observed ${o.errno}, predicted ${e.errno}`;
+    // After a failure, the port getsockname() still shows (a released port stays in inet_sport).
+    if (typeof o.port === 'number' && typeof e.port === 'number' && o.port !== e.port) return `observed ${o.errno} with getsockname() port ${o.port}, predicted ${e.errno} with port ${e.port}`;
+    return null;
+  }
   if (o.ok && e.ok && o.port !== null && e.port !== null && o.port !== e.port) return `observed port ${o.port}, predicted port ${e.port}`;
   return null;
 }
 
 // Replays a cell against an observation: possible (with the path's probability) or not (where and why).
+// With tcp_tw_reuse on, a connect() scan may also recycle a TIME_WAIT when a second boundary passed
+// (tcp_twsk_unique()): an observation only that explains is possible, listed as unlikely.
 export function checkPossible(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View): Possibility {
+  const first = replay(cell, flags, observed, view, false);
+  const tw = cell.twReuse === undefined || cell.twReuse === 'keep' ? 2 : cell.twReuse;
+  if (first.possible || tw === 0 || inapplicable(cell, flags)) return first;
+  const ticked = replay(cell, flags, observed, view, true);
+  if (!ticked.possible) return first;
+  return { ...ticked, unlikely: { probability: ticked.probability, op: first.index + 1, detail: `needs the clock's second to change between a TIME_WAIT's last timestamp and this connect() (tcp_tw_reuse=${tw} recycles it only then; rule connect.scan-recycle-time-wait)` } };
+}
+
+// One guided replay; `ticked`: a second boundary passed before every connect() scan.
+function replay(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View, ticked: boolean): Possibility {
   const why = inapplicable(cell, flags);
   if (why) return { possible: false, index: 0, reason: `the oracle says not applicable (${why}), but the cell ran`, rule: '' };
   const env = cellEnv(cell, flags);
+  env.twClockTicked = ticked;
   const results: OpResult[] = [];
   const taken: Branch[] = [];
   const firstOp = new Map<number, number>();
