@@ -39,6 +39,8 @@ function expected(e: ErrorObject): string {
     case 'enum': return `expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'pattern': return `expected a string matching ${(e.params as { pattern: string }).pattern}`;
     case 'type': return `expected ${(e.params as { type: string | string[] }).type}`;
+    case 'maximum': return `expected a number <= ${(e.params as { limit: number }).limit}`;
+    case 'minimum': return `expected a number >= ${(e.params as { limit: number }).limit}`;
     case 'required': return `missing required key ${JSON.stringify((e.params as { missingProperty: string }).missingProperty)}`;
     case 'additionalProperties': return `unknown key ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)} (see cases/README.md for the keys)`;
     default: return e.message ?? e.keyword;

@@ -27,11 +27,12 @@ export interface Env {
   /** net.ipv4.ip_local_reserved_ports in force: [lo, hi], or null for none. */
   reserved: readonly [number, number] | null;
   /**
-   * A second boundary passed between a TIME_WAIT's last timestamp and a connect() scan, so
-   * tcp_twsk_unique() lets tcp_tw_reuse recycle it: false in predict (a cell's ops run within
-   * milliseconds); the replay tries true when the observation needs it.
+   * The close() race: over loopback a closed socket's FIN is usually ACKed before close() returns
+   * (it becomes a TIME_WAIT of substate FIN_WAIT2), but it may still be an orphan in FIN_WAIT1, a
+   * full socket no 4-tuple check recycles. False in predict; the replay tries true when the
+   * observation needs it.
    */
-  twClockTicked: boolean;
+  closeRace: boolean;
 }
 
 // Models inet_is_local_reserved_port(): is the port in ip_local_reserved_ports?
@@ -75,7 +76,7 @@ export function makeEnv(cell: Cell, relaxScan: boolean, followup: boolean, guide
   const reserved = r === undefined || r === 'keep' || r === 'none' ? null : r;
   const env: Env = {
     cell, ns: newNetns(), range: cell.portRange, relaxScan, followup, used: new Set(), socks: [], guide,
-    dests: destSpecs(cell), twReuse: tw, reserved, twClockTicked: false,
+    dests: destSpecs(cell), twReuse: tw, reserved, closeRace: false,
   };
   for (let j = 0; j < env.dests.length; j++) addListener(env, j);
   env.socks = cell.sockets.map((s, i) => {

@@ -16,14 +16,14 @@ function localKey(sk: Sk): string {
 }
 
 // Models __inet_check_established() + tcp_twsk_unique(): is (local addr, lport, destination)
-// free in the ehash? A TIME_WAIT match (it has timestamps: loopback TCP) is recycled always for
-// bind()+connect() (twp == NULL), and in the connect() scan (twp set) only when tcp_tw_reuse is
-// 1, or 2 with a loopback address (every address here is), and the clock's second has moved on
-// since the TIME_WAIT's last timestamp (time_after32(ktime_get_seconds(), tw_ts_recent_stamp)).
+// free in the ehash? A TIME_WAIT match (with timestamps: loopback TCP) is recycled only for
+// bind()+connect() (twp == NULL): the destinations never close, so every TIME_WAIT here has
+// substate FIN_WAIT2 and tcp_twsk_unique() forces tcp_tw_reuse to 0 for the connect() scan.
+// In the close() race (env.closeRace) the closed socket is still a full FIN_WAIT1 socket: never unique.
 function checkEstablished(env: Env, sk: Sk, lport: number, twp: boolean): Established {
   for (const e of env.ns.ehash) {
     if (e === sk || e.num !== lport || e.dst !== sk.dst || localKey(e) !== localKey(sk)) continue;
-    if (e.state === 'TIME_WAIT' && (!twp || (env.twReuse > 0 && env.twClockTicked))) return { unique: true, tw: e };
+    if (e.state === 'TIME_WAIT' && !twp && !env.closeRace) return { unique: true, tw: e };
     return { unique: false, holder: e };
   }
   return { unique: true, tw: null };
@@ -56,7 +56,7 @@ function acceptForConnect(env: Env, sk: Sk, refusals: string[]): (port: number) 
     if (tb.fastreuse >= 0 || tb.fastreuseport >= 0) why = `bucket made by bind()/listen() (owners ${tb.owners.map((o) => o.name).join(', ')})`;
     else {
       const r = checkEstablished(env, sk, port, true);
-      if (!r.unique) why = `${r.holder.name} already uses it to d${sk.dst}${r.holder.state === 'TIME_WAIT' ? ` (tcp_tw_reuse=${env.twReuse}${env.twReuse ? ', same second' : ''})` : ''}`;
+      if (!r.unique) why = `${r.holder.name} already uses it to d${sk.dst}${r.holder.state === 'TIME_WAIT' ? ` (substate FIN_WAIT2: tcp_twsk_unique() ignores tcp_tw_reuse=${env.twReuse})` : ''}`;
     }
     if (why && refusals.length < 1) refusals.push(`port ${port}: ${why}`);
     return why === null;
@@ -78,14 +78,8 @@ export function hashConnect(env: Env, sk: Sk): PortResult {
   const tb = existing ?? createTb(env.ns, ch.port);
   if (!existing) { tb.fastreuse = -1; tb.fastreuseport = -1; }
   const tb2 = findTb2(env.ns, ch.port, sk) ?? createTb2(env.ns, ch.port, sk);
-  // tcp_tw_reuse: a TIME_WAIT of the same 4-tuple let through is unhashed after sk takes the port.
-  const est = sharers.length ? checkEstablished(env, sk, ch.port, true) : null;
   bindHash(sk, tb, tb2, ch.port);
-  if (est?.unique && est.tw) killTimeWait(env.ns, est.tw);
   env.ns.ehash.push(sk);
-  if (est?.unique && est.tw) {
-    return { ok: true, port: ch.port, reported: ch.reported, rule: `connect.scan-recycle-time-wait: tcp_tw_reuse=${env.twReuse} recycles ${est.tw.name} on port ${ch.port} (a second passed since its timestamp)${certainty(ch.prob)}` };
-  }
   const rule = sharers.length
     ? `connect.scan-shared: shares connect()-made port with ${sharers.join(', ')}; 4-tuple to d${sk.dst} is unique`
     : `connect.scan-free: a port of [${env.range[0]},${env.range[1]}] with no bucket${ch.fresh ? '' : ' (free again)'}`;

@@ -15,7 +15,7 @@
 // listen.fast-path, listen.sole-owner, listen.no-conflict, listen.bind-conflict,
 // connect.already-connected, connect.not-closed, connect.bound-port, connect.recycle-time-wait,
 // connect.duplicate-4tuple, connect.scan-free, connect.scan-shared, connect.scan-exhausted,
-// connect.scan-recycle-time-wait (tcp_tw_reuse), connect.v6only-mapped, bind.v6only-mapped,
+// connect.v6only-mapped, bind.v6only-mapped,
 // bind.port-free, bind.port-shared, bind.port-fast-path, bind.port-conflict (explicit ports),
 // close.time-wait, close.release, close.unbound, fd.closed. Reserved ports
 // (ip_local_reserved_ports) are refused by both scans (inet_is_local_reserved_port()).
@@ -29,8 +29,9 @@
 // without the sysctl and the relaxed scan, like the project's "before" kernel. Active close over
 // loopback is assumed to reach TIME_WAIT (substate FIN_WAIT2) before close() returns. Accepted
 // children of the destination listeners, SO_BINDTODEVICE and per-socket port ranges are not
-// modelled; tcp_tw_reuse lets the connect() scan recycle a TIME_WAIT only when a second boundary
-// passed (predict assumes none; the replay allows it). When the kernel's random offset makes an outcome
+// modelled. tcp_tw_reuse is a dimension but cannot matter here: every TIME_WAIT has substate
+// FIN_WAIT2 (the destinations never close), for which tcp_twsk_unique() forces it to 0. The
+// replay also allows the close() race (a FIN not yet ACKed: no TIME_WAIT to recycle yet). When the kernel's random offset makes an outcome
 // less than 99% likely, the port is reported as null and the likeliest outcome is followed; the
 // verdict (possible.ts) does not depend on that choice.
 import type { Cell } from '../model/cell.js';

@@ -102,23 +102,21 @@ function differs(o: OpResult, e: OpResult): string | null {
 }
 
 // Replays a cell against an observation: possible (with the path's probability) or not (where and why).
-// With tcp_tw_reuse on, a connect() scan may also recycle a TIME_WAIT when a second boundary passed
-// (tcp_twsk_unique()): an observation only that explains is possible, listed as unlikely.
+// A connect() that finds a closed socket's 4-tuple may also meet the close() race (its FIN not yet
+// ACKed, so no TIME_WAIT to recycle, env.ts closeRace): an observation only that explains is possible.
 export function checkPossible(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View): Possibility {
   const first = replay(cell, flags, observed, view, false);
-  const tw = cell.twReuse === undefined || cell.twReuse === 'keep' ? 2 : cell.twReuse;
-  if (first.possible || tw === 0 || inapplicable(cell, flags)) return first;
-  const ticked = replay(cell, flags, observed, view, true);
-  if (!ticked.possible) return first;
-  return { ...ticked, unlikely: { probability: ticked.probability, op: first.index + 1, detail: `needs the clock's second to change between a TIME_WAIT's last timestamp and this connect() (tcp_tw_reuse=${tw} recycles it only then; rule connect.scan-recycle-time-wait)` } };
+  if (first.possible || !cell.ops.some((o) => o.op === 'close') || inapplicable(cell, flags)) return first;
+  const raced = replay(cell, flags, observed, view, true);
+  return raced.possible ? raced : first;
 }
 
-// One guided replay; `ticked`: a second boundary passed before every connect() scan.
-function replay(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View, ticked: boolean): Possibility {
+// One guided replay; `race`: every close() left a FIN_WAIT1 socket rather than a TIME_WAIT (for 4-tuple checks).
+function replay(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View, race: boolean): Possibility {
   const why = inapplicable(cell, flags);
   if (why) return { possible: false, index: 0, reason: `the oracle says not applicable (${why}), but the cell ran`, rule: '' };
   const env = cellEnv(cell, flags);
-  env.twClockTicked = ticked;
+  env.closeRace = race;
   const results: OpResult[] = [];
   const taken: Branch[] = [];
   const firstOp = new Map<number, number>();
