@@ -228,12 +228,15 @@ test('TS guest: cells Node cannot express answer unsupported with the reason', a
     commitRepro(1), // bind without connect/listen right after it
     cell({ id: 'ts-lone-reuseaddr', destinations: 1, sockets: [sock('100:0')], ops: [{ op: 'connect', sock: 0, dst: 0 }] }),
   ];
-  const run = await runTs(cells.map(encodeCell));
-  t.deepEqual(run.reports.map((r) => [r.id, r.status]), cells.map((c) => [c.id, 'unsupported']));
+  // The wider case language (issue 10): explicit ports, own family, tw=/resv=, keep (the loader refuses ts for these cases).
+  const wider = 'cell id=ts-wider fam=4 addr=lo range=32768-32768 reuse=keep dst=1 tw=0 resv=none d=40:20000 s=100:0:6a1 op=b0p40000 op=c0.0';
+  const run = await runTs([...cells.map(encodeCell), wider]);
+  t.deepEqual(run.reports.map((r) => [r.id, r.status]), [...cells.map((c) => [c.id, 'unsupported']), ['ts-wider', 'unsupported']]);
   const reasons = run.reports.map((r) => (r.status === 'unsupported' ? r.reason : ''));
   t.regex(reasons[0], /SO_REUSEPORT/);
   t.regex(reasons[1], /not immediately followed/);
   t.regex(reasons[2], /s=000:0/);
+  t.regex(reasons[3], /^reuse=keep tw=0 resv=none d=40:20000 s=100:0:6a1 op=b0p40000: Node's net API cannot express/);
 });
 
 test('TS guest: a stuck cell is killed at the deadline; a malformed line names its token', async (t) => {

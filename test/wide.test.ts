@@ -115,6 +115,8 @@ test('issue 10: the new keys\' meaning errors name file:line:column (socket and 
   // IPV6_V6ONLY on an AF_INET socket, and an inet6 socket connecting to an IPv4 listener: per cell.
   const [v6] = bad('  - family: inet\n    addr: any', '  - family: inet\n    v6only: false\n    addr: any');
   t.regex(v6, /^bad\.yaml:5:13: sockets\[0\]\.v6only: expected IPV6_V6ONLY only on an inet6 or v4mapped socket, found it on an inet socket \(in cell wide\//);
+  const [ts] = bad('title: every new key', 'title: every new key\nguests: [c, ts]');
+  t.regex(ts, /^bad\.yaml:3:9: guests: expected guests \[c\] for a case using sockets\[i\]\.family, sockets\[i\]\.addr, sockets\[i\]\.v6only, bind sI port …, destinations, autobind_reuse keep, tcp_tw_reuse, reserved_ports \(the TS guest's Node net API cannot express them\)/);
   const [fam] = bad('connect s0 d0', 'connect s1 d0');
   t.regex(fam, /^bad\.yaml:12:53: ops\[3\]: expected d0 of family inet6 for s1 \(inet6: connects to ::1\), found inet \(in cell wide\//);
 });

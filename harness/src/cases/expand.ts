@@ -45,6 +45,18 @@ function caseDests(c: LoadedCase, family: Family): DestSpec[] | undefined {
   return list.map((d, j) => ({ family: d.family ?? (family === 'inet6' ? 'inet6' : 'inet'), reuseaddr: d.reuseaddr ?? false, port: d.port ?? DST_PORT_BASE + j }));
 }
 
+/** The keys of the wider case language a cell uses (only the C guest runs them). */
+export function widerKeys(cell: Cell): string[] {
+  const keys: string[] = [];
+  for (const k of ['family', 'addr', 'v6only'] as const) if (cell.sockets.some((s) => s[k] !== undefined)) keys.push(`sockets[i].${k}`);
+  if (cell.ops.some((o) => o.op === 'bind' && (o.port !== undefined || o.portOf !== undefined))) keys.push('bind sI port …');
+  if (cell.dests) keys.push('destinations');
+  if (cell.autobindReuse === 'keep' || cell.autobindReuse === 'try-0' || cell.autobindReuse === 'try-1') keys.push(`autobind_reuse ${cell.autobindReuse}`);
+  if (cell.twReuse !== undefined) keys.push('tcp_tw_reuse');
+  if (cell.reservedPorts !== undefined) keys.push('reserved_ports');
+  return keys;
+}
+
 /** Checks one cell for what depends on its matrix values: IPV6_V6ONLY only on AF_INET6, connect families that can reach their destination. */
 function checkCell(c: LoadedCase, cell: Cell, dests: DestSpec[]): CaseFileError[] {
   const errs: CaseFileError[] = [];
@@ -58,6 +70,10 @@ function checkCell(c: LoadedCase, cell: Cell, dests: DestSpec[]): CaseFileError[
       err(where, `sockets[${i}].v6only`, 'expected IPV6_V6ONLY only on an inet6 or v4mapped socket, found it on an inet socket');
     }
   });
+  const wider = widerKeys(cell);
+  if (wider.length && (c.data.guests ?? []).includes('ts')) {
+    err(['guests'], 'guests', `expected guests [c] for a case using ${wider.join(', ')} (the TS guest's Node net API cannot express them), found ${JSON.stringify(c.data.guests)}`);
+  }
   cell.ops.forEach((op, i) => {
     if (op.op !== 'connect') return;
     const fam = socketFamily(cell, op.sock);
