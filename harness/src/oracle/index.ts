@@ -104,7 +104,7 @@ export function step(env: Env, op: Cell['ops'][number]): OpPrediction {
   const p = stepOp(env, op);
   const sk = env.socks[op.sock];
   if (p.result.ok) return p;
-  return { ...p, result: { ...p.result, port: sk.fdClosed && p.rule.startsWith('fd.closed') ? null : sk.sport } };
+  return { ...p, result: { ...p.result, port: sk.fdClosed ? null : sk.sport } };
 }
 
 function stepOp(env: Env, op: Cell['ops'][number]): OpPrediction {
