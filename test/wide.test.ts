@@ -131,6 +131,9 @@ test('issue 10: the oracle models each new key (families, explicit ports, listen
   t.is(show('wide-mixed-family/reuse=keep,range=one-port,fam=inet,addr=loopback,s1.family=inet6,s1.addr=any,s1.v6only=false'), 'ok:32768 EADDRINUSE:0 EADDRINUSE:0');
   t.is(show('wide-mixed-family/reuse=keep,range=one-port,fam=inet,addr=loopback,s1.family=inet6,s1.addr=any,s1.v6only=true'), 'ok:32768 ok:32768 ok:32768');
   t.is(show('wide-mixed-family/reuse=keep,range=one-port,fam=inet,addr=loopback,s1.family=v4mapped,s1.addr=loopback,s1.v6only=true'), 'ok:32768 EINVAL:0 ok:32768');
+  // With IPV6_V6ONLY a v4-mapped connect() is ENETUNREACH; the port bind(::, 0) took stays.
+  t.is(show('wide-v6only-connect/reuse=keep,range=32768-32769,fam=inet,addr=loopback,all.v6only=true'), 'ENETUNREACH:0 ok:32769 ENETUNREACH:32769');
+  t.is(show('wide-v6only-connect/reuse=keep,range=32768-32769,fam=inet,addr=loopback,all.v6only=false'), 'ok:32768 ok:32769 ok:32769');
   // A failed listen keeps its bound port; a second bind is EINVAL and shows the first port.
   t.is(show('wide-explicit-port/reuse=keep,range=one-port,fam=inet,addr=loopback,all.reuseaddr=true'), 'ok:32768 ok:32768 ok:40000 EINVAL:40000 ok:32768 EADDRINUSE:32768 ok:null ok:32768');
   // Reserved ports: the scans skip them, an explicit bind takes them.
