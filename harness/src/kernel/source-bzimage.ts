@@ -9,7 +9,7 @@ export interface BzImageSource { kind: 'bzImage'; path: string; release?: string
 export const bzImageKind: SourceKind<BzImageSource> = {
   kind: 'bzImage',
   keys: { bzImage: { type: 'string', minLength: 1 } },
-  topKeys: ['release'],
+  topKeys: { release: { type: 'string', pattern: '^\\S+$' } },
   built: false,
   resolve(raw, top, base, complain) {
     const given = raw.bzImage as string;

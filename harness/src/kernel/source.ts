@@ -96,8 +96,8 @@ export interface SourceKind<D extends { kind: string }> {
   kind: D['kind'];
   /** JSON schema of each key it owns under `source:`; the kind's own name comes first and selects it. */
   keys: Record<string, object>;
-  /** Top-level keys only this kind allows (e.g. bzImage's `release`). */
-  topKeys?: readonly string[];
+  /** JSON schema of each top-level key only this kind allows (e.g. bzImage's `release`). */
+  topKeys?: Record<string, object>;
   /** Built from source: takes localversion, patches and fragment. */
   built: boolean;
   /** Checks and resolves the YAML's `source:` (base: the description's folder); complains at file:line:col and returns undefined when wrong. */

@@ -15,7 +15,6 @@ import { DEFAULT_FRAGMENT } from './keys.js';
 import { SOURCE_KINDS, type SourceDescription } from './kinds.js';
 import { expandPath, type RawSource } from './source.js';
 
-
 export interface KernelSpec {
   /** The description file (as given, for messages). */
   file: string;
@@ -51,7 +50,7 @@ export const kernelSpecSchema = {
       properties: { ...Object.assign({}, ...SOURCE_KINDS.map((k) => k.keys)), patches: patchList },
     },
     localversion: { type: 'string', pattern: '^[A-Za-z0-9._+-]*$' },
-    release: { type: 'string', pattern: '^\\S+$' },
+    ...Object.assign({}, ...SOURCE_KINDS.map((k) => k.topKeys ?? {})),
     profile: { enum: Object.keys(PROFILES) },
     patches: patchList,
     fragment: pathString,
@@ -159,7 +158,7 @@ export function loadKernelSpec(file: string, text?: string): KernelSpec {
     }
     throw new CaseFileErrors(errors);
   }
-  const raw = data as RawSpec;
+  const raw = data as unknown as RawSpec;
   const base = path.dirname(path.resolve(file));
   const expected = path.basename(file).replace(/\.ya?ml$/, '');
   if (raw.name !== expected) fail(['name'], `expected the file's own name ${JSON.stringify(expected)} (kernels are selected by file name), found ${show(raw.name)}`);
@@ -170,7 +169,7 @@ export function loadKernelSpec(file: string, text?: string): KernelSpec {
   // Keys another kind owns: under source: (e.g. git's ref) and at the top (e.g. bzImage's release).
   for (const other of SOURCE_KINDS.filter((k) => k !== kind)) {
     for (const key of Object.keys(other.keys).slice(1)) if (raw.source[key] !== undefined) fail(['source'], `expected ${key} only with ${other.kind}, found it without`, key);
-    for (const key of other.topKeys ?? []) if ((raw as unknown as Record<string, unknown>)[key] !== undefined) fail([], `expected ${key} only with ${other.kind}`, key);
+    for (const key of Object.keys(other.topKeys ?? {})) if ((raw as unknown as Record<string, unknown>)[key] !== undefined) fail([], `expected ${key} only with ${other.kind}`, key);
   }
   if (raw.source.patches && raw.patches) fail(['source'], 'expected patches in one place (here or at the top level), found both', 'patches');
   const built = kind?.built !== false;
