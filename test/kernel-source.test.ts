@@ -100,4 +100,5 @@ needs(file(TARBALL_612, 'linux-source-6.12'), command('qemu-system-x86_64', 'qem
   t.is(st?.verdict, 'pass', JSON.stringify(st));
   t.true((st?.tests.length ?? 0) >= 3);
   t.notRegex(read('run.json'), SIX_ONE, 'run.json\'s facts name only 6.12');
+  t.regex(read('summary.md'), new RegExp(`^- \\*\\*debian-6\\.12\\*\\*: .*, Debian linux-source-6\\.12 ${version.replace(/[.~+]/g, '\\$&')}, `, 'm'), 'summary.md says where the kernel came from');
 });
