@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { SOURCE_KINDS } from '../harness/src/kernel/kinds.js';
 import { kernelSelection } from '../harness/src/kernel/select.js';
+import { kernelSpecSchema } from '../harness/src/kernel/spec.js';
 import { selftestsPerKernel } from '../harness/src/selftests/per-kernel.js';
 import { projectRoot } from '../harness/src/util/paths.js';
 import { runCli, tempResults } from './helpers/cli.js';
@@ -23,6 +24,9 @@ const SIX_ONE = /linux-source-6\.1(?!\d)/;
 
 test('one kind per source: debian, git, bzImage, each named by the key that selects it', (t) => {
   t.deepEqual(SOURCE_KINDS.map((k) => [k.kind, Object.keys(k.keys)[0], k.built]), [['debian', 'debian', true], ['git', 'git', true], ['bzImage', 'bzImage', false]]);
+  // The description schema's source keys are the kinds' own (plus patches): a new kind needs no edit of spec.ts.
+  t.deepEqual(Object.keys(kernelSpecSchema.properties.source.properties).sort(), [...SOURCE_KINDS.flatMap((k) => Object.keys(k.keys)), 'patches'].sort());
+  t.true('release' in kernelSpecSchema.properties, 'a kind\'s top-level key (bzImage release) is in the schema');
 });
 
 needs(file(TARBALL_612, 'linux-source-6.12')).test('the facts of a selection are each description\'s own: linux-source-6.12, its version, no patches', async (t) => {
