@@ -22,7 +22,7 @@ import { kselftestC } from '../harness/src/fuzz/emit-kselftest.js';
 import { compileKselftest, kselftestHeaders } from '../harness/src/fuzz/kselftest-build.js';
 import { scriptAt, shardIndices } from '../harness/src/fuzz/generate.js';
 import { FuzzUsageError, parseBudget, parseFuzzOptions } from '../harness/src/fuzz/options.js';
-import { canonicalKey, canonicalScript, cellOf, FUZZ_RANGES, scriptKey, type Script } from '../harness/src/fuzz/script.js';
+import { canonicalKey, canonicalScript, cellOf, destinationsOf, FUZZ_RANGES, scriptKey, scriptProblem, type Script } from '../harness/src/fuzz/script.js';
 import { candidates, shrink } from '../harness/src/fuzz/shrink.js';
 import type { FuzzSummary } from '../harness/src/fuzz/summary.js';
 import { projectRoot } from '../harness/src/util/paths.js';
@@ -62,14 +62,15 @@ test('generator: every script stays inside the case language and every dimension
     const s = scriptAt(3, k);
     t.true(s.sockets.length >= 2 && s.sockets.length <= 6, `script ${k}: sockets`);
     t.true(s.ops.length >= 1 && s.ops.length <= 14, `script ${k}: ops`);
-    for (const o of s.ops) t.true(o.sock < s.sockets.length && (o.op !== 'connect' || o.dst <= 1), `script ${k}: op indices`);
+    for (const o of s.ops) t.true(o.sock < s.sockets.length && (o.op !== 'connect' || o.dst < destinationsOf(s)), `script ${k}: op indices`);
+    t.is(scriptProblem(s), undefined, `script ${k}: the case loader's checks`);
     t.notThrows(() => encodeCell(cellOf(s, `fuzz/${k}`, true)));
     for (const k2 of FAKE) t.is(oracleAnswer(cellOf(s, 'fuzz/0', k2.hasSysctl), k2.profile, table).kind, 'predicted');
     seen.add(`reuse=${s.reuse}`).add(`range=${s.range}`).add(`fam=${s.family}`).add(`addr=${s.addr}`);
     for (const x of s.sockets) seen.add(`addr=${x.reuseaddr}`).add(`port=${x.reuseport}`).add(`noport=${x.bindAddressNoPort}`).add(`euid=${x.euid}`);
     for (const o of s.ops) seen.add(`op=${o.op}`);
   }
-  t.is(seen.size, 3 + 4 + 3 + 2 + 2 + 2 + 2 + 3 + 4);
+  t.is(seen.size, 6 + 4 + 3 + 2 + 2 + 2 + 2 + 3 + 4);
 });
 
 test('shards are disjoint streams that together are the whole stream', (t) => {
@@ -235,7 +236,8 @@ test('the emitted kselftest compiles against kselftest_harness.h of the kernel s
   t.regex(c, /ASSERT_EQ\(port\[2\], port\[3\]\);/, 'listen keeps the bound port');
   t.regex(c, /ASSERT_NE\(port\[1\], port\[2\]\);/);
   t.regex(c, /ASSERT_EQ\(EBADF, err\);/);
-  t.regex(c, /make_addr\(LISTENER, 10001, &dst\)/);
+  t.regex(c, /make_listener\(F_INET, 0, 10001\)/, 'a v4mapped socket connects to an inet listener');
+  t.regex(c, /\{ F_MAPPED, 1, -1, 1, 1, 1, 1000 \}/, 's0: v4mapped on the wildcard, v6only left alone, every option, euid 1000');
   const headers = await kselftestHeaders(dir);
   const built = await compileKselftest(file, headers, path.join(dir, 'gcc.log'));
   t.false(hasInterpreter(built.binary), 'a static binary');

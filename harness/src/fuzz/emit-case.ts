@@ -1,15 +1,23 @@
 // A finding as a case file (cases/README.md format), so the main job reproduces it with
-// `--cases DIR --case NAME`: the minimal script, at the ip_autobind_reuse values the kernels ran.
-import type { AutobindReuse, SocketSpec } from '../model/cell.js';
-import { FUZZ_RANGES, opText, type Script } from './script.js';
+// `--cases DIR --case NAME`: the minimal script, at the ip_autobind_reuse values the kernels ran,
+// with every key of the wider language it uses (socket family / addr / v6only, explicit bind
+// ports, destinations, tcp_tw_reuse, reserved_ports).
+import type { AutobindReuse, DestSpec, SocketSpec } from '../model/cell.js';
+import { FUZZ_RANGES, opText, reservedText, type Script } from './script.js';
 
-const REUSE_ORDER: AutobindReuse[] = ['absent', 0, 1];
+const REUSE_ORDER: AutobindReuse[] = ['absent', 0, 1, 'keep', 'try-0', 'try-1'];
 
 /** A socket as a flow map with only the options that are on, e.g. `{ reuseaddr: true, euid: 1000 }`. */
 function socketYaml(k: SocketSpec): string {
-  const parts = [k.reuseaddr && 'reuseaddr: true', k.reuseport && 'reuseport: true', k.bindAddressNoPort && 'bind_address_no_port: true', k.euid !== 0 && `euid: ${k.euid}`].filter(Boolean);
+  const parts = [
+    k.reuseaddr && 'reuseaddr: true', k.reuseport && 'reuseport: true', k.bindAddressNoPort && 'bind_address_no_port: true', k.euid !== 0 && `euid: ${k.euid}`,
+    k.family !== undefined && `family: ${k.family}`, k.addr !== undefined && `addr: ${k.addr}`, k.v6only !== undefined && `v6only: ${k.v6only}`,
+  ].filter(Boolean);
   return parts.length ? `{ ${parts.join(', ')} }` : '{}';
 }
+
+/** A destination listener as a flow map: every key spelled out. */
+const destYaml = (d: DestSpec): string => `{ family: ${d.family}, reuseaddr: ${d.reuseaddr}, port: ${d.port} }`;
 
 /** The case file's port_range value: the named ranges the case language knows, else "LO-HI". */
 function rangeYaml(s: Script): string {
@@ -29,11 +37,14 @@ export function caseYaml(name: string, title: string, s: Script, reuse: Autobind
     'sockets:',
     ...s.sockets.map((k) => `  - ${socketYaml(k)}`),
     `ops: [${s.ops.map(opText).join(', ')}]`,
+    ...(s.dests ? ['destinations:', ...s.dests.map((d) => `  - ${destYaml(d)}`)] : []),
     'matrix:',
     `  autobind_reuse: [${values.join(', ')}]`,
     `  port_range: [${rangeYaml(s)}]`,
     `  family: [${s.family}]`,
     `  addr: [${s.addr}]`,
+    ...(s.twReuse !== undefined ? [`  tcp_tw_reuse: [${s.twReuse}]`] : []),
+    ...(s.reservedPorts !== undefined ? [`  reserved_ports: ["${reservedText(s.reservedPorts)}"]`] : []),
     '',
   ].join('\n');
 }
