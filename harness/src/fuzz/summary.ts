@@ -8,14 +8,16 @@ import type { CrashNote } from './pool.js';
 
 /**
  * The oracle's rule ids (oracle/index.ts), to report the ones a session never exercised; not
- * connect.recycle-time-wait, which needs a TIME_WAIT sock (a closed connection stays in FIN_WAIT1
- * for the rest of a script).
+ * connect.recycle-time-wait nor close.time-wait, which need a TIME_WAIT sock (a closed connection
+ * stays in FIN_WAIT1 for the rest of a script; only the late-ACK replay of the verdict makes one).
+ * The bind.port-* and *.v6only-mapped rules come from the wider language (explicit ports, IPV6_V6ONLY).
  */
 export const KNOWN_RULES = [
   'bind.already-bound', 'bind.no-port', 'autobind.first-scan', 'autobind.relaxed-scan', 'autobind.exhausted', 'listen.connected', 'listen.again',
   'listen.fast-path', 'listen.sole-owner', 'listen.no-conflict', 'listen.bind-conflict', 'connect.already-connected', 'connect.not-closed',
   'connect.bound-port', 'connect.duplicate-4tuple', 'connect.scan-free', 'connect.scan-shared', 'connect.scan-exhausted',
   'close.fin-wait1', 'close.release', 'close.unbound', 'fd.closed',
+  'bind.port-free', 'bind.port-conflict', 'bind.port-shared', 'bind.port-fast-path', 'bind.v6only-mapped', 'connect.v6only-mapped',
 ] as const;
 
 export interface Finding {
