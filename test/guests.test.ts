@@ -9,8 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildCGuest } from '../harness/src/guests/c-guest.js';
 import { tsGuestPath, TS_GUEST_REMOTE_NAME } from '../harness/src/guests/ts-guest.js';
-import { EXHAUSTED_RANGE, ROOMY_RANGE, type Cell, type GuestCellReport, type OpResult, type SocketSpec } from '../harness/src/model/cell.js';
-import { encodeCell, parseReportLine } from '../harness/src/model/wire.js';
+import { EXHAUSTED_RANGE, ROOMY_RANGE, type Cell, type GuestCellReport, type OpResult, type SocketSpec } from '../harness/src/core/cell.js';
+import { encodeCell, parseReportLine } from '../harness/src/core/wire.js';
 
 const isRoot = process.getuid?.() === 0;
 const hostKernelHasReuse = fs.existsSync('/proc/sys/net/ipv4/ip_autobind_reuse');

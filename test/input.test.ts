@@ -17,7 +17,7 @@ import { parseBisectOptions } from '../harness/src/bisect/options.js';
 import { parseOptions, UsageError } from '../harness/src/cli.js';
 import { DEFAULT_TARBALL } from '../harness/src/kernel/keys.js';
 import { kernelSelection } from '../harness/src/kernel/select.js';
-import { describeError, exitCodeForError, HarnessBug, InputError } from '../harness/src/model/errors.js';
+import { describeError, exitCodeForError, HarnessBug, InputError } from '../harness/src/core/errors.js';
 import { loadPlan } from '../harness/src/plan/default.js';
 import { missingPackages, provision, ProvisionError } from '../harness/src/provision.js';
 import type { CellRecord } from '../harness/src/run/assemble.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import type { OpResult } from '../harness/src/model/cell.js';
+import type { OpResult } from '../harness/src/core/cell.js';
 import { flippedProfiles, oracleAnswer, possibleComparer } from '../harness/src/oracle/adapter.js';
 import { choose, type Guide } from '../harness/src/oracle/choice.js';
 import { PROFILES, cellEnv, inapplicable, step, type ProfileName } from '../harness/src/oracle/index.js';

@@ -2,8 +2,8 @@
 // selftest reuseaddr_ports_exhausted mirrored as cells, connect()'s port sharing, and the
 // port-renaming comparison.
 import test from 'ava';
-import type { AutobindReuse, Cell, Family, Op, OpResult, SocketSpec } from '../harness/src/model/cell.js';
-import { EXHAUSTED_RANGE, ROOMY_RANGE } from '../harness/src/model/cell.js';
+import type { AutobindReuse, Cell, Family, Op, OpResult, SocketSpec } from '../harness/src/core/cell.js';
+import { EXHAUSTED_RANGE, ROOMY_RANGE } from '../harness/src/core/cell.js';
 import { compareResults } from '../harness/src/oracle/compare.js';
 import { PROFILES, predict, type OpPrediction, type ProfileName } from '../harness/src/oracle/index.js';
 

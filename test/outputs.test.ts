@@ -11,7 +11,7 @@ import path from 'node:path';
 import test from 'ava';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { OpResult } from '../harness/src/model/cell.js';
+import type { OpResult } from '../harness/src/core/cell.js';
 import { flippedProfiles, oracleAnswer } from '../harness/src/oracle/adapter.js';
 import { compareResults } from '../harness/src/oracle/compare.js';
 import { loadPlan, type PlannedCell } from '../harness/src/plan/default.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { HELP, parseOptions, UsageError } from '../harness/src/cli.js';
-import { encodeCell, parseReportLine } from '../harness/src/model/wire.js';
+import { encodeCell, parseReportLine } from '../harness/src/core/wire.js';
 import { defaultPlan } from '../harness/src/plan/default.js';
 import { classify, exitCodeFor, rollUp } from '../harness/src/results/outcome.js';
 import { compactResults } from '../harness/src/results/format.js';

@@ -9,7 +9,7 @@ import { buildGuestImage } from './image/build.js';
 import { kernelSelection } from './kernel/select.js';
 import { flippedProfiles, notApplicable, possibleComparer, type ProfileTable } from './oracle/adapter.js';
 import { compareResults } from './oracle/compare.js';
-import { describeError, exitCodeForError, verboseIn } from './model/errors.js';
+import { describeError, exitCodeForError, verboseIn } from './core/errors.js';
 import { checkSelftests, loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
 import { knownSelftests } from './selftests/known.js';
 import { versionLine } from './util/version.js';

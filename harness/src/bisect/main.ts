@@ -6,7 +6,7 @@ import { buildCGuest } from '../guests/index.js';
 import { buildGuestImage } from '../image/build.js';
 import { KernelBuildError, type BuiltKernel } from '../kernel/build.js';
 import { buildGitKernel, GitSourceError, resolveGit, uncommittedChanges, type GitSource } from '../kernel/git.js';
-import { describeError, EXIT_INPUT, exitCodeForError, HarnessBug, InputError, verboseIn } from '../model/errors.js';
+import { describeError, EXIT_INPUT, exitCodeForError, HarnessBug, InputError, verboseIn } from '../core/errors.js';
 import { flippedProfiles, oracleAnswer, possibleComparer } from '../oracle/adapter.js';
 import { loadPlan, type PlannedCell } from '../plan/default.js';
 import { parseFilter, selectCells } from '../plan/filter.js';

@@ -1,7 +1,7 @@
 // A case-file error that names the file, line and column, the key, what was expected and
 // what was found (line 0: about the file as a whole, e.g. a folder named x.yaml). Both
 // classes are input errors (exit 2).
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 
 export class CaseFileError extends InputError {
   override name = 'CaseFileError';

@@ -2,7 +2,7 @@
 // exclusions, each cell with a stable id derived from its parameters. The plan's size is
 // counted (product of the dimension sizes) before anything is allocated, and refused beyond
 // a limit (--max-cells).
-import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../model/cell.js';
+import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../core/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import { CaseFileError, CaseFileErrors } from './errors.js';
 import type { CaseSocket, LoadedCase } from './load.js';

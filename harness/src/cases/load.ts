@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { CaseFileError, CaseFileErrors } from './errors.js';
 import { caseSchema } from './schema.js';
 

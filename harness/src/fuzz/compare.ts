@@ -1,6 +1,6 @@
 // Compares one script's runs: each kernel against the oracle on its own profile, and each pair
 // of kernels against each other (up to a renaming of ephemeral ports, as the main job compares).
-import type { AutobindReuse, GuestCellReport, OpResult } from '../model/cell.js';
+import type { AutobindReuse, GuestCellReport, OpResult } from '../core/cell.js';
 import { oracleAnswer, type ProfileTable } from '../oracle/adapter.js';
 import { compareResults } from '../oracle/compare.js';
 import { cellOf, FUZZ_RANGES, type Script } from './script.js';

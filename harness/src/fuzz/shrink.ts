@@ -2,7 +2,7 @@
 // options, range, family, address and destinations, always keeping a candidate for which the
 // divergence still holds. Candidates are tested in batches (one VM round trip tests many), and
 // within a batch the first that holds, in the order below (biggest reduction first), is taken.
-import type { Op } from '../model/cell.js';
+import type { Op } from '../core/cell.js';
 import { FUZZ_RANGES, type RangeName, type Script } from './script.js';
 
 export interface Candidate { script: Script; step: string }

@@ -10,7 +10,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { CaseFileError, CaseFileErrors } from '../cases/errors.js';
 import { readCaseText, toData } from '../cases/load.js';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { PROFILES } from '../oracle/index.js';
 import { projectRoot } from '../util/paths.js';
 import { defaultFragment } from './defaults.js';

@@ -5,7 +5,7 @@
 // which port) matches any in-range port without joining the renaming. Errnos compare exactly.
 // Used to compare observations with a good kernel's (bisect); the oracle's verdict on a run is
 // possible.ts, which also allows the less likely outcomes of the random port scans.
-import type { OpResult } from '../model/cell.js';
+import type { OpResult } from '../core/cell.js';
 
 export interface CompareOutcome {
   match: boolean;

@@ -1,6 +1,6 @@
 // One cell's simulated namespace: the sysctls, the destination listeners started before the
 // script, and the test sockets (created with their options and euid, not yet bound).
-import { DST_PORT_BASE, type Cell } from '../model/cell.js';
+import { DST_PORT_BASE, type Cell } from '../core/cell.js';
 import { unboundAddr, type SkAddr } from './addr.js';
 import { choose, type Guide } from './choice.js';
 import { updateFastreuse } from './fastreuse.js';

@@ -28,7 +28,7 @@
 // and non-default tcp_tw_reuse are not modelled. When the kernel's random offset makes an outcome
 // less than 99% likely, the port is reported as null and the likeliest outcome is followed; the
 // verdict (possible.ts) does not depend on that choice.
-import type { Cell } from '../model/cell.js';
+import type { Cell } from '../core/cell.js';
 import { choose, type Guide } from './choice.js';
 import { makeEnv, type Env } from './env.js';
 import { alternativesOf, type Alternative } from './explain.js';

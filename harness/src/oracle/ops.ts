@@ -2,7 +2,7 @@
 // choices, address bookkeeping, then the port rules in getport.ts / hashconnect.ts. Models
 // __inet_bind(), __inet6_bind(), inet_listen() + inet_csk_listen_start(), __inet_stream_connect()
 // + tcp_v4_connect() / tcp_v6_connect(), and tcp_close() + tcp_time_wait().
-import type { OpResult } from '../model/cell.js';
+import type { OpResult } from '../core/cell.js';
 import { boundAddr, connectedAddr, isAnyAddr, showAddr, unboundAddr } from './addr.js';
 import type { Alternative } from './explain.js';
 import type { Env } from './env.js';

@@ -1,6 +1,6 @@
 // The plan: the cells of every case file in a folder (default: the checkout's cases/).
 import path from 'node:path';
-import type { Cell } from '../model/cell.js';
+import type { Cell } from '../core/cell.js';
 import { CaseFileError, CaseFileErrors } from '../cases/errors.js';
 import { expandCases, type ExpandOptions } from '../cases/expand.js';
 import { loadCaseDir } from '../cases/load.js';

@@ -1,5 +1,5 @@
 // --plan and --oracle-only: what would run, and what the oracle predicts, without booting.
-import { describeOp } from '../model/cell.js';
+import { describeOp } from '../core/cell.js';
 import type { ProfileTable } from '../oracle/adapter.js';
 import { oracleAnswer } from '../oracle/adapter.js';
 import { compactResults } from '../results/format.js';

@@ -1,7 +1,7 @@
 // The behaviour change between kernels: for each cell group (a cell id without its reuse=
 // parameter, per guest), every kernel × ip_autobind_reuse value that ran is compared with a
 // baseline, on observed results and on the oracle's predictions. Pure: no I/O.
-import type { AutobindReuse } from '../model/cell.js';
+import type { AutobindReuse } from '../core/cell.js';
 import type { GuestKind } from '../plan/default.js';
 import type { CellRecord } from '../run/assemble.js';
 import { expectedText, observedText } from './format.js';

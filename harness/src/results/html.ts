@@ -2,7 +2,7 @@
 // run's header, the behaviour changes and the matrix (a row per cell group × guest, a column
 // per kernel × ip_autobind_reuse value), filterable client-side; filters live in the URL hash
 // (e.g. report.html#fam=inet&changed=1) so a filtered view can be shared. Pure: no I/O.
-import { describeOp } from '../model/cell.js';
+import { describeOp } from '../core/cell.js';
 import type { CellRecord } from '../run/assemble.js';
 import { changeSummary, groupOf, type BehaviourChange } from './changes.js';
 import { expectedText, observedText } from './format.js';

@@ -5,7 +5,7 @@
 // per kernel, a `boot` test per kernel and a test per cell that applies (NA cells are no test).
 // The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
 import { createHash } from 'node:crypto';
-import { describeOp, type Op, type OpResult } from '../model/cell.js';
+import { describeOp, type Op, type OpResult } from '../core/cell.js';
 import type { RunFacts, SourceFacts } from './facts.js';
 import { compactResults } from './format.js';
 

@@ -1,6 +1,6 @@
 // The outcome taxonomy (reliability.md) and the pure classification of one cell on one kernel
 // in one guest: oracle verdict + guest report (+ any kernel crash seen meanwhile) → outcome.
-import type { Cell, GuestCellReport, OpResult } from '../model/cell.js';
+import type { Cell, GuestCellReport, OpResult } from '../core/cell.js';
 import type { CrashReport } from '../vm/console.js';
 
 /**

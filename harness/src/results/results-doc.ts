@@ -3,7 +3,7 @@
 // measured time, tries); what records share sits once in tables: `cells` (parameters per cell
 // id), `cases` (titles), `rules` (each oracle rule with the kernel function it models, referred
 // to by index). Format 1 (every record self-contained) is still read. Pure: no I/O.
-import type { OpResult } from '../model/cell.js';
+import type { OpResult } from '../core/cell.js';
 import type { CellRecord } from '../run/assemble.js';
 import type { SelftestResult } from '../selftests/run.js';
 import type { RunFacts } from './facts.js';

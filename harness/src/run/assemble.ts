@@ -1,6 +1,6 @@
 // Turns what each kernel did into one record per (kernel, guest, cell): oracle answer,
 // observation and outcome. Pure: no I/O.
-import type { GuestCellReport, OpResult } from '../model/cell.js';
+import type { GuestCellReport, OpResult } from '../core/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import { classify, type CompareContext, type Comparison, type OracleAnswer, type Outcome, type Unlikely } from '../results/outcome.js';
 import type { CrashReport } from '../vm/console.js';

@@ -18,7 +18,7 @@
 // A crash none of these explains is charged to the whole batch.
 import type { CrashReport } from '../vm/console.js';
 import { scanConsole } from '../vm/console.js';
-import { markOf } from '../model/wire.js';
+import { markOf } from '../core/wire.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import type { KernelJobResult } from './kernel-job.js';
 

@@ -1,5 +1,5 @@
 // The run as one stream of typed events; the terminal reporter and the event log consume it.
-import type { GuestCellReport } from '../model/cell.js';
+import type { GuestCellReport } from '../core/cell.js';
 import type { Outcome } from '../results/outcome.js';
 
 export type RunEvent =
