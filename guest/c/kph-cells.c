@@ -1,6 +1,6 @@
 // kph-cells: runs reproduction-matrix cells inside the guest.
 //
-// Reads one cell line per input line (see harness/src/model/wire.ts):
+// Reads one cell line per input line (see harness/src/core/wire.ts):
 //   cell id=<id> fam=4|6|m addr=lo|any range=<lo>-<hi> reuse=absent|0|1 dst=<n> s=<R><P><N>:<euid>... op=<op>...
 // and writes exactly one JSON line per cell, in input order:
 //   {"id":"..","status":"done","results":[{"ok":true,"port":32768},{"ok":false,"errno":"EADDRINUSE"}]}
