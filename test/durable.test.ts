@@ -9,7 +9,7 @@ import path from 'node:path';
 import test from 'ava';
 import { LOCK_FILE, lockRunDir, ownerAlive } from '../harness/src/run/lock.js';
 import { makeDirs, RunDirError } from '../harness/src/run/run-dir.js';
-import { StorageError, writeJson } from '../harness/src/results/write.js';
+import { StorageError, writeJson } from '../harness/src/util/write.js';
 import { projectRoot } from '../harness/src/util/paths.js';
 import { qemuGone, runCli, startCli, tempResults, waitFor } from './helpers/cli.js';
 

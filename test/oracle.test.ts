@@ -5,7 +5,7 @@ import test from 'ava';
 import type { AutobindReuse, Cell, Family, Op, OpResult, SocketSpec } from '../harness/src/core/cell.js';
 import { EXHAUSTED_RANGE, ROOMY_RANGE } from '../harness/src/core/cell.js';
 import { compareResults } from '../harness/src/oracle/compare.js';
-import { PROFILES, predict, type OpPrediction, type ProfileName } from '../harness/src/oracle/index.js';
+import { PROFILES, predict, type PredictedOp, type ProfileName } from '../harness/src/oracle/index.js';
 
 const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
 const SYSCTL_VALUES: AutobindReuse[] = ['absent', 0, 1];
@@ -29,7 +29,7 @@ function cell(sockets: SocketSpec[], ops: Op[], over: Partial<Cell> = {}): Cell 
 }
 
 // Predicts a cell that must be applicable and returns its per-op predictions.
-function run(c: Cell, profile: ProfileName): OpPrediction[] {
+function run(c: Cell, profile: ProfileName): PredictedOp[] {
   const v = predict(c, PROFILES[profile], profile);
   if (v.kind !== 'predicted') throw new Error(`not applicable: ${v.reason}`);
   return v.ops;

@@ -22,7 +22,7 @@ import { gatherRunFacts, httpsUrl, type RunFacts } from '../harness/src/results/
 import { toJunit } from '../harness/src/results/junit.js';
 import { patchsetHash, toKcidb, type KcidbDoc } from '../harness/src/results/kcidb.js';
 import { toKtap } from '../harness/src/results/ktap.js';
-import { classify, exitCodeFor, rollUp, type OracleAnswer } from '../harness/src/results/outcome.js';
+import { classify, exitCodeFor, rollUp, type OracleAnswer } from '../harness/src/core/verdict.js';
 import { recordsOf, renderOutputs, timeOutputs, writeOutputs, writeRunFiles, type OutputRecord, type ResultsDoc, type RunSummaryInput } from '../harness/src/results/run-files.js';
 import { matrixMarkdown, matrixText } from '../harness/src/results/summary.js';
 import { renderHtml } from '../harness/src/results/html.js';

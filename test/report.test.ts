@@ -13,7 +13,7 @@ import { behaviourChanges, cellGroup, changeSummary, kernelWithoutSysctl } from 
 import { renderHtml, type HtmlInput } from '../harness/src/results/html.js';
 import { writeRunFiles } from '../harness/src/results/run-files.js';
 import type { KernelJobResult } from '../harness/src/run/kernel-job.js';
-import type { PredictedOp } from '../harness/src/results/outcome.js';
+import type { PredictedOp } from '../harness/src/core/verdict.js';
 
 const XSS = '<script>alert(1)</script> & "quoted" \'x\'';
 const KERNELS = [

@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import test from 'ava';
 import { flippedProfiles, notApplicable } from '../harness/src/oracle/adapter.js';
 import { defaultPlan, type PlannedCell } from '../harness/src/plan/default.js';
-import { classify, exitCodeFor, rollUp } from '../harness/src/results/outcome.js';
+import { classify, exitCodeFor, rollUp } from '../harness/src/core/verdict.js';
 import { assemble } from '../harness/src/run/assemble.js';
 import type { RunEvent } from '../harness/src/run/events.js';
 import type { KernelJobResult } from '../harness/src/run/kernel-job.js';

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkShardSet, MergeError, readShardRun, type ShardSet } from './merge-shards.js';
-import { EXIT, exitCodeFor } from './results/outcome.js';
+import { EXIT, exitCodeFor } from './core/verdict.js';
 import { recordsOf, writeOutputs, type ResultsDoc } from './results/run-files.js';
 import type { CellRecord } from './run/assemble.js';
 import { versionLine } from './util/version.js';

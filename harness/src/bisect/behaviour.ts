@@ -3,7 +3,7 @@
 import type { GuestCellReport } from '../core/cell.js';
 import { compareResults } from '../oracle/compare.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
-import { classify, type OracleAnswer } from '../results/outcome.js';
+import { classify, type OracleAnswer } from '../core/verdict.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { CellOutcome } from './verdict.js';
 

@@ -11,7 +11,7 @@ import { flippedProfiles, oracleAnswer, possibleComparer } from '../oracle/adapt
 import { loadPlan, type PlannedCell } from '../plan/default.js';
 import { parseFilter, selectCells } from '../plan/filter.js';
 import { provision, ProvisionError } from '../provision.js';
-import { writeJson } from '../results/write.js';
+import { writeJson } from '../util/write.js';
 import { assemble } from '../run/assemble.js';
 import { multiplex } from '../run/events.js';
 import type { JobContext } from '../run/kernel-job.js';

@@ -2,9 +2,9 @@
 // The user's input is wrong → InputError (exit 2); the harness itself is wrong → HarnessBug or
 // any unexpected exception (exit 4). Callers test `instanceof`, never the message text.
 
-/** Exit code of an input error (README "Exit codes"; EXIT.usage in results/outcome.ts). */
+/** Exit code of an input error (README "Exit codes"; EXIT.usage in core/verdict.ts). */
 export const EXIT_INPUT = 2;
-/** Exit code of a harness bug or an unexpected exception (EXIT.internal in results/outcome.ts). */
+/** Exit code of a harness bug or an unexpected exception (EXIT.internal in core/verdict.ts). */
 export const EXIT_HARNESS_BUG = 4;
 
 /** Where in a file an input error is, when it is in one. */

@@ -2,7 +2,7 @@
 // self-test), a predict call that turns an exception into an 'oracle-error' answer, and the
 // comparison the verdict uses (is the observation possible under the same flags?).
 import type { Cell, OpResult } from '../core/cell.js';
-import type { CompareContext, Comparison, OracleAnswer } from '../results/outcome.js';
+import type { CompareContext, Comparison, OracleAnswer } from '../core/verdict.js';
 import { inapplicable, PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
 import { checkPossible } from './possible.js';
 import { InputError } from '../core/errors.js';

@@ -32,10 +32,11 @@ import type { Cell } from '../core/cell.js';
 import { choose, type Guide } from './choice.js';
 import { makeEnv, type Env } from './env.js';
 import { alternativesOf, type Alternative } from './explain.js';
-import { opBind, opClose, opConnect, opListen, type OpPrediction } from './ops.js';
+import type { PredictedOp } from '../core/verdict.js';
+import { opBind, opClose, opConnect, opListen } from './ops.js';
 
-export type { OpPrediction } from './ops.js';
-export { compareResults, type CompareOutcome } from './compare.js';
+export type { PredictedOp } from '../core/verdict.js';
+export { compareResults } from './compare.js';
 
 export interface ProfileFlags {
   /** 4b01a967: the sysctl exists and, at 1, bind(0) does a relaxed second scan when the first finds nothing. */
@@ -53,7 +54,7 @@ export const PROFILES: Record<ProfileName, ProfileFlags> = {
 };
 
 export type Verdict =
-  | { kind: 'predicted'; profile: string; ops: OpPrediction[] }
+  | { kind: 'predicted'; profile: string; ops: PredictedOp[] }
   | { kind: 'not-applicable'; reason: string };
 
 // Says why a cell cannot be predicted under a profile, or null when it can (cheap: no simulation).
@@ -78,7 +79,7 @@ export function inapplicable(cell: Cell, profile: ProfileFlags): string | null {
 }
 
 // Applies one op of the script to the simulated namespace.
-export function step(env: Env, op: Cell['ops'][number]): OpPrediction {
+export function step(env: Env, op: Cell['ops'][number]): PredictedOp {
   const sk = env.socks[op.sock];
   switch (op.op) {
     case 'bind': return opBind(env, sk);
@@ -99,7 +100,7 @@ export function predict(cell: Cell, profile: ProfileFlags, profileName = 'custom
   if (why) return { kind: 'not-applicable', reason: why };
   const env = cellEnv(cell, profile);
   const firstOp = new Map<number, number>();
-  const ops = cell.ops.map((op, i): OpPrediction => {
+  const ops = cell.ops.map((op, i): PredictedOp => {
     // The likeliest branch of each scan, noting what else the scan could have done.
     const seen: { alternatives: Alternative[] | null; port: number | null } = { alternatives: null, port: null };
     env.guide = (draw) => {

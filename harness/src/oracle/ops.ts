@@ -3,42 +3,36 @@
 // __inet_bind(), __inet6_bind(), inet_listen() + inet_csk_listen_start(), __inet_stream_connect()
 // + tcp_v4_connect() / tcp_v6_connect(), and tcp_close() + tcp_time_wait().
 import type { OpResult } from '../core/cell.js';
+import type { PredictedOp } from '../core/verdict.js';
 import { boundAddr, connectedAddr, isAnyAddr, showAddr, unboundAddr } from './addr.js';
-import type { Alternative } from './explain.js';
 import type { Env } from './env.js';
 import { autobind, recheckPort, type PortResult } from './getport.js';
 import { hashConnect } from './hashconnect.js';
 import { moveAddr, putPort, type Sk } from './state.js';
 
-/**
- * One op's prediction: what it returns, which rule decided it, which kernel code that models,
- * and, when its random scan could end in more than one way, every outcome with its probability.
- */
-export interface OpPrediction { result: OpResult; rule: string; models: string; alternatives?: Alternative[] }
-
 // Builds a prediction record.
-function pred(result: OpResult, rule: string, models: string): OpPrediction {
+function pred(result: OpResult, rule: string, models: string): PredictedOp {
   return { result, rule, models };
 }
 
 // Predicts an error return.
-function fail(errno: string, rule: string, models: string): OpPrediction {
+function fail(errno: string, rule: string, models: string): PredictedOp {
   return pred({ ok: false, errno }, rule, models);
 }
 
 // Predicts success with the port getsockname() shows afterwards.
-function okPort(env: Env, r: PortResult & { ok: true }, models: string): OpPrediction {
+function okPort(env: Env, r: PortResult & { ok: true }, models: string): PredictedOp {
   env.used.add(r.port);
   return pred({ ok: true, port: r.reported }, r.rule, models);
 }
 
 // Errno for any call on a descriptor the script already closed.
-function closedFd(sk: Sk): OpPrediction {
+function closedFd(sk: Sk): PredictedOp {
   return fail('EBADF', `fd.closed: ${sk.name} was closed earlier in the script`, 'close(2) / fdget()');
 }
 
 // Models bind(sock, loopback-or-any, 0).
-export function opBind(env: Env, sk: Sk): OpPrediction {
+export function opBind(env: Env, sk: Sk): PredictedOp {
   const fam = env.cell.family;
   const models = `${fam === 'inet' ? '__inet_bind()' : '__inet6_bind()'} → inet_csk_get_port() → inet_csk_find_open_port()`;
   if (sk.fdClosed) return closedFd(sk);
@@ -63,7 +57,7 @@ export function opBind(env: Env, sk: Sk): OpPrediction {
 }
 
 // Models listen(sock, backlog).
-export function opListen(env: Env, sk: Sk): OpPrediction {
+export function opListen(env: Env, sk: Sk): PredictedOp {
   const models = 'inet_listen() → inet_csk_listen_start() → inet_csk_get_port()';
   if (sk.fdClosed) return closedFd(sk);
   if (sk.connected) return fail('EINVAL', `listen.connected: ${sk.name} is connected (socket state is not SS_UNCONNECTED)`, 'inet_listen()');
@@ -81,7 +75,7 @@ export function opListen(env: Env, sk: Sk): OpPrediction {
 }
 
 // Models connect(sock, destination j) (blocking; the destination always listens).
-export function opConnect(env: Env, sk: Sk, dst: number): OpPrediction {
+export function opConnect(env: Env, sk: Sk, dst: number): PredictedOp {
   const v4path = env.cell.family !== 'inet6';
   const models = `${v4path ? 'tcp_v4_connect()' : 'tcp_v6_connect()'} → ${v4path ? 'inet_hash_connect()' : 'inet6_hash_connect()'} → __inet_hash_connect()`;
   if (sk.fdClosed) return closedFd(sk);
@@ -119,7 +113,7 @@ function enterTimeWait(env: Env, sk: Sk): Sk {
 }
 
 // Models close(sock).
-export function opClose(env: Env, sk: Sk): OpPrediction {
+export function opClose(env: Env, sk: Sk): PredictedOp {
   if (sk.fdClosed) return closedFd(sk);
   sk.fdClosed = true;
   const done = { ok: true as const, port: null };

@@ -2,7 +2,7 @@
 import { describeOp } from '../core/cell.js';
 import type { ProfileTable } from '../oracle/adapter.js';
 import { oracleAnswer } from '../oracle/adapter.js';
-import { compactResults } from '../results/format.js';
+import { compactResults } from '../core/format.js';
 import type { PlannedCell } from './default.js';
 
 /** One line per cell: id, guests, script. */

@@ -4,8 +4,8 @@
 import type { AutobindReuse } from '../core/cell.js';
 import type { GuestKind } from '../plan/default.js';
 import type { CellRecord } from '../run/assemble.js';
-import { expectedText, observedText } from './format.js';
-import type { Outcome } from './outcome.js';
+import { expectedText, observedText } from '../core/format.js';
+import type { Outcome } from '../core/verdict.js';
 
 /** One side of a comparison: a kernel at one sysctl value. */
 export interface ChangeSide {

@@ -12,7 +12,7 @@ import { DEFAULT_SOURCE_PACKAGE } from '../kernel/keys.js';
 import { loadKernelSpecs, type KernelSpec } from '../kernel/spec.js';
 import { projectRoot } from '../util/paths.js';
 import { patchsetHash } from './kcidb.js';
-import { writeJson } from './write.js';
+import { writeJson } from '../util/write.js';
 
 /** Where one kernel's source came from. */
 export type SourceFacts =

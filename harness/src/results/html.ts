@@ -5,8 +5,8 @@
 import { describeOp } from '../core/cell.js';
 import type { CellRecord } from '../run/assemble.js';
 import { changeSummary, groupOf, type BehaviourChange } from './changes.js';
-import { expectedText, observedText } from './format.js';
-import { countOutcomes, OUTCOMES, outcomeLabel, type Outcome } from './outcome.js';
+import { expectedText, observedText } from '../core/format.js';
+import { countOutcomes, OUTCOMES, outcomeLabel, type Outcome } from '../core/verdict.js';
 
 export interface HtmlKernel {
   name: string; release: string; profile: string; bootMs?: number;

@@ -5,7 +5,7 @@
 // broke are <flakyError> (it passed in the end) or <rerunError> (it did not). Pure: no I/O, and
 // the same records give the same bytes (the timestamp is the run's start, from its id).
 import { runStartTime } from './kcidb.js';
-import type { Outcome } from './outcome.js';
+import type { Outcome } from '../core/verdict.js';
 
 /** What a testcase needs of a record (CellRecord, plus the host-measured time). */
 export interface JunitRecord {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { describeOp, type Op, type OpResult } from '../core/cell.js';
 import type { RunFacts, SourceFacts } from './facts.js';
-import { compactResults } from './format.js';
+import { compactResults } from '../core/format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Input: the part of results.json this needs (see run-files.ts for the whole shape).

@@ -2,7 +2,7 @@
 // line per cell that applies (NA cells are no test: SKIP means "could not run here", as in
 // kselftest); SKIP and ERROR as directives, the reason as a diagnostic line before it.
 import type { CellRecord } from '../run/assemble.js';
-import { rollUp, type Outcome } from './outcome.js';
+import { rollUp, type Outcome } from '../core/verdict.js';
 
 const clean = (s: string): string => s.replace(/[#\n]/g, ' ').trim();
 

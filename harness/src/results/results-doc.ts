@@ -7,7 +7,7 @@ import type { OpResult } from '../core/cell.js';
 import type { CellRecord } from '../run/assemble.js';
 import type { SelftestResult } from '../selftests/run.js';
 import type { RunFacts } from './facts.js';
-import type { OracleAnswer } from './outcome.js';
+import type { OracleAnswer } from '../core/verdict.js';
 
 /** A cell record as the outputs see it: with its measured time when there is one. */
 export type OutputRecord = CellRecord & { ms?: number; at?: number };

@@ -17,10 +17,10 @@ import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
 import { toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
-import { countOutcomes, isProblem } from './outcome.js';
+import { countOutcomes, isProblem } from '../core/verdict.js';
 import { documentJson, recordsOf, RESULTS_LISTED, storedTables, type OutputRecord, type ResultsDoc } from './results-doc.js';
 import { matrixMarkdown, matrixText, unlikelyMarkdown } from './summary.js';
-import { writeText } from './write.js';
+import { writeText } from '../util/write.js';
 
 /** The keys of kcidb.json written one item per line. */
 const KCIDB_LISTED: ReadonlySet<string> = new Set(['checkouts', 'builds', 'tests']);

@@ -1,8 +1,8 @@
 // The behaviour matrix: one row per case and guest, one column per kernel × sysctl value,
 // as plain text for the terminal and as Markdown for summary.md.
 import type { CellRecord } from '../run/assemble.js';
-import { observedText } from './format.js';
-import type { Outcome } from './outcome.js';
+import { observedText } from '../core/format.js';
+import type { Outcome } from '../core/verdict.js';
 
 export interface MatrixColumn { kernel: string; reuse: string }
 export interface MatrixRow { case: string; guest: string; title: string; params: string; cells: Array<{ text: string; outcome: Outcome } | undefined> }

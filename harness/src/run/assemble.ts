@@ -2,7 +2,7 @@
 // observation and outcome. Pure: no I/O.
 import type { GuestCellReport, OpResult } from '../core/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
-import { classify, type CompareContext, type Comparison, type OracleAnswer, type Outcome, type Unlikely } from '../results/outcome.js';
+import { classify, type CompareContext, type Comparison, type OracleAnswer, type Outcome, type Unlikely } from '../core/verdict.js';
 import type { CrashReport } from '../vm/console.js';
 import type { CellTry, KernelJobResult } from './kernel-job.js';
 

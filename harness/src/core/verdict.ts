@@ -1,7 +1,8 @@
-// The outcome taxonomy (reliability.md) and the pure classification of one cell on one kernel
-// in one guest: oracle verdict + guest report (+ any kernel crash seen meanwhile) → outcome.
+// The verdict: the outcome taxonomy (reliability.md), what the oracle answers, the pure
+// classification of one cell on one kernel in one guest (oracle answer + guest report + any
+// kernel crash seen meanwhile → outcome), the roll-up, and the exit code of a finished run.
 import type { Cell, GuestCellReport, OpResult } from '../core/cell.js';
-import type { CrashReport } from '../vm/console.js';
+import type { CrashReport } from './crash.js';
 
 /**
  * SKIP = the cell applies but could not run here (kselftest's meaning); NA = the cell does not
@@ -25,8 +26,15 @@ export function countOutcomes(outcomes: Iterable<Outcome>): Record<Outcome, numb
   return counts;
 }
 
-/** `alternatives`: when the op's random port scan could end in more than one way, each outcome and its probability. */
-export interface PredictedOp { result: OpResult; rule: string; models: string; alternatives?: Array<{ outcome: string; probability: number }> }
+/** One outcome an op's random port scan could end in, with its probability. */
+export interface Alternative { outcome: string; probability: number }
+
+/**
+ * One op's prediction: what it returns, which oracle rule decided it, which kernel code that
+ * models, and, when its random scan could end in more than one way, every outcome with its
+ * probability.
+ */
+export interface PredictedOp { result: OpResult; rule: string; models: string; alternatives?: Alternative[] }
 
 /** What the oracle said about a cell (or that it threw). */
 export type OracleAnswer =
@@ -37,7 +45,11 @@ export type OracleAnswer =
 /** An observation the oracle allows but gives less than 1 % (PASS, listed in summary.md). `op` is 1-based. */
 export interface Unlikely { probability: number; op: number; detail: string }
 
-/** `rule`: the oracle rule of the mismatching op on the replayed path (else the prediction's rule is shown). */
+/**
+ * An observation compared with the oracle: whether it matches, else the first op that does not
+ * (`rule`: the oracle rule of the mismatching op on the replayed path, else the prediction's
+ * rule is shown), and a match the oracle gives less than 1 %.
+ */
 export interface Comparison { match: boolean; firstMismatch?: { index: number; reason: string; rule?: string }; unlikely?: Unlikely }
 
 /** What a comparison may need beyond the results: the cell, the kernel's profile, the guest's view of the calls. */

@@ -1,7 +1,7 @@
 // Compact text for observed and predicted operation results, with ephemeral ports renamed
 // p1, p2… in order of appearance so that two runs (or kernel and oracle) read alike.
 import { describeOp, type GuestCellReport, type Op, type OpResult } from '../core/cell.js';
-import type { OracleAnswer } from './outcome.js';
+import type { OracleAnswer } from './verdict.js';
 
 /** "bind(s0)=p1 bind(s1)=EADDRINUSE" for one cell's results. */
 export function compactResults(ops: Op[], results: OpResult[], range: readonly [number, number]): string {
