@@ -20,7 +20,7 @@ import { kernelSelection } from '../harness/src/kernel/select.js';
 import { describeError, exitCodeForError, HarnessBug, InputError } from '../harness/src/core/errors.js';
 import { loadPlan } from '../harness/src/plan/default.js';
 import { missingPackages, provision, ProvisionError } from '../harness/src/provision.js';
-import type { CellRecord } from '../harness/src/run/assemble.js';
+import type { CellRecord } from '../harness/src/core/record.js';
 import { terminalReporter } from '../harness/src/run/reporters.js';
 import { matrixText } from '../harness/src/results/summary.js';
 import { projectRoot } from '../harness/src/util/paths.js';

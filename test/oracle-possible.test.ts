@@ -12,8 +12,10 @@ import { choose, type Guide } from '../harness/src/oracle/choice.js';
 import { PROFILES, cellEnv, inapplicable, step, type ProfileName } from '../harness/src/oracle/index.js';
 import { checkPossible } from '../harness/src/oracle/possible.js';
 import { drawPhases, makePhase, massOf, walkFindOpenPort, walkHashConnect, type Draw } from '../harness/src/oracle/scan.js';
-import { loadPlan, type GuestKind, type PlannedCell } from '../harness/src/plan/default.js';
-import { applicationView, assemble, type CellRecord } from '../harness/src/run/assemble.js';
+import { loadPlan } from '../harness/src/plan/default.js';
+import type { GuestKind, PlannedCell } from '../harness/src/core/planned.js';
+import { applicationView, assemble } from '../harness/src/run/assemble.js';
+import type { CellRecord } from '../harness/src/core/record.js';
 import type { KernelJobResult } from '../harness/src/run/kernel-job.js';
 import { writeRunFiles } from '../harness/src/results/run-files.js';
 

@@ -15,7 +15,7 @@ import { buildKernels } from '../harness/src/kernel/build.js';
 import { defaultPair } from '../harness/src/kernel/defaults.js';
 import { EXHAUSTED_RANGE, type Cell, type GuestCellReport } from '../harness/src/core/cell.js';
 import { encodeCell, markOf, parseGuestLine } from '../harness/src/core/wire.js';
-import type { PlannedCell } from '../harness/src/plan/default.js';
+import type { PlannedCell } from '../harness/src/core/planned.js';
 import { defaultPlan } from '../harness/src/plan/default.js';
 import { attributeCrashes, chargeWarnedCells, recordLabFailure } from '../harness/src/run/attribution.js';
 import type { KernelJobResult } from '../harness/src/run/kernel-job.js';

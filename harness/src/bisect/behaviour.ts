@@ -2,7 +2,7 @@
 // the commit under test does what the good kernel did (ports compared up to renaming).
 import type { GuestCellReport } from '../core/cell.js';
 import { compareResults } from '../oracle/compare.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
 import { classify, type OracleAnswer } from '../core/verdict.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { CellOutcome } from './verdict.js';

@@ -3,7 +3,7 @@
 // counted (product of the dimension sizes) before anything is allocated, and refused beyond
 // a limit (--max-cells).
 import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../core/cell.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
 import { CaseFileError, CaseFileErrors } from './errors.js';
 import type { CaseSocket, LoadedCase } from './load.js';
 import { BASE_DIMENSIONS } from './schema.js';

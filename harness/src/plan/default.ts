@@ -1,19 +1,11 @@
 // The plan: the cells of every case file in a folder (default: the checkout's cases/).
 import path from 'node:path';
-import type { Cell } from '../core/cell.js';
+import type { PlannedCell } from '../core/planned.js';
 import { CaseFileError, CaseFileErrors } from '../cases/errors.js';
 import { expandCases, type ExpandOptions } from '../cases/expand.js';
 import { loadCaseDir } from '../cases/load.js';
 import { projectRoot } from '../util/paths.js';
 
-/** Which guest runs a cell: the C interpreter or the TypeScript application guest. */
-export type GuestKind = 'c' | 'ts';
-
-export interface PlannedCell extends Cell {
-  guests: GuestKind[];
-  /** One sentence: what the cell reproduces. */
-  title: string;
-}
 
 /** The checkout's own case folder. */
 export const DEFAULT_CASES_DIR = path.join(projectRoot, 'cases');

@@ -1,7 +1,7 @@
 // Chooses cells: --case NAME and --filter KEY=V1,V2 on any dimension of the cell id
 // (case, reuse, range, fam, addr, socket dimensions) or on guest.
 import { InputError } from '../core/errors.js';
-import type { PlannedCell } from './default.js';
+import type { PlannedCell } from '../core/planned.js';
 
 export interface CellFilter { key: string; values: string[] }
 

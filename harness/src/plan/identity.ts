@@ -1,7 +1,7 @@
 // Which plan a run belongs to, recorded in its run.json so that `harness/merge.mjs` can check
 // that shard runs are slices of one plan: a digest of the whole selection (before --shard), its
 // size, and the slice the run took.
-import type { PlannedCell } from './default.js';
+import type { PlannedCell } from '../core/planned.js';
 import { contentKey } from '../util/cache.js';
 
 /** run.json's `plan` key. */

@@ -3,7 +3,7 @@ import { describeOp } from '../core/cell.js';
 import type { ProfileTable } from '../oracle/adapter.js';
 import { oracleAnswer } from '../oracle/adapter.js';
 import { compactResults } from '../core/format.js';
-import type { PlannedCell } from './default.js';
+import type { PlannedCell } from '../core/planned.js';
 
 /** One line per cell: id, guests, script. */
 export function printPlan(cells: PlannedCell[], out: NodeJS.WritableStream = process.stdout): void {

@@ -2,8 +2,8 @@
 // parameter, per guest), every kernel × ip_autobind_reuse value that ran is compared with a
 // baseline, on observed results and on the oracle's predictions. Pure: no I/O.
 import type { AutobindReuse } from '../core/cell.js';
-import type { GuestKind } from '../plan/default.js';
-import type { CellRecord } from '../run/assemble.js';
+import type { GuestKind } from '../core/planned.js';
+import type { CellRecord } from '../core/record.js';
 import { expectedText, observedText } from '../core/format.js';
 import type { Outcome } from '../core/verdict.js';
 

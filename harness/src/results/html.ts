@@ -3,7 +3,7 @@
 // per kernel × ip_autobind_reuse value), filterable client-side; filters live in the URL hash
 // (e.g. report.html#fam=inet&changed=1) so a filtered view can be shared. Pure: no I/O.
 import { describeOp } from '../core/cell.js';
-import type { CellRecord } from '../run/assemble.js';
+import type { CellRecord } from '../core/record.js';
 import { changeSummary, groupOf, type BehaviourChange } from './changes.js';
 import { expectedText, observedText } from '../core/format.js';
 import { countOutcomes, OUTCOMES, outcomeLabel, type Outcome } from '../core/verdict.js';

@@ -4,7 +4,7 @@
 // id), `cases` (titles), `rules` (each oracle rule with the kernel function it models, referred
 // to by index). Format 1 (every record self-contained) is still read. Pure: no I/O.
 import type { OpResult } from '../core/cell.js';
-import type { CellRecord } from '../run/assemble.js';
+import type { CellRecord } from '../core/record.js';
 import type { SelftestResult } from '../selftests/run.js';
 import type { RunFacts } from './facts.js';
 import type { OracleAnswer } from '../core/verdict.js';

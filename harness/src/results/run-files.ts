@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { CellRecord } from '../run/assemble.js';
+import type { CellRecord } from '../core/record.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
 import type { CellTime } from './cell-clock.js';

@@ -1,6 +1,6 @@
 // The behaviour matrix: one row per case and guest, one column per kernel × sysctl value,
 // as plain text for the terminal and as Markdown for summary.md.
-import type { CellRecord } from '../run/assemble.js';
+import type { CellRecord } from '../core/record.js';
 import { observedText } from '../core/format.js';
 import type { Outcome } from '../core/verdict.js';
 

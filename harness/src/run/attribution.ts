@@ -19,7 +19,7 @@
 import type { CrashReport } from '../vm/console.js';
 import { scanConsole } from '../vm/console.js';
 import { markOf } from '../core/wire.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
 import type { KernelJobResult } from './kernel-job.js';
 
 const CELL_MARK = /kph: cell ([0-9a-f]{8}) (start|warned)\b/g;

@@ -4,7 +4,7 @@
 // without an answer go to a fresh VM, a bounded number of times.
 import type { GuestCellReport } from '../core/cell.js';
 import { encodeCell, parseGuestLine } from '../core/wire.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
 import { describeExec, type ExecResult } from '../ssh/session.js';
 import { fallBackToTcg, type Accel, type AccelChoice } from '../vm/accel.js';
 import { bootGuest, type BootResult } from '../vm/boot.js';

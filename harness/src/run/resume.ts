@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GuestCellReport } from '../core/cell.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
 import type { PlanIdentity } from '../plan/identity.js';
 import { writeJsonSync } from '../util/write.js';
 import type { BootAttempt } from './kernel-job.js';
