@@ -6,7 +6,6 @@ import { expandCases, type ExpandOptions } from '../cases/expand.js';
 import { loadCaseDir } from '../cases/load.js';
 import { projectRoot } from '../util/paths.js';
 
-
 /** The checkout's own case folder. */
 export const DEFAULT_CASES_DIR = path.join(projectRoot, 'cases');
 
