@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { CaseFileErrors } from '../harness/src/cases/errors.js';
+import { SourceErrors } from '../harness/src/core/source-error.js';
 import { expandCases } from '../harness/src/cases/expand.js';
 import { loadCaseDir, loadCaseFile } from '../harness/src/cases/load.js';
 
@@ -27,7 +27,7 @@ function errorsOf(text: string): string[] {
   try {
     expandCases(loadCaseDir(dir));
   } catch (e) {
-    if (e instanceof CaseFileErrors) return e.errors.map((x) => x.message.replace(/^[^:]*bad\.yaml/, "bad.yaml"));
+    if (e instanceof SourceErrors) return e.errors.map((x) => x.message.replace(/^[^:]*bad\.yaml/, "bad.yaml"));
     throw e;
   }
   return [];

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { CaseFileErrors } from '../harness/src/cases/errors.js';
+import { SourceErrors } from '../harness/src/core/source-error.js';
 import { expandCases } from '../harness/src/cases/expand.js';
 import { loadCaseDir, loadCaseFile } from '../harness/src/cases/load.js';
 import { parseBisectOptions } from '../harness/src/bisect/options.js';
@@ -93,7 +93,7 @@ test('issue 9 row 4: --resume of a run.json holding null (or torn JSON) is exit 
 // --- exit codes: typed errors, one mapping ----------------------------------------------------
 
 test('issue 9 exit codes: input errors are typed (exit 2), anything else is exit 4 with one line and the stack only with -v', async (t) => {
-  for (const e of [new UsageError('u'), new CaseFileErrors([]), new ProvisionError('p'), new QemuConfigError('q'), new InputError('i')]) t.is(exitCodeForError(e), 2, e.name);
+  for (const e of [new UsageError('u'), new SourceErrors([]), new ProvisionError('p'), new QemuConfigError('q'), new InputError('i')]) t.is(exitCodeForError(e), 2, e.name);
   for (const e of [new HarnessBug('h'), new TypeError('t'), 'a string']) t.is(exitCodeForError(e), 4, String(e));
   const bug = new TypeError("Cannot read properties of null (reading 'argv')");
   t.is(describeError(bug, false).split('\n').length, 1);
@@ -137,7 +137,7 @@ function hugeCase(k: number): string {
 test('issue 9 row 5: a plan of millions of cells is refused with file:line:col before it is allocated; --max-cells sets the limit', async (t) => {
   const dir = caseDir({ 'huge.yaml': hugeCase(7) }); // 30 million cells
   const t0 = Date.now();
-  const err = t.throws(() => expandCases(loadCaseDir(dir)), { instanceOf: CaseFileErrors });
+  const err = t.throws(() => expandCases(loadCaseDir(dir)), { instanceOf: SourceErrors });
   t.true(Date.now() - t0 < 5_000, `refused in ${Date.now() - t0} ms`);
   t.regex(err.message, /huge\.yaml:6:3: matrix: expected a plan of at most 100,000 cells \(--max-cells\), found 30,000,000 in this case/);
   await refused(t, ['--cases', dir, '--plan'], /huge\.yaml:6:3: matrix: expected a plan of at most 100,000 cells/);
@@ -157,7 +157,7 @@ test('issue 9 row 5: a plan of millions of cells is refused with file:line:col b
 test('issue 9 row 8: duplicate autobind_reuse values are refused with file:line:col', async (t) => {
   const text = `${REPRO.trimEnd()}\n  autobind_reuse: [0, 0, 1]\n`;
   const line = text.split('\n').findIndex((l) => l.includes('autobind_reuse: [0, 0, 1]')) + 1;
-  const err = t.throws(() => expandCases([loadCaseFile(path.join(scratch, 'dup.yaml'), text)]), { instanceOf: CaseFileErrors });
+  const err = t.throws(() => expandCases([loadCaseFile(path.join(scratch, 'dup.yaml'), text)]), { instanceOf: SourceErrors });
   t.deepEqual(err.errors.map((e) => e.message.replace(/^.*dup\.yaml/, 'dup.yaml')), [
     `dup.yaml:${line}:23: matrix.autobind_reuse[1]: expected each value once, found 0 again (first at matrix.autobind_reuse[0])`,
   ]);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CaseFileErrors } from '../harness/src/cases/errors.js';
+import { SourceErrors } from '../harness/src/core/source-error.js';
 import { kernelCacheKeys, KernelBuildError } from '../harness/src/kernel/build.js';
 import { defaultPair } from '../harness/src/kernel/defaults.js';
 import { buildGitKernel, gitKernelKey, resolveGit } from '../harness/src/kernel/git.js';
@@ -36,7 +36,7 @@ function errorsOf(name: string, text: string): string[] {
   try {
     loadKernelSpec(file);
   } catch (e) {
-    if (e instanceof CaseFileErrors) return e.errors.map((x) => x.message.slice(dir.length + 1));
+    if (e instanceof SourceErrors) return e.errors.map((x) => x.message.slice(dir.length + 1));
     throw e;
   }
   return [];

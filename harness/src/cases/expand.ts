@@ -4,7 +4,7 @@
 // a limit (--max-cells).
 import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../core/cell.js';
 import type { GuestKind, PlannedCell } from '../core/planned.js';
-import { CaseFileError, CaseFileErrors } from './errors.js';
+import { SourceError, SourceErrors } from '../core/source-error.js';
 import type { CaseSocket, LoadedCase } from './load.js';
 import { BASE_DIMENSIONS } from './schema.js';
 import { DEFAULT_MAX_CELLS } from '../util/args.js';
@@ -52,12 +52,12 @@ function productSize(dims: Array<[string, Value[]]>): number {
 }
 
 /** Checks what the schema cannot: indices in range, ranges sane, exclusions naming real dimensions. */
-function check(c: LoadedCase, dims: Array<[string, Value[]]>): CaseFileError[] {
-  const errs: CaseFileError[] = [];
+function check(c: LoadedCase, dims: Array<[string, Value[]]>): SourceError[] {
+  const errs: SourceError[] = [];
   const n = c.data.sockets.length;
   const err = (p: Array<string | number>, key: string, problem: string): void => {
     const { line, col } = c.at(p);
-    errs.push(new CaseFileError(c.file, line, col, key, problem));
+    errs.push(new SourceError(c.file, line, col, key, problem));
   };
   c.data.ops.forEach((o, i) => {
     const op = parseOp(o);
@@ -94,11 +94,11 @@ export interface ExpandOptions {
   maxCells?: number;
 }
 
-/** Expands loaded cases into planned cells; throws CaseFileErrors for meaning errors. */
+/** Expands loaded cases into planned cells; throws SourceErrors for meaning errors. */
 export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): PlannedCell[] {
   const maxCells = opts.maxCells ?? DEFAULT_MAX_CELLS;
   const cells: PlannedCell[] = [];
-  const errors: CaseFileError[] = [];
+  const errors: SourceError[] = [];
   const names = new Map<string, string>();
   /** Where each cell id was made: "file:line:col" of its case's name. */
   const idPlace = new Map<string, string>();
@@ -107,7 +107,7 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
     const d = c.data;
     if (names.has(d.name)) {
       const { line, col } = c.at(['name']);
-      errors.push(new CaseFileError(c.file, line, col, 'name', `expected a case name unique across files, found ${JSON.stringify(d.name)} (also in ${names.get(d.name)})`));
+      errors.push(new SourceError(c.file, line, col, 'name', `expected a case name unique across files, found ${JSON.stringify(d.name)} (also in ${names.get(d.name)})`));
       continue; // its cells would repeat the other file's ids
     }
     names.set(d.name, c.file);
@@ -122,8 +122,8 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
     const size = productSize(dims);
     if (planned + size > maxCells) {
       const { line, col } = c.at(d.matrix ? ['matrix'] : ['name']);
-      errors.push(new CaseFileError(c.file, line, col, 'matrix', `expected a plan of at most ${maxCells.toLocaleString('en-US')} cells (--max-cells), found ${size.toLocaleString('en-US')} in this case (${dims.map(([k, v]) => `${k} ${v.length}`).join(' × ')}, before exclusions)${planned ? ` after ${planned.toLocaleString('en-US')} in the files before it` : ''}`));
-      throw new CaseFileErrors(errors);
+      errors.push(new SourceError(c.file, line, col, 'matrix', `expected a plan of at most ${maxCells.toLocaleString('en-US')} cells (--max-cells), found ${size.toLocaleString('en-US')} in this case (${dims.map(([k, v]) => `${k} ${v.length}`).join(' × ')}, before exclusions)${planned ? ` after ${planned.toLocaleString('en-US')} in the files before it` : ''}`));
+      throw new SourceErrors(errors);
     }
     planned += size;
     const ops = d.ops.map(parseOp);
@@ -134,7 +134,7 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
     const here = `${c.file}:${namePos.line}:${namePos.col}`;
     if (assignments.length === 0) {
       const { line, col } = c.at(d.exclude ? ['exclude'] : ['matrix']);
-      errors.push(new CaseFileError(c.file, line, col, 'exclude', 'expected at least one cell, found an empty matrix after exclusions'));
+      errors.push(new SourceError(c.file, line, col, 'exclude', 'expected at least one cell, found an empty matrix after exclusions'));
       continue;
     }
     for (const a of assignments) {
@@ -147,7 +147,7 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
       }
       const id = `${d.name}/${[...a].map(([k, v]) => `${SHORT[k] ?? k}=${v}`).join(',')}`;
       if (idPlace.has(id)) {
-        errors.push(new CaseFileError(c.file, namePos.line, namePos.col, 'name', `expected every cell id to be unique in the plan, found ${JSON.stringify(id)} twice (also made by ${idPlace.get(id)})`));
+        errors.push(new SourceError(c.file, namePos.line, namePos.col, 'name', `expected every cell id to be unique in the plan, found ${JSON.stringify(id)} twice (also made by ${idPlace.get(id)})`));
         continue;
       }
       idPlace.set(id, here);
@@ -166,6 +166,6 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
       });
     }
   }
-  if (errors.length) throw new CaseFileErrors(errors);
+  if (errors.length) throw new SourceErrors(errors);
   return cells;
 }
