@@ -7,9 +7,9 @@ import path from 'node:path';
 import test from 'ava';
 import type { AutobindReuse, OpResult } from '../harness/src/core/cell.js';
 import { ROOMY_RANGE, EXHAUSTED_RANGE } from '../harness/src/core/cell.js';
-import type { PlannedCell } from '../harness/src/core/planned.js';
+import { cellGroup, cellId, type CellDims, type PlannedCell } from '../harness/src/core/planned.js';
 import type { CellRecord } from '../harness/src/core/record.js';
-import { behaviourChanges, cellGroup, changeSummary, kernelWithoutSysctl } from '../harness/src/results/changes.js';
+import { behaviourChanges, changeSummary, kernelWithoutSysctl } from '../harness/src/results/changes.js';
 import { renderHtml, type HtmlInput } from '../harness/src/results/html.js';
 import { writeRunFiles } from '../harness/src/results/run-files.js';
 import type { KernelJobResult } from '../harness/src/run/kernel-job.js';
@@ -25,14 +25,15 @@ const REUSES: AutobindReuse[] = ['absent', 0, 1];
 const ok = (port: number): OpResult => ({ ok: true, port });
 const err = (errno: string): OpResult => ({ ok: false, errno });
 
-interface CellSpec { case: string; range: 'one-port' | 'roomy'; fam: 'inet' | 'inet6' | 'v4mapped'; addr?: 'loopback' | 'any'; extra?: string; nops?: number }
+interface CellSpec { case: string; range: 'one-port' | 'roomy'; fam: 'inet' | 'inet6' | 'v4mapped'; addr?: 'loopback' | 'any'; extra?: CellDims['sockets']; nops?: number }
 
 /** A planned cell of a two-socket bind script (or nops binds). */
 function cell(spec: CellSpec, reuse: AutobindReuse): PlannedCell {
   const nops = spec.nops ?? 2;
   const sockets = Array.from({ length: nops }, () => ({ reuseaddr: true, reuseport: false, bindAddressNoPort: false, euid: 0 }));
+  const dims: CellDims = { reuse, range: spec.range, fam: spec.fam, addr: spec.addr ?? 'loopback', sockets: spec.extra ?? [] };
   return {
-    id: `${spec.case}/reuse=${reuse},range=${spec.range},fam=${spec.fam},addr=${spec.addr ?? 'loopback'}${spec.extra ? `,${spec.extra}` : ''}`,
+    id: cellId(spec.case, dims),
     case: spec.case,
     title: `${spec.case}: two SO_REUSEADDR sockets bind(0) through a ${spec.range} range`,
     autobindReuse: reuse,
@@ -43,6 +44,7 @@ function cell(spec: CellSpec, reuse: AutobindReuse): PlannedCell {
     ops: sockets.map((_, i) => ({ op: 'bind' as const, sock: i })),
     destinations: 0,
     guests: ['c'],
+    dims,
   };
 }
 
@@ -97,8 +99,10 @@ const find = (records: CellRecord[], kernel: string, reuse: AutobindReuse, range
   records.find((r) => r.kernel === kernel && r.cell.autobindReuse === reuse && r.id.includes(`range=${range},fam=${fam},`) && r.guest === guest)!;
 
 test('cellGroup drops only the reuse= parameter', (t) => {
-  t.is(cellGroup('commit-repro/reuse=1,range=one-port,fam=inet,addr=loopback,s0.reuseaddr=false'), 'commit-repro/range=one-port,fam=inet,addr=loopback,s0.reuseaddr=false');
-  t.is(cellGroup('x/reuse=absent'), 'x/');
+  const dims: CellDims = { reuse: 1, range: 'one-port', fam: 'inet', addr: 'loopback', sockets: [['s0.reuseaddr', false]] };
+  t.is(cellId('commit-repro', dims), 'commit-repro/reuse=1,range=one-port,fam=inet,addr=loopback,s0.reuseaddr=false');
+  t.is(cellGroup('commit-repro', dims), 'commit-repro/range=one-port,fam=inet,addr=loopback,s0.reuseaddr=false');
+  t.is(cellGroup('x', { ...dims, reuse: 'absent', sockets: [] }), 'x/range=one-port,fam=inet,addr=loopback');
 });
 
 test('behaviourChanges: only after reuse=1 on the one-port range changes, and the oracle predicted it', (t) => {
@@ -232,7 +236,7 @@ test.serial('report.html in Chromium: one row per cell group, changed and proble
   const html = page(records, { exitCode: 1, complete: false });
   const dom = await dumpDom(html);
   const rows = rowsOf(dom);
-  const groups = new Set(records.map((r) => `${r.guest} ${cellGroup(r.id)}`));
+  const groups = new Set(records.map((r) => `${r.guest} ${cellGroup(r.case, r.cell.dims)}`));
   t.is(rows.length, groups.size);
   t.is(visible(rows).length, groups.size);
   t.regex(dom, /id="shown">6 of 6 rows</);
@@ -307,8 +311,8 @@ function largeRecords(): CellRecord[] {
     for (const range of ['one-port', 'roomy'] as const)
       for (const fam of ['inet', 'inet6', 'v4mapped'] as const)
         for (const addr of ['loopback', 'any'] as const)
-          for (const rp of ['false', 'true'])
-            for (const euid of [0, 1000]) specs.push({ case: c, range, fam, addr, extra: `s0.reuseport=${rp},all.euid=${euid}`, nops: 4 });
+          for (const rp of [false, true])
+            for (const euid of [0, 1000]) specs.push({ case: c, range, fam, addr, extra: [['s0.reuseport', rp], ['all.euid', euid]], nops: 4 });
   return makeRecords(specs, ['c', 'ts']);
 }
 
@@ -319,7 +323,7 @@ test.serial('report.html with ~3,000 records stays small and filters in Chromium
   const bytes = Buffer.byteLength(html);
   t.log(`${records.length} records → ${(bytes / 1024).toFixed(0)} KiB`);
   t.true(bytes < 3 * 1024 * 1024);
-  const groups = new Set(records.map((r) => `${r.guest} ${cellGroup(r.id)}`)).size;
+  const groups = new Set(records.map((r) => `${r.guest} ${cellGroup(r.case, r.cell.dims)}`)).size;
   const dom = await dumpDom(html, '#case=commit-repro&range=one-port&guest=c');
   const rows = rowsOf(dom);
   t.is(rows.length, groups);

@@ -1,9 +1,9 @@
 // Expands validated case files into cells: the cartesian product of each matrix, minus its
-// exclusions, each cell with a stable id derived from its parameters. The plan's size is
-// counted (product of the dimension sizes) before anything is allocated, and refused beyond
-// a limit (--max-cells).
+// exclusions, each cell with its dimensions and the id core/planned.ts derives from them. The
+// plan's size is counted (product of the dimension sizes) before anything is allocated, and
+// refused beyond a limit (--max-cells).
 import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../core/cell.js';
-import type { GuestKind, PlannedCell } from '../core/planned.js';
+import { cellId, type CellDims, type GuestKind, type PlannedCell, type SocketDimension } from '../core/planned.js';
 import { SourceError, SourceErrors } from '../core/source-error.js';
 import type { CaseSocket, LoadedCase } from './load.js';
 import { BASE_DIMENSIONS } from './schema.js';
@@ -17,7 +17,6 @@ const DEFAULTS: Record<(typeof BASE_DIMENSIONS)[number], Value[]> = {
   family: ['inet'],
   addr: ['loopback'],
 };
-const SHORT: Record<string, string> = { autobind_reuse: 'reuse', port_range: 'range', family: 'fam', addr: 'addr' };
 const SOCKET_KEY: Record<string, keyof SocketSpec> = { reuseaddr: 'reuseaddr', reuseport: 'reuseport', bind_address_no_port: 'bindAddressNoPort', euid: 'euid' };
 
 /** Parses "bind s0" / "connect s1 d0" (already schema-checked). */
@@ -145,7 +144,14 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
         const targets = m[2] !== undefined ? [Number(m[2])] : sockets.map((_, i) => i);
         for (const i of targets) (sockets[i] as unknown as Record<string, Value>)[SOCKET_KEY[m[3]]] = v;
       }
-      const id = `${d.name}/${[...a].map(([k, v]) => `${SHORT[k] ?? k}=${v}`).join(',')}`;
+      const dims: CellDims = {
+        reuse: a.get('autobind_reuse') as AutobindReuse,
+        range: String(a.get('port_range')),
+        fam: a.get('family') as Family,
+        addr: a.get('addr') as BindAddr,
+        sockets: [...a].filter(([k]) => !(BASE_DIMENSIONS as readonly string[]).includes(k)).map(([k, v]) => [k as SocketDimension, v as boolean | number]),
+      };
+      const id = cellId(d.name, dims);
       if (idPlace.has(id)) {
         errors.push(new SourceError(c.file, namePos.line, namePos.col, 'name', `expected every cell id to be unique in the plan, found ${JSON.stringify(id)} twice (also made by ${idPlace.get(id)})`));
         continue;
@@ -155,14 +161,15 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
         id,
         case: d.name,
         title: d.title,
-        autobindReuse: a.get('autobind_reuse') as AutobindReuse,
-        portRange: portRange(String(a.get('port_range'))),
-        family: a.get('family') as Family,
-        addr: a.get('addr') as BindAddr,
+        autobindReuse: dims.reuse,
+        portRange: portRange(dims.range),
+        family: dims.fam,
+        addr: dims.addr,
         sockets,
         ops,
         destinations,
         guests: (d.guests ?? ['c']) as GuestKind[],
+        dims,
       });
     }
   }

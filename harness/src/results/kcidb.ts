@@ -6,6 +6,7 @@
 // The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
 import { createHash } from 'node:crypto';
 import { describeOp, type Op, type OpResult } from '../core/cell.js';
+import { dimensionText, type CellDims } from '../core/planned.js';
 import type { RunFacts, SourceFacts } from './facts.js';
 import { compactResults } from '../core/format.js';
 
@@ -19,7 +20,7 @@ export interface KcidbCrash { kind: string; title: string; excerpt?: string }
 /** A prediction as results.json holds it (rule texts may be interned: see run-files.ts). */
 type ExpectedIn = { kind: 'predicted'; profile?: string; ops: Array<{ result: OpResult; rule?: string | number; models?: string }> } | { kind: string; reason?: string; message?: string };
 type ObservedIn = { id?: string; status: string; results?: OpResult[]; reason?: string };
-type ParamsIn = { ops?: Op[]; portRange?: readonly [number, number] };
+type ParamsIn = { ops?: Op[]; portRange?: readonly [number, number]; dims?: CellDims };
 
 export interface RunForKcidb {
   runId: string;
@@ -316,9 +317,8 @@ export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
   const ruleText = (rule: string | number | undefined): string | undefined => (typeof rule === 'number' ? run.rules?.[rule]?.[0] : rule);
   for (const r of records) {
     if (r.outcome === 'NA') continue;
-    const slash = r.id.indexOf('/');
-    const dims = slash >= 0 ? r.id.slice(slash + 1) : '';
     const params = (r.params ?? run.cells?.[r.id]) as ParamsIn | undefined;
+    const dims = params?.dims ? dimensionText(params.dims) : '';
     const predicted = r.expected?.kind === 'predicted' ? (r.expected as Extract<ExpectedIn, { kind: 'predicted' }>) : undefined;
     const expected = predicted ? compact(params, predicted.ops.map((o) => o.result)) : r.expected ? `[${r.expected.kind}] ${(r.expected as { reason?: string; message?: string }).reason ?? (r.expected as { message?: string }).message ?? ''}`.trim() : undefined;
     const observed = r.observed?.status === 'done' ? compact(params, r.observed.results) : r.observed ? `[${r.observed.status}] ${r.observed.reason ?? ''}`.trim() : undefined;

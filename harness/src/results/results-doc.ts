@@ -1,7 +1,7 @@
 // results.json, format 2: the run document, each fact once. A record names its kernel, guest
 // and cell and holds what happened (outcome, reason, the oracle's answer, the guest's answer,
-// measured time, tries); what records share sits once in tables: `cells` (parameters per cell
-// id), `cases` (titles), `rules` (each oracle rule with the kernel function it models, referred
+// measured time, tries); what records share sits once in tables: `cells` (parameters and the
+// dimensions it was expanded from, per cell id), `cases` (titles), `rules` (each oracle rule with the kernel function it models, referred
 // to by index). Format 1 (every record self-contained) is still read. Pure: no I/O.
 import type { OpResult } from '../core/cell.js';
 import type { CellRecord } from '../core/record.js';
@@ -47,7 +47,7 @@ export interface ResultsDoc {
   timings: Record<string, number>;
   /** Case name → title. */
   cases?: Record<string, string>;
-  /** Cell id → its parameters (the same for every kernel and guest). */
+  /** Cell id → its parameters and dimensions (the same for every kernel and guest). */
   cells?: Record<string, CellParams>;
   /** The oracle's rules, each once: [rule, the kernel function it models]. */
   rules?: Array<[string, string]>;
@@ -97,13 +97,18 @@ export function storedTables(records: readonly OutputRecord[]): Pick<ResultsDoc,
 /** The cell records of a results.json (format 1 or 2), each whole again. */
 export function recordsOf(doc: ResultsDoc): OutputRecord[] {
   const kernels = new Map(doc.kernels.map((k) => [k.name, k]));
+  const where = (r: { kernel: string; guest: string; id: string }, what: string): string => `results.json of run ${doc.runId}: record ${r.kernel}/${r.guest}/${r.id}: ${what}`;
+  const noDims = 'its cell has no "dims" (written by a harness before cells kept their dimensions; run it again)';
   if (doc.format !== 2) {
-    return (doc.records as unknown as InlineRecord[]).map(({ params, ...r }) => ({ ...r, cell: { ...params, id: r.id, case: r.case, title: r.title, guests: [r.guest] } }));
+    return (doc.records as unknown as InlineRecord[]).map(({ params, ...r }) => {
+      if (!params.dims) throw new Error(where(r, noDims));
+      return { ...r, cell: { ...params, id: r.id, case: r.case, title: r.title, guests: [r.guest] } };
+    });
   }
-  const where = (r: StoredRecord, what: string): string => `results.json of run ${doc.runId}: record ${r.kernel}/${r.guest}/${r.id}: ${what}`;
   return doc.records.map((r) => {
     const params = doc.cells?.[r.id];
     if (!params) throw new Error(where(r, 'no entry in "cells" (expected the cell\'s parameters)'));
+    if (!params.dims) throw new Error(where(r, noDims));
     const k = kernels.get(r.kernel);
     const title = r.title ?? doc.cases?.[r.case] ?? '';
     let expected: OracleAnswer;
