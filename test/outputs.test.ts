@@ -95,7 +95,7 @@ function defaultPlanRun(): RunSummaryInput {
 }
 
 const ok = (port: number | null): OpResult => ({ ok: true, port });
-/** A small hand-made record (two binds), for the format tests. */
+/** A small hand-made record (two binds), for the format tests; `id` is shorthand ("repro/reuse=0,fam=inet"), `dims` add the one-port range and loopback. */
 function rec(kernel: string, id: string, outcome: CellRecord['outcome'], over: Partial<OutputRecord> = {}): OutputRecord {
   const [caseName, dims] = id.split('/');
   const reuse = /reuse=(absent|0|1)/.exec(dims)?.[1] ?? '0';
@@ -311,7 +311,7 @@ test('issue 9 row 17: a not-applicable cell is NA (never SKIP or MISS); NA is no
   t.false(kcidb.tests.some((x) => (x.status as string) === 'NA'));
   // The matrix (summary.md, terminal, report.html): the NA cell of a column that exists reads n/a.
   const md = matrixMarkdown(records);
-  t.regex(md, /\| repro \| fam=inet6 \| c \| [^|]*\| n\/a \| skip `/);
+  t.regex(md, /\| repro \| range=one-port,fam=inet6,addr=loopback \| c \| [^|]*\| n\/a \| skip `/);
   t.regex(matrixText(records), /repro\s+fam=inet6\s+c\s+ERROR {2}guest error: timeout\s+n\/a\s+skip {2}could not run here/);
   const html = renderHtml({ runId: RUN_ID, complete: true, exitCode: 1, records, changes: behaviourChanges(records), kernels: [] });
   t.regex(html, /<td class="cell o-NA k\d+" data-r="\d+"><span class="b o-NA">n\/a<\/span><code><\/code><\/td>/);
