@@ -7,15 +7,9 @@ import path from 'node:path';
 import test from 'ava';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { gatherRunFacts, type RunFacts } from '../harness/src/results/facts.js';
-import {
-  LOG_EXCERPT_MAX,
-  patchsetHash,
-  toKcidb,
-  type KcidbDoc,
-  type KcidbOutcome,
-  type RunForKcidb,
-} from '../harness/src/results/kcidb.js';
+import { gatherRunFacts, type RunFacts } from '../harness/src/run/facts.js';
+import { LOG_EXCERPT_MAX, toKcidb, type KcidbDoc, type KcidbOutcome, type RunForKcidb } from '../harness/src/results/kcidb.js';
+import { patchsetHash } from '../harness/src/kernel/keys.js';
 import { projectRoot } from '../harness/src/util/paths.js';
 
 // ajv-formats is CommonJS: its default export arrives as module.exports under NodeNext.

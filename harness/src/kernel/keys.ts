@@ -97,3 +97,13 @@ export function kernelKey(c: CommonInputs, localversion: string, patchContents: 
     ...patchContents,
   ]);
 }
+
+/**
+ * The KCIDB patchset hash of patch files given in application order, as KCIDB defines it:
+ * `sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64`; '' for no patches.
+ */
+export function patchsetHash(contents: ReadonlyArray<string | Uint8Array>): string {
+  if (contents.length === 0) return '';
+  const sha = (d: string | Uint8Array): string => createHash('sha256').update(d).digest('hex');
+  return sha(contents.map((c) => `${sha(c)}\n`).join(''));
+}

@@ -4,10 +4,9 @@
 // patchset hashes, compiler, QEMU) → one document with a checkout per kernel source, a build
 // per kernel, a `boot` test per kernel and a test per cell that applies (NA cells are no test).
 // The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
-import { createHash } from 'node:crypto';
 import { describeOp, type Op, type OpResult } from '../core/cell.js';
 import { dimensionText, type CellDims } from '../core/planned.js';
-import type { RunFacts, SourceFacts } from './facts.js';
+import type { RunFacts, SourceFacts } from '../run/facts.js';
 import { compactResults } from '../core/format.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -135,16 +134,6 @@ export const KCIDB_ORIGIN_PATTERN = /^[a-z0-9_]+$/;
 export const LOG_EXCERPT_MAX = 16384;
 
 // ---------------------------------------------------------------------------------------------
-
-/**
- * The KCIDB patchset hash of patch files given in application order, as KCIDB defines it:
- * `sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64`; '' for no patches.
- */
-export function patchsetHash(contents: ReadonlyArray<string | Uint8Array>): string {
-  if (contents.length === 0) return '';
-  const sha = (d: string | Uint8Array): string => createHash('sha256').update(d).digest('hex');
-  return sha(contents.map((c) => `${sha(c)}\n`).join(''));
-}
 
 /** A KCIDB path segment ([a-zA-Z0-9_-]+): every other character becomes '_'. */
 export function pathSegment(s: string): string {

@@ -6,7 +6,7 @@
 import type { OpResult } from '../core/cell.js';
 import type { CellRecord } from '../core/record.js';
 import type { SelftestResult } from '../selftests/run.js';
-import type { RunFacts } from './facts.js';
+import type { RunFacts } from '../run/facts.js';
 import type { OracleAnswer } from '../core/verdict.js';
 
 /** A cell record as the outputs see it: with its measured time when there is one. */

@@ -12,7 +12,7 @@ import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
 import type { CellTime } from './cell-clock.js';
 import { behaviourChanges, changeSummary, kernelWithoutSysctl, type BehaviourChange } from './changes.js';
-import type { RunFacts } from './facts.js';
+import type { RunFacts } from '../run/facts.js';
 import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
 import { toKcidb } from './kcidb.js';

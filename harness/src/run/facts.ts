@@ -1,7 +1,7 @@
 // The run's facts, gathered while the run happens and recorded in run.json and results.json:
 // compiler, QEMU, where each kernel's source came from (Debian package version, git commit,
 // repository URL and branch, patchset hash) and the harness's own version and commit. The
-// writers of the result files (kcidb.ts above all) read them from the run document only, so
+// writers of the result files (results/kcidb.ts above all) read them from the run document only, so
 // a merge or a re-render on a host without gcc, QEMU or the kernel source says the same.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ import { defaultPair } from '../kernel/defaults.js';
 import { DEFAULT_SOURCE_PACKAGE } from '../kernel/keys.js';
 import { loadKernelSpecs, type KernelSpec } from '../kernel/spec.js';
 import { projectRoot } from '../util/paths.js';
-import { patchsetHash } from './kcidb.js';
+import { patchsetHash } from '../kernel/keys.js';
 import { writeJson } from '../util/write.js';
 
 /** Where one kernel's source came from. */
