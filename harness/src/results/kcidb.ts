@@ -3,7 +3,7 @@
 // recorded while the run happened (facts.ts: source package version, git commit and URL,
 // patchset hashes, compiler, QEMU) → one document with a checkout per kernel source, a build
 // per kernel, a `boot` test per kernel and a test per cell that applies (NA cells are no test).
-// The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
+// The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/unit/kcidb.test.ts validates).
 import { describeOp, type Op, type OpResult } from '../core/cell.js';
 import { dimensionText, type CellDims } from '../core/planned.js';
 import type { RunFacts, SourceFacts } from '../run/facts.js';
