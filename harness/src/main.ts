@@ -24,7 +24,7 @@ import { provision, ProvisionError } from './provision.js';
 import { EXIT, exitCodeFor } from './core/verdict.js';
 import { writeRunFiles } from './results/run-files.js';
 import { onStorageFailure, StorageError, writeJson, writeText } from './util/write.js';
-import { cellClock } from './results/cell-clock.js';
+import { cellClock } from './run/cell-clock.js';
 import { gatherAndRecordRunFacts, type RunFacts } from './run/facts.js';
 import { compareRuns, comparisonMarkdown, findPrevious } from './results/previous.js';
 import type { ResultsDoc } from './results/run-files.js';

@@ -19,7 +19,7 @@ import type { PlannedCell } from '../../harness/src/core/planned.js';
 import { applicationView, assemble } from '../../harness/src/run/assemble.js';
 import type { CellRecord } from '../../harness/src/core/record.js';
 import type { KernelJobResult } from '../../harness/src/run/kernel-job.js';
-import { cellClock, type CellTime } from '../../harness/src/results/cell-clock.js';
+import { cellClock, type CellTime } from '../../harness/src/run/cell-clock.js';
 import { gatherRunFacts, httpsUrl, type RunFacts } from '../../harness/src/run/facts.js';
 import { toJunit } from '../../harness/src/results/junit.js';
 import { toKcidb, type KcidbDoc } from '../../harness/src/results/kcidb.js';

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { CellRecord } from '../core/record.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
-import type { CellTime } from './cell-clock.js';
+import type { CellTime } from '../run/cell-clock.js';
 import { behaviourChanges, changeSummary, kernelWithoutSysctl, type BehaviourChange } from './changes.js';
 import type { RunFacts } from '../run/facts.js';
 import { renderHtml } from './html.js';

@@ -6,7 +6,7 @@
 // (the C guest's push, Node's start for the TypeScript guest). A guest that times its cells
 // itself (the C guest's "us": it sends its answers in bursts, and several VMs of one kernel
 // run at once) is taken at its word: the cell ended when its answer arrived, and lasted `us`.
-import type { Reporter } from '../run/events.js';
+import type { Reporter } from './events.js';
 
 /** When a cell started (Unix time, ms) and how long it took (ms). */
 export interface CellTime { at: number; ms: number }
