@@ -2,10 +2,12 @@
 // The user's input is wrong → InputError (exit 2); the harness itself is wrong → HarnessBug or
 // any unexpected exception (exit 4). Callers test `instanceof`, never the message text.
 
-/** Exit code of an input error (README "Exit codes"; EXIT.usage in core/verdict.ts). */
-export const EXIT_INPUT = 2;
-/** Exit code of a harness bug or an unexpected exception (EXIT.internal in core/verdict.ts). */
-export const EXIT_HARNESS_BUG = 4;
+import { EXIT } from './verdict.js';
+
+/** Exit code of an input error (README "Exit codes"). */
+export const EXIT_INPUT = EXIT.usage;
+/** Exit code of a harness bug or an unexpected exception. */
+export const EXIT_HARNESS_BUG = EXIT.internal;
 
 /** Where in a file an input error is, when it is in one. */
 export interface InputPlace { file?: string; line?: number; col?: number; key?: string }
