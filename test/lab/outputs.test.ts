@@ -105,7 +105,7 @@ function rec(kernel: string, id: string, outcome: CellRecord['outcome'], over: P
   const cell: PlannedCell = {
     id, case: caseName, title: `${caseName}: two binds`, autobindReuse, portRange: [32768, 32768], family, addr: 'loopback',
     sockets: [0, 1].map(() => ({ reuseaddr: true, reuseport: false, bindAddressNoPort: false, euid: 0 })), ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }], destinations: 0, guests: ['c'],
-    dims: { reuse: autobindReuse, range: 'one-port', fam: family, addr: 'loopback', sockets: [] },
+    dims: { reuse: autobindReuse, range: 'one-port', fam: family, addr: 'loopback', extra: [] },
   };
   const k = KERNELS.find((x) => x.name === kernel)!;
   const predicted: OracleAnswer = { kind: 'predicted', profile: k.profile, ops: [{ result: ok(32768), rule: 'free port', models: 'inet_csk_find_open_port()' }, { result: { ok: false, errno: 'EADDRINUSE' }, rule: 'range exhausted', models: 'inet_csk_bind_conflict()' }] };

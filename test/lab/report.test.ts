@@ -25,13 +25,13 @@ const REUSES: AutobindReuse[] = ['absent', 0, 1];
 const ok = (port: number): OpResult => ({ ok: true, port });
 const err = (errno: string): OpResult => ({ ok: false, errno });
 
-interface CellSpec { case: string; range: 'one-port' | 'roomy'; fam: 'inet' | 'inet6' | 'v4mapped'; addr?: 'loopback' | 'any'; extra?: CellDims['sockets']; nops?: number }
+interface CellSpec { case: string; range: 'one-port' | 'roomy'; fam: 'inet' | 'inet6' | 'v4mapped'; addr?: 'loopback' | 'any'; extra?: CellDims['extra']; nops?: number }
 
 /** A planned cell of a two-socket bind script (or nops binds). */
 function cell(spec: CellSpec, reuse: AutobindReuse): PlannedCell {
   const nops = spec.nops ?? 2;
   const sockets = Array.from({ length: nops }, () => ({ reuseaddr: true, reuseport: false, bindAddressNoPort: false, euid: 0 }));
-  const dims: CellDims = { reuse, range: spec.range, fam: spec.fam, addr: spec.addr ?? 'loopback', sockets: spec.extra ?? [] };
+  const dims: CellDims = { reuse, range: spec.range, fam: spec.fam, addr: spec.addr ?? 'loopback', extra: spec.extra ?? [] };
   return {
     id: cellId(spec.case, dims),
     case: spec.case,
@@ -99,10 +99,10 @@ const find = (records: CellRecord[], kernel: string, reuse: AutobindReuse, range
   records.find((r) => r.kernel === kernel && r.cell.autobindReuse === reuse && r.id.includes(`range=${range},fam=${fam},`) && r.guest === guest)!;
 
 test('cellGroup drops only the reuse= parameter', (t) => {
-  const dims: CellDims = { reuse: 1, range: 'one-port', fam: 'inet', addr: 'loopback', sockets: [['s0.reuseaddr', false]] };
+  const dims: CellDims = { reuse: 1, range: 'one-port', fam: 'inet', addr: 'loopback', extra: [['s0.reuseaddr', false]] };
   t.is(cellId('commit-repro', dims), 'commit-repro/reuse=1,range=one-port,fam=inet,addr=loopback,s0.reuseaddr=false');
   t.is(cellGroup('commit-repro', dims), 'commit-repro/range=one-port,fam=inet,addr=loopback,s0.reuseaddr=false');
-  t.is(cellGroup('x', { ...dims, reuse: 'absent', sockets: [] }), 'x/range=one-port,fam=inet,addr=loopback');
+  t.is(cellGroup('x', { ...dims, reuse: 'absent', extra: [] }), 'x/range=one-port,fam=inet,addr=loopback');
 });
 
 test('behaviourChanges: only after reuse=1 on the one-port range changes, and the oracle predicted it', (t) => {

@@ -35,7 +35,7 @@ test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const planned = (id: string): PlannedCell => ({
   id, case: 'speed', autobindReuse: 0, portRange: EXHAUSTED_RANGE, family: 'inet', addr: 'loopback',
   sockets: [], ops: [], destinations: 0, guests: ['c'], title: id,
-  dims: { reuse: 0, range: 'one-port', fam: 'inet', addr: 'loopback', sockets: [] },
+  dims: { reuse: 0, range: 'one-port', fam: 'inet', addr: 'loopback', extra: [] },
 });
 const BATCH = ['speed/a', 'speed/b', 'speed/c'].map(planned);
 const [A, B, C] = BATCH.map((c) => c.id);

@@ -3,7 +3,7 @@
 // plan's size is counted (product of the dimension sizes) before anything is allocated, and
 // refused beyond a limit (--max-cells).
 import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../core/cell.js';
-import { cellId, type CellDims, type GuestKind, type PlannedCell, type SocketDimension } from '../core/planned.js';
+import { cellId, type CellDims, type GuestKind, type PlannedCell } from '../core/planned.js';
 import { SourceError, SourceErrors } from '../core/source-error.js';
 import type { CaseSocket, LoadedCase } from './load.js';
 import { BASE_DIMENSIONS } from './schema.js';
@@ -149,7 +149,7 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
         range: String(a.get('port_range')),
         fam: a.get('family') as Family,
         addr: a.get('addr') as BindAddr,
-        sockets: [...a].filter(([k]) => !(BASE_DIMENSIONS as readonly string[]).includes(k)).map(([k, v]) => [k as SocketDimension, v as boolean | number]),
+        extra: [...a].filter(([k]) => !(BASE_DIMENSIONS as readonly string[]).includes(k)),
       };
       const id = cellId(d.name, dims);
       if (idPlace.has(id)) {

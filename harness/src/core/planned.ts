@@ -7,7 +7,10 @@ import type { AutobindReuse, BindAddr, Cell, Family } from './cell.js';
 export type GuestKind = 'c' | 'ts';
 
 /** A socket dimension of a case's matrix: one option or the euid of socket i (s<i>) or of every socket (all). */
-export type SocketDimension = `${'all' | `s${number}`}.${'reuseaddr' | 'reuseport' | 'bind_address_no_port' | 'euid'}`;
+export type SocketDimension = `${'all' | `s${number}`}.${string}`;
+
+/** A matrix dimension beyond the four every cell has, by its name in the id: a socket dimension or a sysctl's short name. */
+export type MatrixDimension = SocketDimension | (string & {});
 
 /** The values a cell took from its case's matrix (or the defaults), as the case file writes them. */
 export interface CellDims {
@@ -16,8 +19,8 @@ export interface CellDims {
   range: string;
   fam: Family;
   addr: BindAddr;
-  /** The case's socket dimensions, in the order of its matrix. */
-  sockets: Array<[SocketDimension, boolean | number]>;
+  /** The case's other matrix dimensions (s0.reuseaddr, all.euid…), in the order of its matrix. */
+  extra: Array<[MatrixDimension, string | number | boolean]>;
 }
 
 export interface PlannedCell extends Cell {
@@ -28,14 +31,14 @@ export interface PlannedCell extends Cell {
   dims: CellDims;
 }
 
-/** Every dimension as [name, value] in id order: reuse, range, fam, addr, then the socket dimensions. */
+/** Every dimension as [name, value] in id order: reuse, range, fam, addr, then the others in matrix order. */
 export function dimensionList(dims: CellDims): Array<[string, string]> {
   return [
     ['reuse', String(dims.reuse)],
     ['range', dims.range],
     ['fam', dims.fam],
     ['addr', dims.addr],
-    ...dims.sockets.map(([k, v]): [string, string] => [k, String(v)]),
+    ...dims.extra.map(([k, v]): [string, string] => [k, String(v)]),
   ];
 }
 
