@@ -1,5 +1,5 @@
 // Chooses cells: --case NAME and --filter KEY=V1,V2 on any dimension of a cell (case, reuse,
-// range, fam, addr, socket dimensions) or on guest.
+// range, fam, addr, the case's other matrix dimensions such as s0.reuseaddr) or on guest.
 import { InputError } from '../core/errors.js';
 import { dimensionList, type PlannedCell } from '../core/planned.js';
 

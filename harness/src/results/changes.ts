@@ -1,6 +1,6 @@
 // The behaviour change between kernels: for each cell group (a cell's dimensions but reuse=,
-// per guest; core/planned.ts's cellGroup), every kernel × ip_autobind_reuse value that ran is compared with a
-// baseline, on observed results and on the oracle's predictions. Pure: no I/O.
+// per guest; cellGroup() in core/planned.ts), every kernel × ip_autobind_reuse value that ran
+// is compared with a baseline, on observed results and on the oracle's predictions. Pure: no I/O.
 import type { AutobindReuse } from '../core/cell.js';
 import { cellGroup, type GuestKind } from '../core/planned.js';
 import type { CellRecord } from '../core/record.js';
