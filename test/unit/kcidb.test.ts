@@ -22,7 +22,7 @@ const validate = ajv.compile(schema);
 const errorsOf = (doc: unknown): string => (validate(doc) ? '' : ajv.errorsText(validate.errors, { separator: '\n' }));
 
 const OUTCOMES: KcidbOutcome[] = ['PASS', 'FAIL', 'ERROR', 'MISS', 'SKIP'];
-const PARAMS = { autobindReuse: 0, portRange: [32768, 32768] as const, family: 'inet', addr: 'loopback', sockets: [], ops: [{ op: 'bind' as const, sock: 0 }], destinations: 0, dims: { reuse: 0 as const, range: 'one-port', fam: 'inet' as const, addr: 'loopback' as const, extra: [] } };
+const PARAMS = { autobindReuse: 0, portRange: [32768, 32768] as const, family: 'inet', addr: 'loopback', sockets: [], ops: [{ op: 'bind' as const, sock: 0 }], destinations: 0, dims: {} };
 const CRASH = { kind: 'warning', title: 'WARNING: CPU: 0 PID: 1 at net/ipv4/inet_connection_sock.c:123', offset: 10, excerpt: `trace\0with a NUL\n${'x'.repeat(20_000)}` };
 
 const FACTS: RunFacts = {
