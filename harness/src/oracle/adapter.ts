@@ -30,7 +30,7 @@ export function oracleAnswer(cell: Cell, profile: string, table: ProfileTable): 
     // Test hook (test/lab/faults.test.ts): KPH_ORACLE_FAULT=<cell id> makes the oracle throw for that cell.
     if (process.env.KPH_ORACLE_FAULT && process.env.KPH_ORACLE_FAULT === cell.id) throw new Error(`KPH_ORACLE_FAULT: injected oracle failure for ${cell.id}`);
     const v = predict(cell, flags, profile);
-    return v.kind === 'predicted' ? { kind: 'predicted', profile, ops: v.ops } : v;
+    return v.kind === 'predicted' ? { kind: 'predicted', profile, ops: v.ops, ...(v.enoent ? { enoent: v.enoent } : {}) } : v;
   } catch (e) {
     return { kind: 'oracle-error', message: (e as Error).stack ?? String(e) };
   }

@@ -19,7 +19,7 @@ import { toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
 import { countOutcomes, isProblem } from '../core/verdict.js';
 import { documentJson, recordsOf, RESULTS_LISTED, storedTables, type OutputRecord, type ResultsDoc } from './results-doc.js';
-import { matrixMarkdown, matrixText, unlikelyMarkdown } from './summary.js';
+import { matrixMarkdown, matrixText, portCoverageLine, unlikelyMarkdown } from './summary.js';
 import { writeText } from '../util/write.js';
 
 /** The keys of kcidb.json written one item per line. */
@@ -39,7 +39,7 @@ export interface RunSummaryInput {
   image: { cached: boolean; seconds: number; sizes: { initramfsBytes: number; nodeDiskBytes: number } };
   /** What was true of the host and sources while the run happened (facts.ts). */
   facts?: RunFacts;
-  /** Host-measured time of each cell, keyed `kernel/guest/cell id` (cell-clock.ts). */
+  /** Host-measured time of each cell, keyed `kernel/guest/cell id` (run/cell-clock.ts). */
   cellTimes?: ReadonlyMap<string, CellTime>;
 }
 
@@ -112,6 +112,7 @@ export function renderOutputs(results: ResultsDoc, records: readonly OutputRecor
     ...(results.missingShards?.length ? [`**Partial merge: shard ${results.missingShards.join(', ')} missing; their cells are not in this report.**`, ''] : []),
     `Exit code ${results.exitCode}. PASS ${counts.PASS}, FAIL ${counts.FAIL}, ERROR ${counts.ERROR}, MISS ${counts.MISS}, SKIP ${counts.SKIP} (could not run here); n/a ${counts.NA} (do not apply to that kernel: not run, not reported as tests).`,
     `Accelerator: ${results.accel.requested} (${results.accel.reason}).`,
+    portCoverageLine(list),
     '',
     ...kernelLines,
     '',
