@@ -23,7 +23,7 @@ import { cellClock, type CellTime } from '../../harness/src/run/cell-clock.js';
 import { gatherRunFacts, httpsUrl, type RunFacts } from '../../harness/src/run/facts.js';
 import { toJunit } from '../../harness/src/results/junit.js';
 import { toKcidb, type KcidbDoc } from '../../harness/src/results/kcidb.js';
-import { patchsetHash } from '../../harness/src/kernel/keys.js';
+import { patchsetHash } from '../../harness/src/kernel/source.js';
 import { toKtap } from '../../harness/src/results/ktap.js';
 import { classify, exitCodeFor, rollUp, type OracleAnswer } from '../../harness/src/core/verdict.js';
 import { recordsOf, renderOutputs, timeOutputs, writeOutputs, writeRunFiles, type OutputRecord, type ResultsDoc, type RunSummaryInput } from '../../harness/src/results/run-files.js';

@@ -9,7 +9,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { gatherRunFacts, type RunFacts } from '../../harness/src/run/facts.js';
 import { LOG_EXCERPT_MAX, toKcidb, type KcidbDoc, type KcidbOutcome, type RunForKcidb } from '../../harness/src/results/kcidb.js';
-import { patchsetHash } from '../../harness/src/kernel/keys.js';
+import { patchsetHash } from '../../harness/src/kernel/source.js';
 import { projectRoot } from '../../harness/src/util/paths.js';
 
 // ajv-formats is CommonJS: its default export arrives as module.exports under NodeNext.

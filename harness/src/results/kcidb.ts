@@ -185,6 +185,11 @@ function checkoutKey(variant: string, src: SourceFacts | undefined): string {
   return [base, ...src.patches.map((p) => p.replace(/\.(patch|diff)$/, ''))].join('+');
 }
 
+/** The compiler a kernel's facts name, if any. */
+const compilerOf = (src: SourceFacts | undefined): string | undefined => (src && src.kind !== 'bzImage' ? src.compiler : undefined);
+
+const localversionOf = (src: SourceFacts | undefined): string | undefined => (src && src.kind !== 'bzImage' ? src.localversion : undefined);
+
 /** The checkout of a kernel's source (without id and origin). */
 function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile: string | undefined): Omit<KcidbCheckout, 'id' | 'origin'> {
   const who = `kernel "${variant}"${profile ? `, profile ${profile}` : ''}`;
@@ -196,7 +201,7 @@ function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile
         tree_name: src.package,
         patchset_hash: src.patchsetHash,
         comment: `Debian ${src.package}${src.version ? ` ${src.version}` : ''}${withPatches || ' as shipped'} (${who})`,
-        misc: { source_package: src.package, source_version: src.version, patches: src.patches },
+        misc: { source_package: src.package, source_version: src.version, patches: src.patches, patch_sha256: src.patchHashes },
       };
     case 'git':
       return {
@@ -207,7 +212,7 @@ function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile
         git_commit_message: src.subject,
         patchset_hash: src.patchsetHash,
         comment: `git ${src.ref}${src.commit ? ` (${src.commit.slice(0, 12)})` : ''}${withPatches} (${who})`,
-        misc: { tree: src.tree, ref: src.ref, patches: src.patches },
+        misc: { tree: src.tree, ref: src.ref, patches: src.patches, patch_sha256: src.patchHashes },
       };
     case 'bzImage':
       return { comment: `prebuilt ${src.path} (${who})`, misc: { bzImage: src.path } };
@@ -267,13 +272,14 @@ export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
       checkout_id: checkoutOf.get(name)!,
       architecture: 'x86_64',
       config_name: 'kph-tinyconfig+fragment',
-      compiler: facts?.compiler,
+      // The kernel's own compiler (its facts); a prebuilt image's is not known.
+      compiler: compilerOf(facts?.sources[name]) ?? (facts?.sources[name]?.kind === 'bzImage' ? undefined : facts?.compiler),
       start_time: k?.built ? buildStart : undefined,
       duration: k?.built?.seconds,
       status: k?.buildFailure ? 'FAIL' : k?.built ? 'PASS' : undefined,
       log_excerpt: k?.buildFailure ? excerpt(k.buildFailure.tail.slice(-LOG_EXCERPT_MAX)) : undefined,
       comment: `kernel ${name} (${k?.release ?? 'release unknown'})`,
-      misc: { kernel: name, release: k?.release, profile: k?.profile, cached: k?.built?.cached, harness },
+      misc: { kernel: name, release: k?.release, profile: k?.profile, localversion: localversionOf(facts?.sources[name]), cached: k?.built?.cached, harness },
     };
   });
 

@@ -13,6 +13,7 @@ import type { AccelChoice } from '../vm/accel.js';
 import type { CellTime } from '../run/cell-clock.js';
 import { behaviourChanges, changeSummary, kernelWithoutSysctl, type BehaviourChange } from './changes.js';
 import type { RunFacts } from '../run/facts.js';
+import { describeSource } from './source-text.js';
 import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
 import { toKcidb } from './kcidb.js';
@@ -100,7 +101,7 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
 export function renderOutputs(results: ResultsDoc, records: readonly OutputRecord[]): Record<string, string> {
   const kernels = results.kernels;
   const counts = countOutcomes(records.map((r) => r.outcome));
-  const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
+  const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${results.facts?.sources[k.name] ? `${describeSource(results.facts.sources[k.name])}, ` : ''}${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
   const problems = records.filter((r) => isProblem(r.outcome));
   const skipped = records.filter((r) => r.outcome === 'SKIP');
   const list = records as CellRecord[];
