@@ -2,7 +2,7 @@
 // `--cases DIR --case NAME`: the minimal script, at the ip_autobind_reuse values the kernels ran,
 // with every key of the wider language it uses (socket family / addr / v6only, explicit bind
 // ports, destinations, tcp_tw_reuse, reserved_ports).
-import type { AutobindReuse, DestSpec, SocketSpec } from '../model/cell.js';
+import type { AutobindReuse, DestSpec, SocketSpec } from '../core/cell.js';
 import { FUZZ_RANGES, opText, reservedText, type Script } from './script.js';
 
 const REUSE_ORDER: AutobindReuse[] = ['absent', 0, 1, 'keep', 'try-0', 'try-1'];

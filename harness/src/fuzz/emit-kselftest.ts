@@ -6,7 +6,7 @@
 // port 0, an explicit port or another socket's port) and ASSERTs each op's result and the port
 // getsockname() shows after it (also after a failure), as one kernel showed. It passes on that
 // kernel and fails where a kernel behaves differently.
-import { describeOp, type OpResult } from '../model/cell.js';
+import { describeOp, type OpResult } from '../core/cell.js';
 import { destList, FUZZ_RANGES, reservedText, scriptText, sockFamily, type Script } from './script.js';
 
 /** C identifier of a finding's test, e.g. fuzz_1_001. */

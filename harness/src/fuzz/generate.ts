@@ -6,7 +6,7 @@
 // seed S is drawn from its own derived seed, so the stream is the same whatever the batch size,
 // and shard i/N (scripts k ≡ i mod N) never overlaps another shard.
 import fc from 'fast-check';
-import { DST_PORT_BASE, type AutobindReuse, type BindAddr, type DestSpec, type Family, type Op, type SocketSpec } from '../model/cell.js';
+import { DST_PORT_BASE, type AutobindReuse, type BindAddr, type DestSpec, type Family, type Op, type SocketSpec } from '../core/cell.js';
 import { destFamilyFor, destList, sockFamily, type RangeName, type Script } from './script.js';
 
 const EUIDS = [0, 1000, 1001] as const;

@@ -2,7 +2,7 @@
 // addresses and IPV6_V6ONLY; ops with explicit ports; destination listeners; range, family,
 // address, ip_autobind_reuse, tcp_tw_reuse, ip_local_reserved_ports), how it becomes a cell on a
 // given kernel, whether the case loader accepts it, and its text and canonical forms.
-import { DST_PORT_BASE, ROOMY_RANGE, describeOp, type AutobindReuse, type BindAddr, type Cell, type DestSpec, type Family, type Op, type ReservedPorts, type SocketSpec, type TwReuse } from '../model/cell.js';
+import { DST_PORT_BASE, ROOMY_RANGE, describeOp, type AutobindReuse, type BindAddr, type Cell, type DestSpec, type Family, type Op, type ReservedPorts, type SocketSpec, type TwReuse } from '../core/cell.js';
 
 /** The port ranges the fuzzer draws from: exhausted by one, two or three sockets, or roomy. */
 export const FUZZ_RANGES = {

@@ -5,7 +5,7 @@
 // first use (canonical form, so equal findings read alike), always keeping a candidate for which
 // the divergence still holds; a candidate the case loader would refuse is never tried. Candidates are tested in batches (one VM round trip tests many), and
 // within a batch the first that holds, in the order below (biggest reduction first), is taken.
-import { DST_PORT_BASE, type Op, type SocketSpec } from '../model/cell.js';
+import { DST_PORT_BASE, type Op, type SocketSpec } from '../core/cell.js';
 import { canonicalScript, FUZZ_RANGES, scriptKey, scriptProblem, type RangeName, type Script } from './script.js';
 
 export interface Candidate { script: Script; step: string }

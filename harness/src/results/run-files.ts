@@ -7,21 +7,21 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { CellRecord } from '../run/assemble.js';
+import type { CellRecord } from '../core/record.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
-import type { CellTime } from './cell-clock.js';
+import type { CellTime } from '../run/cell-clock.js';
 import { behaviourChanges, changeSummary, kernelWithoutSysctl, type BehaviourChange } from './changes.js';
-import type { RunFacts } from './facts.js';
-import { describeSource } from '../kernel/source.js';
+import type { RunFacts } from '../run/facts.js';
+import { describeSource } from './source-text.js';
 import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
 import { toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
-import { countOutcomes, isProblem } from './outcome.js';
+import { countOutcomes, isProblem } from '../core/verdict.js';
 import { documentJson, recordsOf, RESULTS_LISTED, storedTables, type OutputRecord, type ResultsDoc } from './results-doc.js';
 import { matrixMarkdown, matrixText, portCoverageLine, unlikelyMarkdown } from './summary.js';
-import { writeText } from './write.js';
+import { writeText } from '../util/write.js';
 
 /** The keys of kcidb.json written one item per line. */
 const KCIDB_LISTED: ReadonlySet<string> = new Set(['checkouts', 'builds', 'tests']);
@@ -40,7 +40,7 @@ export interface RunSummaryInput {
   image: { cached: boolean; seconds: number; sizes: { initramfsBytes: number; nodeDiskBytes: number } };
   /** What was true of the host and sources while the run happened (facts.ts). */
   facts?: RunFacts;
-  /** Host-measured time of each cell, keyed `kernel/guest/cell id` (cell-clock.ts). */
+  /** Host-measured time of each cell, keyed `kernel/guest/cell id` (run/cell-clock.ts). */
   cellTimes?: ReadonlyMap<string, CellTime>;
 }
 
