@@ -9,22 +9,21 @@ import { buildGuestImage } from './image/build.js';
 import { kernelSelection } from './kernel/select.js';
 import { flippedProfiles, notApplicable, possibleComparer, type ProfileTable } from './oracle/adapter.js';
 import { compareResults } from './oracle/compare.js';
-import { describeError, exitCodeForError, verboseIn } from './model/errors.js';
-import { checkSelftests, loadPlan, loadSelftests, type PlannedCell } from './plan/default.js';
-import { knownSelftests } from './selftests/known.js';
+import { describeError, exitCodeForError, verboseIn } from './core/errors.js';
+import { checkSelftests, loadPlan, loadSelftests } from './plan/default.js';
+import type { PlannedCell } from './core/planned.js';
+import { knownSelftestsOf, selftestsPerKernel } from './selftests/per-kernel.js';
 import { versionLine } from './util/version.js';
-import { buildSelftest } from './selftests/build.js';
 import { KernelBuildError } from './kernel/build.js';
-import { DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL } from './kernel/keys.js';
 import { parseFilter, selectCells } from './plan/filter.js';
-import { planIdentity, type PlanIdentity } from './plan-identity.js';
+import { planIdentity, type PlanIdentity } from './plan/identity.js';
 import { printOraclePredictions, printPlan } from './plan/print.js';
 import { provision, ProvisionError } from './provision.js';
-import { EXIT, exitCodeFor } from './results/outcome.js';
+import { EXIT, exitCodeFor } from './core/verdict.js';
 import { writeRunFiles } from './results/run-files.js';
-import { onStorageFailure, StorageError, writeJson, writeText } from './results/write.js';
-import { cellClock } from './results/cell-clock.js';
-import { gatherAndRecordRunFacts, type RunFacts } from './results/facts.js';
+import { onStorageFailure, StorageError, writeJson, writeText } from './util/write.js';
+import { cellClock } from './run/cell-clock.js';
+import { gatherAndRecordRunFacts, type RunFacts } from './run/facts.js';
 import { compareRuns, comparisonMarkdown, findPrevious } from './results/previous.js';
 import type { ResultsDoc } from './results/run-files.js';
 import { assemble } from './run/assemble.js';
@@ -137,7 +136,7 @@ async function prepare(argv: string[]): Promise<Prepared | number> {
   checkFolderOption('results', opts.resultsDir, false);
   if (opts.resultsDir === undefined && process.env.KPH_RESULTS_DIR) checkFolderOption('KPH_RESULTS_DIR', resultsRoot(), false);
   const profiles = flippedProfiles(opts.oracleFlip);
-  if (opts.kernels) kernelSelection(opts.kernels); // checks kernels/*.yaml (and prebuilt bzImages) before anything is built
+  const selection = kernelSelection(opts.kernels); // checks kernels/*.yaml (and prebuilt bzImages) before anything is built
   const casesDir = opts.casesDir ? path.resolve(opts.casesDir) : undefined;
   let cells = selectCells(loadPlan(casesDir, { maxCells: opts.maxCells }), opts.cases, opts.filters.map(parseFilter));
   if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
@@ -148,9 +147,9 @@ async function prepare(argv: string[]): Promise<Prepared | number> {
     cells = cells.filter((_, i) => i % count === index - 1);
   }
   if (cells.length === 0) throw new UsageError('the selection is empty: no cell matches --case/--filter');
-  // Selftests the cases name must exist in the source they are built from (once provisioned).
-  if (loadSelftests(casesDir, opts.cases).length && fs.existsSync(DEFAULT_TARBALL)) {
-    checkSelftests(await knownSelftests({ tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }), casesDir, opts.cases);
+  // Selftests the cases name must exist in each source they are built from (once provisioned).
+  if (loadSelftests(casesDir, opts.cases).length) {
+    for (const { known } of await knownSelftestsOf(selection.kernels.flatMap((k) => k.source.tree ?? []))) checkSelftests(known, casesDir, opts.cases);
   }
   return { opts, cells, profiles, plan };
 }
@@ -282,8 +281,8 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     throw e;
   }
 
-  // Compiler, QEMU and source versions as they are now, recorded in run.json (never throws).
-  const facts = gatherAndRecordRunFacts(runDir, opts.kernels);
+  // Compiler, QEMU and each kernel's source facts as they are now, recorded in run.json (never throws).
+  const facts = gatherAndRecordRunFacts(runDir, selection);
   emit({ type: 'run-start', runId, runDir, cells: cells.length, kernels: selection.names });
   const accel = chooseAccel(opts.accel === 'auto' ? undefined : opts.accel, opts.timeoutScale);
   emit({ type: 'progress', scope: 'accel', message: `${accel.accel} (${accel.reason}); timeouts ×${accel.timeScale}` });
@@ -298,12 +297,11 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
   let built;
   try {
     built = await phase('build', () => Promise.all([
-      selection.build({ logDir: runDir, signal, onProgress: (v, m) => emit({ type: 'progress', scope: `kernel ${v}`, message: m }) }),
+      // Each kernel, then the selftests the chosen cases name, built from that kernel's own source.
+      selection.build({ logDir: runDir, signal, onProgress: (v, m) => emit({ type: 'progress', scope: `kernel ${v}`, message: m }) })
+        .then(async (ks) => [ks, await selftestsPerKernel(ks, loadSelftests(opts.casesDir ? path.resolve(opts.casesDir) : undefined, opts.cases), runDir)] as const),
       buildGuestImage({ logDir: runDir, signal }),
       buildCGuest({ logDir: runDir, signal }),
-      // Kernel selftests the chosen cases name, built from the embedded default's source.
-      Promise.all(loadSelftests(opts.casesDir ? path.resolve(opts.casesDir) : undefined, opts.cases)
-        .map((name) => buildSelftest(name, { tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }, runDir))),
     ]));
   } catch (e) {
     if (e instanceof KernelBuildError && !signal.aborted) return reportBuildFailure(e, selection.names, cells, { runId, runDir, accel, timings, t0, emit, facts: await facts });
@@ -316,22 +314,22 @@ async function runMain(opts: Options, cells: PlannedCell[], profiles: ProfileTab
     emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: cells.length, SKIP: 0, NA: 0 }, incomplete: true, ms: timings.total });
     return exitCode;
   }
-  const [kernels, image, cGuest, selftests] = built;
+  const [[kernels, selftests], image, cGuest] = built;
   for (const k of kernels) emit({ type: 'kernel-built', kernel: k.name, release: k.release, cached: k.cached, seconds: k.seconds });
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
   if (opts.buildOnly) {
     // --build-only: everything is in the cache now; say what, boot nothing.
     timings.total = Date.now() - t0;
     const kernelsBuilt = kernels.map((k) => ({ name: k.name, release: k.release, bzImage: k.bzImage, cached: k.cached, seconds: k.seconds }));
-    await writeJson(runDir, 'results.json', { runId, complete: true, buildOnly: true, exitCode: EXIT.ok, kernels: kernelsBuilt, image, cGuest, selftests: selftests.map((st) => st.name), timings });
-    emit({ type: 'progress', scope: 'build-only', message: `kernels, guest image, C guest and ${selftests.length} selftest(s) are in the cache; nothing booted` });
+    await writeJson(runDir, 'results.json', { runId, complete: true, buildOnly: true, exitCode: EXIT.ok, kernels: kernelsBuilt, image, cGuest, selftests: Object.fromEntries([...selftests].map(([k, sts]) => [k, sts.map((st) => ({ name: st.name, from: st.from }))])), timings });
+    emit({ type: 'progress', scope: 'build-only', message: `kernels, guest image, C guest and ${new Set([...selftests.values()].flat()).size} selftest(s) are in the cache; nothing booted` });
     return EXIT.ok;
   }
 
-  const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
+  const ctx = jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, append: opts.append, bootAttempts: opts.bootAttempts, emit, signal });
   // The oracle's answers are computed while the VMs boot and run; the comparison then finds them ready.
   const predictions = precompute(cells, kernels.map((k) => k.profile), profiles, signal);
-  const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile, smp: builtWithSmp(k.config) }, cells, profiles, prior, emit));
+  const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile, smp: builtWithSmp(k.config), selftests: selftests.get(k.name) }, cells, profiles, prior, emit));
   const jobs: KernelJobResult[] | number = await phase('run', async () => (await runKernels(work, ctx, { jobs: opts.jobs })).map((j) => withPriorAnswers(j, prior, signal))).catch(configError);
   if (typeof jobs === 'number') { predictions.stop(); return jobs; }
 

@@ -1,9 +1,9 @@
 // Behaviour mode: the good commit's observations stand in for the oracle. A cell passes when
 // the commit under test does what the good kernel did (ports compared up to renaming).
-import type { GuestCellReport } from '../model/cell.js';
+import type { GuestCellReport } from '../core/cell.js';
 import { compareResults } from '../oracle/compare.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
-import { classify, type OracleAnswer } from '../results/outcome.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
+import { classify, type OracleAnswer } from '../core/verdict.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { CellOutcome } from './verdict.js';
 
@@ -40,7 +40,7 @@ export function observationsOf(job: KernelJobResult, cells: readonly PlannedCell
 function expectation(ref: GuestCellReport | undefined, good: GoodObservations): OracleAnswer {
   const tag = `good ${good.commit.slice(0, 12)}`;
   if (!ref) return { kind: 'oracle-error', message: `no observation of this cell on ${tag}` };
-  if (ref.status === 'done') return { kind: 'predicted', profile: tag, ops: ref.results.map((result) => ({ result, rule: `observed on ${tag}`, models: '' })) };
+  if (ref.status === 'done') return { kind: 'predicted', profile: tag, ops: ref.results.map((result) => ({ result, rule: `observed on ${tag}`, models: '' })), ...(ref.enoent ? { enoent: ref.enoent } : {}) };
   if (ref.status === 'unsupported') return { kind: 'not-applicable', reason: `unsupported on ${tag} too: ${ref.reason}` };
   return { kind: 'oracle-error', message: `the ${tag} observation is an error: ${ref.reason}` };
 }

@@ -8,7 +8,7 @@ import { kernelSelection } from '../kernel/select.js';
 import { flippedProfiles, type ProfileTable } from '../oracle/adapter.js';
 import { PROFILES, type ProfileName } from '../oracle/index.js';
 import { provision, ProvisionError } from '../provision.js';
-import { EXIT } from '../results/outcome.js';
+import { EXIT } from '../core/verdict.js';
 import type { RunEvent } from '../run/events.js';
 import { jobContext } from '../run/lab.js';
 import { eventLogReporter } from '../run/reporters.js';
@@ -19,6 +19,7 @@ import { killAllVms } from '../vm/registry.js';
 import { sweepOrphans } from '../vm/sweep.js';
 import type { FuzzKernel } from './compare.js';
 import { kselftestHeaders } from './kselftest-build.js';
+import { fuzzMergeMain } from './merge.js';
 import { FuzzUsageError, HELP, parseFuzzOptions, type FuzzOptions } from './options.js';
 import { LabError, VmPool } from './pool.js';
 import { FuzzSession } from './session.js';
@@ -34,6 +35,7 @@ function terminal(e: RunEvent): void {
 
 /** Runs the fuzzer with argv; returns the exit code. */
 export async function fuzzMain(argv: string[]): Promise<number> {
+  if (argv[0] === 'merge') return fuzzMergeMain(argv.slice(1));
   let opts: FuzzOptions;
   let table: ProfileTable;
   let selection;
@@ -111,7 +113,7 @@ async function fuzz(opts: FuzzOptions, table: ProfileTable, selection: ReturnTyp
     kernels: kernels.map((k) => ({ name: k.name, profile: k.profile, release: k.release, hasSysctl: k.hasSysctl })),
     oracleFlip: opts.oracleFlip, budget: opts.budget.text, command: `harness/fuzz.mjs ${argv.join(' ')}`.trim(), startedAt: startedAt.toISOString(),
     complete: false, stopReason: 'running', elapsedS: 0, fuzzingS: 0, scripts: 0, cellsRun: 0, streamCells: 0, shrinkCells: 0, cellsPerSecond: 0,
-    timeToFirstFindingS: null, findings: [], duplicates: 0, flaky: [], unanswered: 0, crashes: [], bootMs: {}, ruleCoverage: {}, rulesNeverExercised: [],
+    timeToFirstFindingS: null, findings: [], duplicates: 0, flaky: [], unanswered: 0, unlikely: 0, byChance: 0, byChanceExamples: [], crashes: [], bootMs: {}, ruleCoverage: {}, rulesNeverExercised: [],
   };
   const pool = new VmPool(kernels, ctx);
   summary.crashes = pool.crashes;

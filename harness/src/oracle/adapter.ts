@@ -1,11 +1,11 @@
 // Connects the pure oracle to the run: profile names → flags (optionally flipped for a
 // self-test), a predict call that turns an exception into an 'oracle-error' answer, and the
 // comparison the verdict uses (is the observation possible under the same flags?).
-import type { Cell, OpResult } from '../model/cell.js';
-import type { CompareContext, Comparison, OracleAnswer } from '../results/outcome.js';
+import type { Cell, OpResult } from '../core/cell.js';
+import type { CompareContext, Comparison, OracleAnswer } from '../core/verdict.js';
 import { inapplicable, PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
 import { checkPossible } from './possible.js';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 
 export type ProfileTable = Record<string, ProfileFlags>;
 
@@ -27,10 +27,10 @@ export function oracleAnswer(cell: Cell, profile: string, table: ProfileTable): 
   const flags = table[profile as ProfileName];
   if (!flags) return { kind: 'oracle-error', message: `unknown oracle profile ${JSON.stringify(profile)}` };
   try {
-    // Test hook (test/faults.test.ts): KPH_ORACLE_FAULT=<cell id> makes the oracle throw for that cell.
+    // Test hook (test/lab/faults.test.ts): KPH_ORACLE_FAULT=<cell id> makes the oracle throw for that cell.
     if (process.env.KPH_ORACLE_FAULT && process.env.KPH_ORACLE_FAULT === cell.id) throw new Error(`KPH_ORACLE_FAULT: injected oracle failure for ${cell.id}`);
     const v = predict(cell, flags, profile);
-    return v.kind === 'predicted' ? { kind: 'predicted', profile, ops: v.ops } : v;
+    return v.kind === 'predicted' ? { kind: 'predicted', profile, ops: v.ops, ...(v.enoent ? { enoent: v.enoent } : {}) } : v;
   } catch (e) {
     return { kind: 'oracle-error', message: (e as Error).stack ?? String(e) };
   }

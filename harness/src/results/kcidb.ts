@@ -3,11 +3,12 @@
 // recorded while the run happened (facts.ts: source package version, git commit and URL,
 // patchset hashes, compiler, QEMU) → one document with a checkout per kernel source, a build
 // per kernel, a `boot` test per kernel and a test per cell that applies (NA cells are no test).
-// The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
-import { createHash } from 'node:crypto';
-import { describeOp, type Op, type OpResult } from '../model/cell.js';
-import type { RunFacts, SourceFacts } from './facts.js';
-import { compactResults } from './format.js';
+// The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/unit/kcidb.test.ts validates).
+import { describeOp, type Op, type OpResult } from '../core/cell.js';
+import { dimensionText } from '../core/planned.js';
+import type { RunFacts, SourceFacts } from '../run/facts.js';
+import { compactResults } from '../core/format.js';
+import { dimsOf, type CellParams, type StoredDims } from './results-doc.js';
 
 // ---------------------------------------------------------------------------------------------
 // Input: the part of results.json this needs (see run-files.ts for the whole shape).
@@ -19,7 +20,7 @@ export interface KcidbCrash { kind: string; title: string; excerpt?: string }
 /** A prediction as results.json holds it (rule texts may be interned: see run-files.ts). */
 type ExpectedIn = { kind: 'predicted'; profile?: string; ops: Array<{ result: OpResult; rule?: string | number; models?: string }> } | { kind: string; reason?: string; message?: string };
 type ObservedIn = { id?: string; status: string; results?: OpResult[]; reason?: string };
-type ParamsIn = { ops?: Op[]; portRange?: readonly [number, number] };
+type ParamsIn = { ops?: Op[]; portRange?: readonly [number, number]; dims?: StoredDims };
 
 export interface RunForKcidb {
   runId: string;
@@ -135,16 +136,6 @@ export const LOG_EXCERPT_MAX = 16384;
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The KCIDB patchset hash of patch files given in application order, as KCIDB defines it:
- * `sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64`; '' for no patches.
- */
-export function patchsetHash(contents: ReadonlyArray<string | Uint8Array>): string {
-  if (contents.length === 0) return '';
-  const sha = (d: string | Uint8Array): string => createHash('sha256').update(d).digest('hex');
-  return sha(contents.map((c) => `${sha(c)}\n`).join(''));
-}
-
 /** A KCIDB path segment ([a-zA-Z0-9_-]+): every other character becomes '_'. */
 export function pathSegment(s: string): string {
   const seg = s.replace(/[^a-zA-Z0-9_-]+/g, '_').replace(/^_+|_+$/g, '');
@@ -194,6 +185,11 @@ function checkoutKey(variant: string, src: SourceFacts | undefined): string {
   return [base, ...src.patches.map((p) => p.replace(/\.(patch|diff)$/, ''))].join('+');
 }
 
+/** The compiler a kernel's facts name, if any. */
+const compilerOf = (src: SourceFacts | undefined): string | undefined => (src && src.kind !== 'bzImage' ? src.compiler : undefined);
+
+const localversionOf = (src: SourceFacts | undefined): string | undefined => (src && src.kind !== 'bzImage' ? src.localversion : undefined);
+
 /** The checkout of a kernel's source (without id and origin). */
 function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile: string | undefined): Omit<KcidbCheckout, 'id' | 'origin'> {
   const who = `kernel "${variant}"${profile ? `, profile ${profile}` : ''}`;
@@ -205,7 +201,7 @@ function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile
         tree_name: src.package,
         patchset_hash: src.patchsetHash,
         comment: `Debian ${src.package}${src.version ? ` ${src.version}` : ''}${withPatches || ' as shipped'} (${who})`,
-        misc: { source_package: src.package, source_version: src.version, patches: src.patches },
+        misc: { source_package: src.package, source_version: src.version, patches: src.patches, patch_sha256: src.patchHashes },
       };
     case 'git':
       return {
@@ -216,7 +212,7 @@ function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile
         git_commit_message: src.subject,
         patchset_hash: src.patchsetHash,
         comment: `git ${src.ref}${src.commit ? ` (${src.commit.slice(0, 12)})` : ''}${withPatches} (${who})`,
-        misc: { tree: src.tree, ref: src.ref, patches: src.patches },
+        misc: { tree: src.tree, ref: src.ref, patches: src.patches, patch_sha256: src.patchHashes },
       };
     case 'bzImage':
       return { comment: `prebuilt ${src.path} (${who})`, misc: { bzImage: src.path } };
@@ -276,13 +272,14 @@ export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
       checkout_id: checkoutOf.get(name)!,
       architecture: 'x86_64',
       config_name: 'kph-tinyconfig+fragment',
-      compiler: facts?.compiler,
+      // The kernel's own compiler (its facts); a prebuilt image's is not known.
+      compiler: compilerOf(facts?.sources[name]) ?? (facts?.sources[name]?.kind === 'bzImage' ? undefined : facts?.compiler),
       start_time: k?.built ? buildStart : undefined,
       duration: k?.built?.seconds,
       status: k?.buildFailure ? 'FAIL' : k?.built ? 'PASS' : undefined,
       log_excerpt: k?.buildFailure ? excerpt(k.buildFailure.tail.slice(-LOG_EXCERPT_MAX)) : undefined,
       comment: `kernel ${name} (${k?.release ?? 'release unknown'})`,
-      misc: { kernel: name, release: k?.release, profile: k?.profile, cached: k?.built?.cached, harness },
+      misc: { kernel: name, release: k?.release, profile: k?.profile, localversion: localversionOf(facts?.sources[name]), cached: k?.built?.cached, harness },
     };
   });
 
@@ -316,9 +313,8 @@ export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
   const ruleText = (rule: string | number | undefined): string | undefined => (typeof rule === 'number' ? run.rules?.[rule]?.[0] : rule);
   for (const r of records) {
     if (r.outcome === 'NA') continue;
-    const slash = r.id.indexOf('/');
-    const dims = slash >= 0 ? r.id.slice(slash + 1) : '';
     const params = (r.params ?? run.cells?.[r.id]) as ParamsIn | undefined;
+    const dims = params?.dims ? dimensionText(dimsOf(params as CellParams)) : '';
     const predicted = r.expected?.kind === 'predicted' ? (r.expected as Extract<ExpectedIn, { kind: 'predicted' }>) : undefined;
     const expected = predicted ? compact(params, predicted.ops.map((o) => o.result)) : r.expected ? `[${r.expected.kind}] ${(r.expected as { reason?: string; message?: string }).reason ?? (r.expected as { message?: string }).message ?? ''}`.trim() : undefined;
     const observed = r.observed?.status === 'done' ? compact(params, r.observed.results) : r.observed ? `[${r.observed.status}] ${r.observed.reason ?? ''}`.trim() : undefined;

@@ -7,20 +7,21 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { CellRecord } from '../run/assemble.js';
+import type { CellRecord } from '../core/record.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
-import type { CellTime } from './cell-clock.js';
+import type { CellTime } from '../run/cell-clock.js';
 import { behaviourChanges, changeSummary, kernelWithoutSysctl, type BehaviourChange } from './changes.js';
-import type { RunFacts } from './facts.js';
+import type { RunFacts } from '../run/facts.js';
+import { describeSource } from './source-text.js';
 import { renderHtml } from './html.js';
 import { toJunit } from './junit.js';
 import { toKcidb } from './kcidb.js';
 import { toKtap } from './ktap.js';
-import { countOutcomes, isProblem } from './outcome.js';
+import { countOutcomes, isProblem } from '../core/verdict.js';
 import { documentJson, recordsOf, RESULTS_LISTED, storedTables, type OutputRecord, type ResultsDoc } from './results-doc.js';
-import { matrixMarkdown, matrixText, unlikelyMarkdown } from './summary.js';
-import { writeText } from './write.js';
+import { matrixMarkdown, matrixText, portCoverageLine, unlikelyMarkdown } from './summary.js';
+import { writeText } from '../util/write.js';
 
 /** The keys of kcidb.json written one item per line. */
 const KCIDB_LISTED: ReadonlySet<string> = new Set(['checkouts', 'builds', 'tests']);
@@ -39,7 +40,7 @@ export interface RunSummaryInput {
   image: { cached: boolean; seconds: number; sizes: { initramfsBytes: number; nodeDiskBytes: number } };
   /** What was true of the host and sources while the run happened (facts.ts). */
   facts?: RunFacts;
-  /** Host-measured time of each cell, keyed `kernel/guest/cell id` (cell-clock.ts). */
+  /** Host-measured time of each cell, keyed `kernel/guest/cell id` (run/cell-clock.ts). */
   cellTimes?: ReadonlyMap<string, CellTime>;
 }
 
@@ -100,7 +101,7 @@ export async function writeRunFiles(runDir: string, s: RunSummaryInput): Promise
 export function renderOutputs(results: ResultsDoc, records: readonly OutputRecord[]): Record<string, string> {
   const kernels = results.kernels;
   const counts = countOutcomes(records.map((r) => r.outcome));
-  const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
+  const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${results.facts?.sources[k.name] ? `${describeSource(results.facts.sources[k.name])}, ` : ''}${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
   const problems = records.filter((r) => isProblem(r.outcome));
   const skipped = records.filter((r) => r.outcome === 'SKIP');
   const list = records as CellRecord[];
@@ -112,6 +113,7 @@ export function renderOutputs(results: ResultsDoc, records: readonly OutputRecor
     ...(results.missingShards?.length ? [`**Partial merge: shard ${results.missingShards.join(', ')} missing; their cells are not in this report.**`, ''] : []),
     `Exit code ${results.exitCode}. PASS ${counts.PASS}, FAIL ${counts.FAIL}, ERROR ${counts.ERROR}, MISS ${counts.MISS}, SKIP ${counts.SKIP} (could not run here); n/a ${counts.NA} (do not apply to that kernel: not run, not reported as tests).`,
     `Accelerator: ${results.accel.requested} (${results.accel.reason}).`,
+    portCoverageLine(list),
     '',
     ...kernelLines,
     '',

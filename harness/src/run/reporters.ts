@@ -3,8 +3,8 @@
 // cells done, rate and ETA during the run phase; the event log appends one JSON line per
 // event, as it happens.
 import fs from 'node:fs';
-import { reportStorageFailure, writeAllSync } from '../results/write.js';
-import { isProblem } from '../results/outcome.js';
+import { reportStorageFailure, writeAllSync } from '../util/write.js';
+import { isProblem } from '../core/verdict.js';
 import type { Reporter, RunEvent } from './events.js';
 
 /** How much the terminal reporter says (the -q / -v options). */

@@ -4,7 +4,7 @@
 // that owns it (run/lock.ts). Problems with the folder the user named are RunDirError (exit 2).
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { describeOwner, lockRunDir } from './lock.js';
 
 /** The results folder or run directory the user named cannot be used (input wrong: exit 2). */
