@@ -11,8 +11,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import ssh2 from 'ssh2';
 import { authorizedKeyCmdline, buildGuestImage } from '../harness/src/image/build.js';
-import { buildKernels } from '../harness/src/kernel/build.js';
-import { defaultPair } from '../harness/src/kernel/defaults.js';
+import { kernelSelection } from '../harness/src/kernel/select.js';
 import { newClientKey } from '../harness/src/ssh/keys.js';
 import { describeExec, GuestSession } from '../harness/src/ssh/session.js';
 import { chooseAccel } from '../harness/src/vm/accel.js';
@@ -143,7 +142,7 @@ test.serial('#6 the guest command itself killed by a signal: ERROR on every boun
 test.serial('#7 megabytes on stdout and stderr from a real guest: no deadlock, each stream capped at 8 MiB with a marker', async (t) => {
   const MiB = 1024 * 1024;
   const logDir = tempResults();
-  const [kernels, image] = await Promise.all([buildKernels({ variants: defaultPair(), logDir }), buildGuestImage({ logDir })]);
+  const [kernels, image] = await Promise.all([kernelSelection().build({ logDir }), buildGuestImage({ logDir })]);
   const kernel = kernels.find((k) => k.name === 'after')!;
   const key = newClientKey();
   const boot = await bootGuest({

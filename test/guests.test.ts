@@ -103,7 +103,7 @@ test('C guest: --version prints the protocol version', async (t) => {
 
 rootTest('C guest: commit reproduction, reuse=0: the second bind fails with EADDRINUSE', async (t) => {
   const c = commitRepro(0);
-  t.deepEqual(doneResults(await runC([encodeCell(c)]), c.id), [{ ok: true, port: 32768 }, { ok: false, errno: 'EADDRINUSE' }]);
+  t.deepEqual(doneResults(await runC([encodeCell(c)]), c.id), [{ ok: true, port: 32768 }, { ok: false, errno: 'EADDRINUSE', port: 0 }]);
 });
 
 rootTest('C guest: commit reproduction, reuse=1: both binds share port 32768', async (t) => {
@@ -159,8 +159,21 @@ rootTest('C guest: sockets carry their euid (SO_REUSEADDR+SO_REUSEPORT share onl
   // The relaxed scan lets a SO_REUSEADDR+SO_REUSEPORT socket share only with other uids (the
   // follow-up commit, in the host kernel): if the euids were lost, socket 2 would fail like socket 1.
   t.deepEqual(doneResults(await runC([encodeCell(c)]), c.id), [
-    { ok: true, port: 32768 }, { ok: false, errno: 'EADDRINUSE' }, { ok: true, port: 32768 },
+    { ok: true, port: 32768 }, { ok: false, errno: 'EADDRINUSE', port: 0 }, { ok: true, port: 32768 },
   ]);
+});
+
+rootTest('C guest: the wider case language (own family, address and IPV6_V6ONLY, explicit ports, destinations, tw=, resv=, reuse=keep)', async (t) => {
+  // s0 0.0.0.0 takes the only port the reserved list leaves; s1 (::, IPV6_V6ONLY) binds s0's port; s0 connects to a
+  // 127.0.0.1 listener on 20000 (SO_REUSEADDR) and keeps its port; a second bind is EINVAL and still shows it.
+  const line = 'cell id=wide fam=4 addr=lo range=32768-32769 reuse=keep dst=1 tw=0 resv=32769-32769 d=41:20000 s=000:0:4a- s=000:0:6a1 op=b0 op=b1s0 op=c0.0 op=b0p40000';
+  t.deepEqual(doneResults(await runC([line]), 'wide'), [
+    { ok: true, port: 32768 }, { ok: true, port: 32768 }, { ok: true, port: 32768 }, { ok: false, errno: 'EINVAL', port: 32768 },
+  ]);
+  const bad = await runC(['cell id=bad fam=4 addr=lo range=32768-32768 reuse=0 dst=1 d=47:20000 s=000:0 op=c0.0', 'cell id=bad2 fam=4 addr=lo range=32768-32768 reuse=0 dst=0 s=000:0:4a1 op=b0']);
+  const reasons = bad.reports.map((r) => (r.status === 'error' ? r.reason : JSON.stringify(r)));
+  t.regex(reasons[0], /'d=47:20000'.*d=<F><R>:<port>/);
+  t.regex(reasons[1], /IPV6_V6ONLY on an AF_INET socket/);
 });
 
 test('C guest: malformed lines answer error naming the bad token', async (t) => {
@@ -215,12 +228,15 @@ test('TS guest: cells Node cannot express answer unsupported with the reason', a
     commitRepro(1), // bind without connect/listen right after it
     cell({ id: 'ts-lone-reuseaddr', destinations: 1, sockets: [sock('100:0')], ops: [{ op: 'connect', sock: 0, dst: 0 }] }),
   ];
-  const run = await runTs(cells.map(encodeCell));
-  t.deepEqual(run.reports.map((r) => [r.id, r.status]), cells.map((c) => [c.id, 'unsupported']));
+  // The wider case language (issue 10): explicit ports, own family, tw=/resv=, keep (the loader refuses ts for these cases).
+  const wider = 'cell id=ts-wider fam=4 addr=lo range=32768-32768 reuse=keep dst=1 tw=0 resv=none d=40:20000 s=100:0:6a1 op=b0p40000 op=c0.0';
+  const run = await runTs([...cells.map(encodeCell), wider]);
+  t.deepEqual(run.reports.map((r) => [r.id, r.status]), [...cells.map((c) => [c.id, 'unsupported']), ['ts-wider', 'unsupported']]);
   const reasons = run.reports.map((r) => (r.status === 'unsupported' ? r.reason : ''));
   t.regex(reasons[0], /SO_REUSEPORT/);
   t.regex(reasons[1], /not immediately followed/);
   t.regex(reasons[2], /s=000:0/);
+  t.regex(reasons[3], /^reuse=keep tw=0 resv=none d=40:20000 s=100:0:6a1 op=b0p40000: Node's net API cannot express/);
 });
 
 test('TS guest: a stuck cell is killed at the deadline; a malformed line names its token', async (t) => {

@@ -9,8 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CaseFileErrors } from '../harness/src/cases/errors.js';
-import { kernelCacheKeys, KernelBuildError } from '../harness/src/kernel/build.js';
-import { defaultPair } from '../harness/src/kernel/defaults.js';
+import { kernelCacheKeys, KernelBuildError, type KernelVariant } from '../harness/src/kernel/build.js';
 import { buildGitKernel, gitKernelKey, resolveGit } from '../harness/src/kernel/git.js';
 import { commonInputs, kernelKey, treeKey, DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL, type CommonInputs } from '../harness/src/kernel/keys.js';
 import { bzImageVersion, prebuiltRelease } from '../harness/src/kernel/prebuilt.js';
@@ -47,13 +46,14 @@ const DEBIAN = 'name: k\nsource:\n  debian: linux-source-6.1\nlocalversion: -kph
 test('the shipped descriptions load; the 6.1 pair is the embedded pair', (t) => {
   const [after, before] = loadKernelSpecs(['debian-6.1-after', 'debian-6.1-before']);
   t.deepEqual(after.source, { kind: 'debian', package: 'linux-source-6.1', tarball: DEFAULT_TARBALL });
-  const [dAfter, dBefore] = defaultPair();
-  t.is(after.localversion, dAfter.localversion);
-  t.is(after.profile, dAfter.profile);
+  // Without --kernels the run is these two files, named after and before in results.
+  const [dAfter, dBefore] = kernelSelection().kernels.map((k) => k.spec);
+  t.deepEqual(dAfter, { ...after, name: 'after' });
+  t.deepEqual(dBefore, { ...before, name: 'before' });
+  t.is(after.localversion, '-kph-after');
   t.deepEqual(after.patches, []);
-  t.is(before.localversion, dBefore.localversion);
-  t.is(before.profile, dBefore.profile);
-  t.deepEqual(before.patches, dBefore.patches);
+  t.is(before.localversion, '-kph-before');
+  t.deepEqual(before.patches, [path.join(KERNELS_DIR, 'patches', '6.1', 'revert-4b01a967.patch')]);
   t.is(after.fragment, path.join(KERNELS_DIR, 'config', 'kph.config'));
 
   // A Debian source not installed yet loads: provisioning installs it (issue 9 row 21).
@@ -69,14 +69,11 @@ test('the default pair keeps its cache keys (same inputs, same key function, sam
   t.is(kernelKey(fixed, '-kph-after', []), 'e9ef7af4ea0fd65f7df3');
   t.is(kernelKey(fixed, '-kph-before', [Buffer.from('patch')]), '03f1d1f66947af28d359');
 
-  // 2. The descriptions resolve to the embedded pair's keys.
-  const specs = loadKernelSpecs(['debian-6.1-after', 'debian-6.1-before']);
-  const pair = defaultPair();
-  for (const [i, s] of specs.entries()) {
-    const viaSpec = await kernelCacheKeys({ name: s.name, localversion: s.localversion!, patches: s.patches, profile: s.profile }, { fragment: s.fragment, tarball: DEFAULT_TARBALL, sourcePackage: s.source.kind === 'debian' ? s.source.package : '' });
-    t.deepEqual(viaSpec, await kernelCacheKeys(pair[i]), s.name);
-  }
-  t.deepEqual(kernelSelection().names, ['after', 'before'], 'no --kernels: the embedded pair');
+  // 2. The default pair is the two descriptions, under the names results have always used.
+  const pair = kernelSelection().kernels.map((k) => k.spec);
+  t.deepEqual(pair.map((s) => s.name), ['after', 'before'], 'no --kernels: the default pair');
+  const variantOf = (s: (typeof pair)[number]): KernelVariant => ({ name: s.name, localversion: s.localversion!, patches: s.patches, profile: s.profile });
+  const keysOf = (s: (typeof pair)[number]): ReturnType<typeof kernelCacheKeys> => kernelCacheKeys(variantOf(s), s.source.kind === 'debian' ? { fragment: s.fragment, tarball: s.source.tarball, sourcePackage: s.source.package } : {});
 
   // 3. Entries the user's cache already holds for these inputs sit under the keys computed now.
   const c = await commonInputs(path.join(KERNELS_DIR, 'config', 'kph.config'), { tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE });
@@ -90,7 +87,7 @@ test('the default pair keeps its cache keys (same inputs, same key function, sam
     if (!v || b.source !== c.sourceId || b.compiler !== c.compiler || typeof b.fragment?.sha256 !== 'string') continue;
     const fragmentNow = (await run('sha256sum', [c.fragmentPath])).stdout.split(' ')[0];
     if (b.fragment.sha256 !== fragmentNow) continue;
-    t.is(entry, (await kernelCacheKeys(v)).kernel, `cached ${v.name} kernel is found under today's key`);
+    t.is(entry, (await keysOf(v)).kernel, `cached ${v.name} kernel is found under today's key`);
     compared++;
   }
   t.log(compared ? `${compared} cached default kernel(s) matched` : 'no cached default kernels to compare with');

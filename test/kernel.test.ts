@@ -9,8 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildKernels, kernelCacheKeys, KernelBuildError, type KernelVariant } from '../harness/src/kernel/build.js';
 import { assertConfig, KconfigMismatchError, parseDotConfig, parseFragment, verifyConfig } from '../harness/src/kernel/config.js';
-import { defaultFragment, defaultPair } from '../harness/src/kernel/defaults.js';
-import { DEFAULT_TARBALL } from '../harness/src/kernel/keys.js';
+import { DEFAULT_FRAGMENT, DEFAULT_TARBALL } from '../harness/src/kernel/keys.js';
+import { loadKernelSpecs } from '../harness/src/kernel/spec.js';
 import { runLogged as runGroup } from '../harness/src/util/exec.js';
 import { applyPatches, markBuilding, withBuildTree, type TreeContext } from '../harness/src/kernel/tree.js';
 
@@ -22,7 +22,7 @@ test.after.always(async () => {
   await fs.rm(scratch, { recursive: true, force: true });
 });
 
-const revertPatch = defaultPair()[1].patches[0];
+const revertPatch = loadKernelSpecs(['debian-6.1-before'])[0].patches[0];
 
 // One fresh extraction of the real source, shared by the tests that need it.
 let extraction: Promise<string> | undefined;
@@ -93,7 +93,7 @@ test('the revert patch applies to a fresh extraction and removes the sysctl, its
 });
 
 test('the fragment sets every option the guest needs, all built in', async (t) => {
-  const entries = parseFragment(await fs.readFile(defaultFragment(), 'utf8'), defaultFragment());
+  const entries = parseFragment(await fs.readFile(DEFAULT_FRAGMENT, 'utf8'), DEFAULT_FRAGMENT);
   const values = new Map(entries.map((e) => [e.name, e.value]));
   const required = `64BIT PRINTK PRINTK_TIME BUG TTY SERIAL_8250 SERIAL_8250_CONSOLE BLK_DEV_INITRD RD_GZIP BINFMT_ELF
     BINFMT_SCRIPT DEVTMPFS DEVTMPFS_MOUNT PROC_FS PROC_SYSCTL SYSFS TMPFS SYSCTL MULTIUSER FUTEX EPOLL SIGNALFD TIMERFD
@@ -165,7 +165,7 @@ test('cache keys follow the patches, the fragment and the localversion', async (
   await fs.mkdir(dir);
   const fragment = path.join(dir, 'frag.config');
   const patch = path.join(dir, 'a.patch');
-  await fs.copyFile(defaultFragment(), fragment);
+  await fs.copyFile(DEFAULT_FRAGMENT, fragment);
   await fs.copyFile(revertPatch, patch);
   const v: KernelVariant = { name: 'before', localversion: '-kph-before', patches: [patch], profile: 'pre-4b01a967' };
 

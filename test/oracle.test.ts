@@ -63,7 +63,7 @@ test('commit reproduction: second SO_REUSEADDR bind(0) fails unless ip_autobind_
       const [first, second] = results(c, profile);
       t.deepEqual(first, { ok: true, port: 32768 }, `${profile} sysctl=${v}`);
       if (v === 1) t.deepEqual(second, { ok: true, port: 32768 }, `${profile} sysctl=1 shares the port`);
-      else t.deepEqual(second, { ok: false, errno: 'EADDRINUSE' }, `${profile} sysctl=${v}`);
+      else t.deepEqual(second, { ok: false, errno: 'EADDRINUSE', port: 0 }, `${profile} sysctl=${v}`);
     }
   }
 });
@@ -90,7 +90,7 @@ test('commit 6-step: bind, bind, connect, listen all succeed only with ip_autobi
       t.is(allOk, v === 1, `${profile} sysctl=${v}: ${JSON.stringify(r)}`);
       if (v === 1) t.true(r.every((x) => portOf(x) === 32768), 'connect and listen share one port');
       else {
-        t.deepEqual(r[3], { ok: false, errno: 'EADDRINUSE' }, 'listen autobinds and finds nothing');
+        t.deepEqual(r[3], { ok: false, errno: 'EADDRINUSE', port: 0 }, 'listen autobinds and finds nothing');
         t.deepEqual(r[2], { ok: true, port: 32768 }, 'connect of the bound socket still works');
       }
     }
@@ -102,7 +102,7 @@ test('SO_REUSEADDR+SO_REUSEPORT, same euid: relaxed bind shares the port with 4b
   const alone = results(same, '4b01a967');
   t.deepEqual(alone.map(portOf), [32768, 32768, 32768, 32768], 'commit alone: bind twice and both listen (reuseport group)');
   const withFollowup = run(same, '4b01a967+followup');
-  t.deepEqual(withFollowup[1].result, { ok: false, errno: 'EADDRINUSE' });
+  t.deepEqual(withFollowup[1].result, { ok: false, errno: 'EADDRINUSE', port: 0 });
   t.regex(withFollowup[1].rule, /follow-up/);
   const diff = cell([sock(true, true, 10), sock(true, true, 20)], [bind(0), bind(1)]);
   for (const profile of ['4b01a967', '4b01a967+followup'] as const) {
@@ -188,12 +188,12 @@ test('IP_BIND_ADDRESS_NO_PORT: bind reports port 0, both connects share the one 
 
 test('connect without bind: two destinations share the exhausted port; the same destination again does not', (t) => {
   const r = results(cell([sock(false), sock(false), sock(false)], [connect(0, 0), connect(1, 1), connect(2, 0)]), '4b01a967+followup');
-  t.deepEqual(r, [{ ok: true, port: 32768 }, { ok: true, port: 32768 }, { ok: false, errno: 'EADDRNOTAVAIL' }]);
+  t.deepEqual(r, [{ ok: true, port: 32768 }, { ok: true, port: 32768 }, { ok: false, errno: 'EADDRNOTAVAIL', port: 0 }]);
 });
 
 test('connect without bind skips a port that bind() holds', (t) => {
   const r = results(cell([sock(true), sock(true)], [bind(0), connect(1, 0)]), '4b01a967+followup');
-  t.deepEqual(r[1], { ok: false, errno: 'EADDRNOTAVAIL' });
+  t.deepEqual(r[1], { ok: false, errno: 'EADDRNOTAVAIL', port: 0 });
 });
 
 test('roomy range: two SO_REUSEADDR binds get different ports inside the range', (t) => {
@@ -208,18 +208,18 @@ test('bound sockets: duplicate 4-tuple is EADDRNOTAVAIL; state errors are EINVAL
     [bind(0), bind(1), connect(0, 0), connect(1, 0), bind(0), listen(0), listen(1), connect(1, 1), close(1), bind(1)]), '4b01a967+followup');
   t.deepEqual(r, [
     { ok: true, port: 32768 }, { ok: true, port: 32768 }, { ok: true, port: 32768 },
-    { ok: false, errno: 'EADDRNOTAVAIL' }, // same 4-tuple as s0; s1 also loses its port
-    { ok: false, errno: 'EINVAL' }, // bind on a connected socket
-    { ok: false, errno: 'EINVAL' }, // listen on a connected socket
+    { ok: false, errno: 'EADDRNOTAVAIL', port: 32768 }, // same 4-tuple as s0; s1 also loses its port (getsockname() still shows it)
+    { ok: false, errno: 'EINVAL', port: 32768 }, // bind on a connected socket
+    { ok: false, errno: 'EINVAL', port: 32768 }, // listen on a connected socket
     { ok: true, port: 32768 }, // s1 autobinds for listen: relaxed scan shares with connected s0
-    { ok: false, errno: 'EISCONN' }, // connect on a listening socket
-    { ok: true, port: null }, { ok: false, errno: 'EBADF' },
+    { ok: false, errno: 'EISCONN', port: 32768 }, // connect on a listening socket
+    { ok: true, port: null }, { ok: false, errno: 'EBADF', port: null },
   ]);
 });
 
 test('close: a connected socket leaves a TIME_WAIT holder, a bound one frees its port', (t) => {
   const tw = run(cell([sock(false), sock(false)], [bind(0), connect(0, 0), close(0), bind(1)], { autobindReuse: 1 }), '4b01a967+followup');
-  t.deepEqual(tw[3].result, { ok: false, errno: 'EADDRINUSE' });
+  t.deepEqual(tw[3].result, { ok: false, errno: 'EADDRINUSE', port: 0 });
   t.regex(tw[2].rule, /^close\.time-wait/);
   const freed = results(cell([sock(false), sock(false)], [bind(0), close(0), bind(1)]), '4b01a967+followup');
   t.deepEqual(freed[2], { ok: true, port: 32768 });

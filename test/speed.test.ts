@@ -11,8 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildCGuest, buildFloor } from '../harness/src/guests/c-guest.js';
 import { authorizedKeyCmdline, buildGuestImage } from '../harness/src/image/build.js';
-import { buildKernels } from '../harness/src/kernel/build.js';
-import { defaultPair } from '../harness/src/kernel/defaults.js';
+import { kernelSelection } from '../harness/src/kernel/select.js';
 import { EXHAUSTED_RANGE, type Cell, type GuestCellReport } from '../harness/src/model/cell.js';
 import { encodeCell, markOf, parseGuestLine } from '../harness/src/model/wire.js';
 import type { PlannedCell } from '../harness/src/plan/default.js';
@@ -231,7 +230,7 @@ rootTest('floor program: forks, enters a fresh netns and binds two sockets per i
 
 test('real VM: the C loop writes no console bytes per cell, the kernel has the WARNING/oops counters, and the floor runs beside it', async (t) => {
   const logDir = fs.mkdtempSync(path.join(tmp, 'vm-'));
-  const [kernels, image, cg, fl] = await Promise.all([buildKernels({ variants: defaultPair(), logDir }), buildGuestImage({ logDir }), buildCGuest({ logDir }), buildFloor({ logDir })]);
+  const [kernels, image, cg, fl] = await Promise.all([kernelSelection().build({ logDir }), buildGuestImage({ logDir }), buildCGuest({ logDir }), buildFloor({ logDir })]);
   const kernel = kernels.find((k) => k.name === 'after')!;
   const key = newClientKey();
   const boot = await bootGuest({

@@ -1,9 +1,12 @@
 // kph-cells: runs reproduction-matrix cells inside the guest.
 //
 // Reads one cell line per input line (see harness/src/model/wire.ts):
-//   cell id=<id> fam=4|6|m addr=lo|any range=<lo>-<hi> reuse=absent|0|1 dst=<n> s=<R><P><N>:<euid>... op=<op>...
+//   cell id=<id> fam=4|6|m addr=lo|any range=<lo>-<hi> reuse=absent|0|1|keep|try-0|try-1 dst=<n>
+//        [tw=0|1|2] [resv=none|<lo>-<hi>] [d=<F><R>:<port>...] s=<R><P><N>:<euid>[:<F><A><V>]... op=<op>...
 // and writes exactly one JSON line per cell, in input order:
-//   {"id":"..","status":"done","results":[{"ok":true,"port":32768},{"ok":false,"errno":"EADDRINUSE"}]}
+//   {"id":"..","status":"done","results":[{"ok":true,"port":32768},{"ok":false,"errno":"EADDRINUSE","port":0}]}
+// (every result carries the port getsockname() shows after the call, null once closed; "enoent"
+// lists the try-N sysctls this kernel does not have)
 //   {"id":"..","status":"unsupported","reason":".."}
 //   {"id":"..","status":"error","reason":".."}
 // plus "us":<n>, the cell's duration in microseconds (fork to report), and "kernel_warned":<n>
@@ -56,6 +59,8 @@
 
 static const char SYSCTL_RANGE[] = "/proc/sys/net/ipv4/ip_local_port_range";
 static const char SYSCTL_REUSE[] = "/proc/sys/net/ipv4/ip_autobind_reuse";
+static const char SYSCTL_TW_REUSE[] = "/proc/sys/net/ipv4/tcp_tw_reuse";
+static const char SYSCTL_RESERVED[] = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 
 // What this kernel has, found once at start-up (a sysctl exists in every netns or in none),
 // and the values a fresh netns starts with (-1: unknown): a cell skips writing a value its
@@ -69,12 +74,21 @@ enum op_kind { OP_BIND, OP_CONNECT, OP_LISTEN, OP_CLOSE };
 struct sock_spec {
 	int reuseaddr, reuseport, no_port;
 	uid_t euid;
+	int fam;    // enum family, or -1: the cell's
+	int any;    // 0 loopback, 1 wildcard, -1: the cell's
+	int v6only; // IPV6_V6ONLY to set, or -1: leave the default (v4-mapped sockets: 0)
 };
 
 struct op {
 	enum op_kind kind;
 	int sock, dst;
+	int port;    // bind: explicit port (0: autobind)
+	int port_of; // bind: the port socket port_of holds, or -1
 	const char *token; // points into the input line, for error messages
+};
+
+struct dst_spec {
+	int inet6, reuseaddr, port;
 };
 
 struct cell {
@@ -83,9 +97,13 @@ struct cell {
 	int addr_any;
 	int range_lo, range_hi;
 	int reuse; // -1 = absent
-	int ndst, nsock, nops;
+	int reuse_keep, reuse_try; // keep: write nothing; try: write reuse if the sysctl exists
+	int tw; // net.ipv4.tcp_tw_reuse, -1 = keep
+	int resv, resv_lo, resv_hi; // ip_local_reserved_ports: 0 keep, 1 none, 2 the range
+	int ndst, nsock, nops, nd;
 	struct sock_spec socks[MAX_SOCKS];
 	struct op ops[MAX_OPS];
+	struct dst_spec dsts[MAX_DSTS]; // nd of them from d= tokens; else the defaults
 };
 
 // ---------------------------------------------------------------- profile (--profile)
@@ -253,6 +271,23 @@ static int parse_op(const char *v, struct op *op)
 	default: return -1;
 	}
 	op->dst = -1;
+	op->port = 0;
+	op->port_of = -1;
+	if (op->kind == OP_BIND && strpbrk(v + 1, "ps")) {
+		const char *sep = strpbrk(v + 1, "ps");
+		if ((size_t)(sep - (v + 1)) >= sizeof tmp)
+			return -1;
+		memcpy(tmp, v + 1, (size_t)(sep - (v + 1)));
+		tmp[sep - (v + 1)] = '\0';
+		if (parse_num(tmp, 0, 1000, &a) || parse_num(sep + 1, *sep == 'p' ? 1 : 0, *sep == 'p' ? 65535 : 1000, &b))
+			return -1;
+		op->sock = (int)a;
+		if (*sep == 'p')
+			op->port = (int)b;
+		else
+			op->port_of = (int)b;
+		return 0;
+	}
 	if (op->kind != OP_CONNECT) {
 		if (parse_num(v + 1, 0, 1000, &a))
 			return -1;
@@ -284,7 +319,7 @@ static const char *find_id(char *line)
 // Parses a cell line (modified in place). Returns 0, or -1 with a message in err.
 static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 {
-	enum { K_ID = 1, K_FAM = 2, K_ADDR = 4, K_RANGE = 8, K_REUSE = 16, K_DST = 32 };
+	enum { K_ID = 1, K_FAM = 2, K_ADDR = 4, K_RANGE = 8, K_REUSE = 16, K_DST = 32, K_TW = 64, K_RESV = 128 };
 	unsigned seen = 0;
 	char *save = NULL;
 	char *t = strtok_r(line, " \t", &save);
@@ -292,6 +327,7 @@ static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 
 	memset(c, 0, sizeof *c);
 	c->reuse = -1;
+	c->tw = -1;
 	if (!t || strcmp(t, "cell") != 0)
 		return parse_fail(err, errlen, "bad token '%s': a cell line starts with 'cell'", t ? shown(t) : "");
 	while ((t = strtok_r(NULL, " \t", &save))) {
@@ -308,7 +344,9 @@ static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 		else if (!strcmp(t, "range")) key = K_RANGE;
 		else if (!strcmp(t, "reuse")) key = K_REUSE;
 		else if (!strcmp(t, "dst")) key = K_DST;
-		else if (strcmp(t, "s") && strcmp(t, "op")) {
+		else if (!strcmp(t, "tw")) key = K_TW;
+		else if (!strcmp(t, "resv")) key = K_RESV;
+		else if (strcmp(t, "s") && strcmp(t, "op") && strcmp(t, "d")) {
 			*eq = '=';
 			return parse_fail(err, errlen, "bad token '%s': unknown key '%.*s'", shown(t), (int)(eq - t), t);
 		}
@@ -350,8 +388,34 @@ static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 			if (!strcmp(v, "absent")) c->reuse = -1;
 			else if (!strcmp(v, "0")) c->reuse = 0;
 			else if (!strcmp(v, "1")) c->reuse = 1;
-			else return parse_fail(err, errlen, "bad token '%s': reuse must be absent, 0 or 1", shown(t));
+			else if (!strcmp(v, "keep")) c->reuse_keep = 1;
+			else if (!strcmp(v, "try-0")) c->reuse_try = 1, c->reuse = 0;
+			else if (!strcmp(v, "try-1")) c->reuse_try = 1, c->reuse = 1;
+			else return parse_fail(err, errlen, "bad token '%s': reuse must be absent, 0, 1, keep, try-0 or try-1", shown(t));
 			break;
+		case K_TW:
+			if (parse_num(v, 0, 2, &n))
+				return parse_fail(err, errlen, "bad token '%s': tw must be 0, 1 or 2", shown(t));
+			c->tw = (int)n;
+			break;
+		case K_RESV: {
+			char tmp[16];
+			const char *dash = strchr(v, '-');
+			if (!strcmp(v, "none")) {
+				c->resv = 1;
+				break;
+			}
+			if (!dash || (size_t)(dash - v) >= sizeof tmp)
+				return parse_fail(err, errlen, "bad token '%s': resv must be none or <lo>-<hi>", shown(t));
+			memcpy(tmp, v, (size_t)(dash - v));
+			tmp[dash - v] = '\0';
+			if (parse_num(tmp, 1, 65535, &lo) || parse_num(dash + 1, 1, 65535, &hi) || lo > hi)
+				return parse_fail(err, errlen, "bad token '%s': resv must be none or <lo>-<hi> with 1 <= lo <= hi <= 65535", shown(t));
+			c->resv = 2;
+			c->resv_lo = (int)lo;
+			c->resv_hi = (int)hi;
+			break;
+		}
 		case K_DST:
 			if (parse_num(v, 0, 1000000, &n))
 				return parse_fail(err, errlen, "bad token '%s': dst must be a number", shown(t));
@@ -360,18 +424,44 @@ static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 			c->ndst = (int)n;
 			break;
 		default:
-			if (t[0] == 's') {
+			if (t[0] == 'd') {
+				struct dst_spec *d;
+				if (c->nd == MAX_DSTS)
+					return parse_fail(err, errlen, "bad token '%s': at most %d destinations are supported", shown(t), MAX_DSTS);
+				d = &c->dsts[c->nd];
+				if (strlen(v) < 4 || (v[0] != '4' && v[0] != '6') || (v[1] != '0' && v[1] != '1') || v[2] != ':' ||
+				    parse_num(v + 3, 1, 65535, &n))
+					return parse_fail(err, errlen, "bad token '%s': destination must be d=<F><R>:<port> with F 4 or 6, R 0 or 1", shown(t));
+				d->inet6 = v[0] == '6';
+				d->reuseaddr = v[1] == '1';
+				d->port = (int)n;
+				c->nd++;
+			} else if (t[0] == 's') {
 				struct sock_spec *s;
+				char own[8] = "";
+				const char *colon2;
 				if (c->nsock == MAX_SOCKS)
 					return parse_fail(err, errlen, "bad token '%s': at most %d sockets are supported", shown(t), MAX_SOCKS);
 				s = &c->socks[c->nsock];
-				if (strlen(v) < 5 || v[3] != ':' || strspn(v, "01") < 3 ||
-				    parse_num(v + 4, 0, 4294967294UL, &n))
-					return parse_fail(err, errlen, "bad token '%s': socket must be s=<R><P><N>:<euid> with R, P, N each 0 or 1", shown(t));
+				colon2 = strlen(v) > 4 ? strchr(v + 4, ':') : NULL;
+				if (colon2) {
+					if (strlen(colon2 + 1) != 3)
+						return parse_fail(err, errlen, "bad token '%s': socket's own part must be :<F><A><V>", shown(t));
+					strcpy(own, colon2 + 1);
+					*(char *)colon2 = '\0';
+				}
+				int bad = strlen(v) < 5 || v[3] != ':' || strspn(v, "01") < 3 || parse_num(v + 4, 0, 4294967294UL, &n);
+				if (colon2)
+					*(char *)colon2 = ':';
+				if (bad || (own[0] && (!strchr("46m-", own[0]) || !strchr("la-", own[1]) || !strchr("01-", own[2]))))
+					return parse_fail(err, errlen, "bad token '%s': socket must be s=<R><P><N>:<euid>[:<F><A><V>] with R, P, N each 0 or 1, F 4, 6, m or -, A l, a or -, V 0, 1 or -", shown(t));
 				s->reuseaddr = v[0] == '1';
 				s->reuseport = v[1] == '1';
 				s->no_port = v[2] == '1';
 				s->euid = (uid_t)n;
+				s->fam = own[0] == '4' ? FAM_INET : own[0] == '6' ? FAM_INET6 : own[0] == 'm' ? FAM_MAPPED : -1;
+				s->any = own[1] == 'a' ? 1 : own[1] == 'l' ? 0 : -1;
+				s->v6only = own[2] == '1' ? 1 : own[2] == '0' ? 0 : -1;
 				c->nsock++;
 			} else {
 				struct op *op;
@@ -379,7 +469,7 @@ static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 					return parse_fail(err, errlen, "bad token '%s': at most %d ops are supported", shown(t), MAX_OPS);
 				op = &c->ops[c->nops];
 				if (parse_op(v, op))
-					return parse_fail(err, errlen, "bad token '%s': op must be b<i>, c<i>.<j>, l<i> or x<i>", shown(t));
+					return parse_fail(err, errlen, "bad token '%s': op must be b<i>, b<i>p<port>, b<i>s<j>, c<i>.<j>, l<i> or x<i>", shown(t));
 				op->token = t;
 				c->nops++;
 			}
@@ -396,17 +486,35 @@ static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 			return parse_fail(err, errlen, "bad token '%s': socket %d does not exist (%d sockets)", shown(op->token), op->sock, c->nsock);
 		if (op->kind == OP_CONNECT && op->dst >= c->ndst)
 			return parse_fail(err, errlen, "bad token '%s': destination %d does not exist (dst=%d)", shown(op->token), op->dst, c->ndst);
+		if (op->port_of >= c->nsock)
+			return parse_fail(err, errlen, "bad token '%s': socket %d does not exist (%d sockets)", shown(op->token), op->port_of, c->nsock);
+	}
+	if (c->nd && c->nd != c->ndst)
+		return parse_fail(err, errlen, "bad destinations: %d d= tokens, but dst=%d", c->nd, c->ndst);
+	for (int j = c->nd; j < c->ndst; j++) {
+		c->dsts[j].inet6 = c->fam == FAM_INET6;
+		c->dsts[j].reuseaddr = 0;
+		c->dsts[j].port = DST_PORT_BASE + j;
+	}
+	for (int i = 0; i < c->nsock; i++) {
+		struct sock_spec *s = &c->socks[i];
+		if (s->fam < 0)
+			s->fam = (int)c->fam;
+		if (s->any < 0)
+			s->any = c->addr_any;
+		if (s->v6only >= 0 && s->fam == FAM_INET)
+			return parse_fail(err, errlen, "bad socket %d: IPV6_V6ONLY on an AF_INET socket", i);
 	}
 	return 0;
 }
 
 // ---------------------------------------------------------------- the cell, in the child
 
-// Sets up a sockaddr for the cell's family: the loopback or wildcard address, or a destination.
-static socklen_t make_addr(const struct cell *c, int any, int port, int for_dst_listener, struct sockaddr_storage *ss)
+// Sets up a sockaddr for a family: its loopback or wildcard address (v4-mapped: ::ffff:127.0.0.1 / ::).
+static socklen_t make_addr(int fam, int any, int port, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof *ss);
-	if (c->fam == FAM_INET || (c->fam == FAM_MAPPED && for_dst_listener)) {
+	if (fam == FAM_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)ss;
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)port);
@@ -418,11 +526,20 @@ static socklen_t make_addr(const struct cell *c, int any, int port, int for_dst_
 	a6->sin6_port = htons((uint16_t)port);
 	if (any)
 		a6->sin6_addr = in6addr_any;
-	else if (c->fam == FAM_INET6)
+	else if (fam == FAM_INET6)
 		a6->sin6_addr = in6addr_loopback;
 	else
 		inet_pton(AF_INET6, "::ffff:127.0.0.1", &a6->sin6_addr);
 	return sizeof *a6;
+}
+
+// The address a socket of family sfam connects to for destination d: ::1 for an inet6 one,
+// else 127.0.0.1 (an AF_INET6 socket: ::ffff:127.0.0.1).
+static socklen_t dst_addr(int sfam, const struct dst_spec *d, struct sockaddr_storage *ss)
+{
+	if (d->inet6)
+		return make_addr(FAM_INET6, 0, d->port, ss);
+	return make_addr(sfam == FAM_INET ? FAM_INET : FAM_MAPPED, 0, d->port, ss);
 }
 
 static int local_port(int fd)
@@ -489,16 +606,16 @@ static void run_cell(const struct cell *c, struct buf *out)
 	int fds[MAX_SOCKS], dsts[MAX_DSTS];
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int domain = c->fam == FAM_INET ? AF_INET : AF_INET6;
 	double t = prof ? now_s() : 0;
+	int enoent_reuse = 0;
 
 #define FAIL(status, ...) do { snprintf(reason, sizeof reason, __VA_ARGS__); report_status(out, c->id, status, reason); return; } while (0)
 
 	if (!have_range)
 		FAIL("error", "%s is missing (is /proc mounted?)", SYSCTL_RANGE);
-	if (c->reuse < 0 && have_reuse)
+	if (c->reuse < 0 && !c->reuse_keep && have_reuse)
 		FAIL("unsupported", "reuse=absent needs a kernel without net.ipv4.ip_autobind_reuse, but this kernel has it");
-	if (c->reuse >= 0 && !have_reuse)
+	if (c->reuse >= 0 && !c->reuse_keep && !c->reuse_try && !have_reuse)
 		FAIL("unsupported", "reuse=%d needs net.ipv4.ip_autobind_reuse, which this kernel does not have", c->reuse);
 	lap(PH_SYSCTL_CHECK, &t);
 	if (unshare(CLONE_NEWNET))
@@ -512,19 +629,33 @@ static void run_cell(const struct cell *c, struct buf *out)
 	snprintf(reason, sizeof reason, "%d %d\n", c->range_lo, c->range_hi);
 	if ((c->range_lo != fresh_range_lo || c->range_hi != fresh_range_hi) && write_file(SYSCTL_RANGE, reason))
 		FAIL("error", "writing '%d %d' to %s failed: %s", c->range_lo, c->range_hi, SYSCTL_RANGE, errname(errno));
-	if (c->reuse >= 0 && c->reuse != fresh_reuse && write_file(SYSCTL_REUSE, c->reuse ? "1\n" : "0\n"))
-		FAIL("error", "writing %d to %s failed: %s", c->reuse, SYSCTL_REUSE, errname(errno));
+	if (c->reuse >= 0 && !c->reuse_keep && c->reuse != fresh_reuse && write_file(SYSCTL_REUSE, c->reuse ? "1\n" : "0\n")) {
+		if (!(c->reuse_try && errno == ENOENT))
+			FAIL("error", "writing %d to %s failed: %s", c->reuse, SYSCTL_REUSE, errname(errno));
+		enoent_reuse = 1; // try-N on a kernel without the sysctl: recorded, and the cell goes on
+	}
+	snprintf(reason, sizeof reason, "%d\n", c->tw);
+	if (c->tw >= 0 && write_file(SYSCTL_TW_REUSE, reason))
+		FAIL("error", "writing %d to %s failed: %s", c->tw, SYSCTL_TW_REUSE, errname(errno));
+	if (c->resv == 2)
+		snprintf(reason, sizeof reason, "%d-%d\n", c->resv_lo, c->resv_hi);
+	else
+		snprintf(reason, sizeof reason, "\n");
+	if (c->resv && write_file(SYSCTL_RESERVED, reason))
+		FAIL("error", "writing '%s' to %s failed: %s", c->resv == 2 ? "range" : "", SYSCTL_RESERVED, errname(errno));
 	lap(PH_SYSCTL_WRITE, &t);
 
 	for (int j = 0; j < c->ndst; j++) {
-		len = make_addr(c, 0, DST_PORT_BASE + j, 1, &ss);
+		len = make_addr(c->dsts[j].inet6 ? FAM_INET6 : FAM_INET, 0, c->dsts[j].port, &ss);
 		dsts[j] = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (dsts[j] < 0 && errno == EAFNOSUPPORT)
 			FAIL("unsupported", "this kernel has no IPv6 (socket(AF_INET6): EAFNOSUPPORT)");
 		if (dsts[j] < 0)
 			FAIL("error", "destination %d: socket failed: %s", j, errname(errno));
+		if (c->dsts[j].reuseaddr && set_int_opt(dsts[j], SOL_SOCKET, SO_REUSEADDR, 1))
+			FAIL("error", "destination %d: SO_REUSEADDR failed: %s", j, errname(errno));
 		if (bind(dsts[j], (struct sockaddr *)&ss, len))
-			FAIL("error", "destination %d: bind to port %d failed: %s", j, DST_PORT_BASE + j, errname(errno));
+			FAIL("error", "destination %d: bind to port %d failed: %s", j, c->dsts[j].port, errname(errno));
 		if (listen(dsts[j], BACKLOG))
 			FAIL("error", "destination %d: listen failed: %s", j, errname(errno));
 	}
@@ -535,7 +666,7 @@ static void run_cell(const struct cell *c, struct buf *out)
 		int e;
 		if (s->euid != 0 && setresuid((uid_t)-1, s->euid, (uid_t)-1))
 			FAIL("error", "socket %d: setresuid(-1, %u, -1) failed: %s", i, (unsigned)s->euid, errname(errno));
-		fds[i] = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fds[i] = socket(s->fam == FAM_INET ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		e = errno;
 		if (s->euid != 0 && setresuid((uid_t)-1, 0, (uid_t)-1))
 			FAIL("error", "socket %d: restoring euid 0 failed: %s", i, errname(errno));
@@ -543,8 +674,9 @@ static void run_cell(const struct cell *c, struct buf *out)
 			FAIL("unsupported", "this kernel has no IPv6 (socket(AF_INET6): EAFNOSUPPORT)");
 		if (fds[i] < 0)
 			FAIL("error", "socket %d: socket failed: %s", i, errname(e));
-		if (c->fam == FAM_MAPPED && set_int_opt(fds[i], IPPROTO_IPV6, IPV6_V6ONLY, 0))
-			FAIL("error", "socket %d: IPV6_V6ONLY=0 failed: %s", i, errname(errno));
+		int v6only = s->v6only >= 0 ? s->v6only : s->fam == FAM_MAPPED ? 0 : -1;
+		if (v6only >= 0 && set_int_opt(fds[i], IPPROTO_IPV6, IPV6_V6ONLY, v6only))
+			FAIL("error", "socket %d: IPV6_V6ONLY=%d failed: %s", i, v6only, errname(errno));
 		if (set_int_opt(fds[i], SOL_SOCKET, SO_REUSEADDR, s->reuseaddr))
 			FAIL("error", "socket %d: SO_REUSEADDR=%d failed: %s", i, s->reuseaddr, errname(errno));
 		if (set_int_opt(fds[i], SOL_SOCKET, SO_REUSEPORT, s->reuseport))
@@ -558,18 +690,22 @@ static void run_cell(const struct cell *c, struct buf *out)
 	out->len = 0;
 	buf_add(out, "{\"id\":", 6);
 	buf_json_str(out, c->id);
-	buf_printf(out, ",\"status\":\"done\",\"results\":[");
+	buf_printf(out, ",\"status\":\"done\",%s\"results\":[", enoent_reuse ? "\"enoent\":[\"net.ipv4.ip_autobind_reuse\"]," : "");
 	for (int k = 0; k < c->nops; k++) {
 		const struct op *op = &c->ops[k];
 		int fd = fds[op->sock], rc = -1;
 		lap(PH_JSON, &t);
 		switch (op->kind) {
-		case OP_BIND:
-			len = make_addr(c, c->addr_any, 0, 0, &ss);
+		case OP_BIND: {
+			// The port socket port_of holds now (what getsockname() shows; 0 once it is closed).
+			int port = op->port_of >= 0 ? (fds[op->port_of] < 0 ? 0 : local_port(fds[op->port_of])) : op->port;
+			const struct sock_spec *s = &c->socks[op->sock];
+			len = make_addr(s->fam, s->any, port < 0 ? 0 : port, &ss);
 			rc = bind(fd, (struct sockaddr *)&ss, len);
 			break;
+		}
 		case OP_CONNECT:
-			len = make_addr(c, 0, DST_PORT_BASE + op->dst, 0, &ss);
+			len = dst_addr(c->socks[op->sock].fam, &c->dsts[op->dst], &ss);
 			do
 				rc = connect(fd, (struct sockaddr *)&ss, len);
 			while (rc && errno == EINTR);
@@ -587,9 +723,15 @@ static void run_cell(const struct cell *c, struct buf *out)
 		errno = e;
 		if (k)
 			buf_add(out, ",", 1);
-		if (rc)
-			buf_printf(out, "{\"ok\":false,\"errno\":\"%s\"}", errname(errno));
-		else if (op->kind == OP_CLOSE)
+		if (rc) {
+			// Also after a failure: the port getsockname() still shows (a released port stays).
+			const char *name = errname(errno);
+			int port = fds[op->sock] < 0 ? -1 : local_port(fds[op->sock]);
+			if (port < 0)
+				buf_printf(out, "{\"ok\":false,\"errno\":\"%s\",\"port\":null}", name);
+			else
+				buf_printf(out, "{\"ok\":false,\"errno\":\"%s\",\"port\":%d}", name, port);
+		} else if (op->kind == OP_CLOSE)
 			buf_printf(out, "{\"ok\":true,\"port\":null}");
 		else {
 			int port = local_port(fd);

@@ -57,6 +57,8 @@ interface WireCell {
   /** The s= values as written, e.g. "100:0". */
   sockets: string[];
   ops: Op[];
+  /** Tokens of the wider case language this guest cannot run (the cell is answered unsupported). */
+  wider?: string[];
 }
 
 /** One Node call: a bind+connect / bind+listen pair, a lone connect, or a close. */
@@ -95,11 +97,19 @@ function parseCell(line: string): WireCell {
   const single = new Map<string, string>();
   const sockets: string[] = [];
   const ops: Array<{ op: Op; token: string }> = [];
+  /** Tokens of the wider case language that Node's net API cannot express (answered unsupported). */
+  const wider: string[] = [];
   for (const t of tokens.slice(1)) {
     const eq = t.indexOf('=');
     if (eq < 0) throw new LineError(`bad token '${t}': expected key=value`);
     const key = t.slice(0, eq);
     const v = t.slice(eq + 1);
+    if (key === 'tw' || key === 'resv' || key === 'd' || (key === 'reuse' && ['keep', 'try-0', 'try-1'].includes(v))
+      || (key === 's' && /^[01]{3}:[0-9]{1,10}:[46m-][la-][01-]$/.test(v)) || (key === 'op' && /^b[0-9]{1,4}[ps][0-9]{1,5}$/.test(v))) {
+      wider.push(t);
+      if (key !== 'reuse' && key !== 's') continue;
+      if (key === 's') { sockets.push(v.slice(0, v.lastIndexOf(':'))); continue; }
+    }
     if (key === 's') {
       if (sockets.length === MAX_SOCKS) throw new LineError(`bad token '${t}': at most ${MAX_SOCKS} sockets are supported`);
       if (!/^[01]{3}:[0-9]{1,10}$/.test(v) || num(v.slice(4), 0, 4294967294) === undefined) {
@@ -135,7 +145,7 @@ function parseCell(line: string): WireCell {
   const hi = rm ? num(rm[2], 1, 65535) : undefined;
   if (lo === undefined || hi === undefined || lo > hi) bad('range', 'range must be <lo>-<hi> with 1 <= lo <= hi <= 65535');
   const reuseText = get('reuse');
-  if (reuseText !== 'absent' && reuseText !== '0' && reuseText !== '1') bad('reuse', 'reuse must be absent, 0 or 1');
+  if (!['absent', '0', '1', 'keep', 'try-0', 'try-1'].includes(reuseText)) bad('reuse', 'reuse must be absent, 0, 1, keep, try-0 or try-1');
   const dst = num(get('dst'), 0, 1_000_000);
   if (dst === undefined) bad('dst', 'dst must be a number');
   if ((dst as number) > MAX_DSTS) bad('dst', `at most ${MAX_DSTS} destinations are supported`);
@@ -154,6 +164,7 @@ function parseCell(line: string): WireCell {
     dst: dst as number,
     sockets,
     ops: ops.map((o) => o.op),
+    ...(wider.length ? { wider } : {}),
   };
 }
 
@@ -164,6 +175,7 @@ const opText = (op: Op): string =>
 
 /** Maps the cell to Node calls, or returns why Node's net API cannot express it. */
 function planSteps(cell: WireCell): { steps: Step[] } | { unsupported: string } {
+  if (cell.wider) return { unsupported: `${cell.wider.join(' ')}: Node's net API cannot express this part of the case language (sysctl modes, explicit ports, per-socket family/address/IPV6_V6ONLY, destination options)` };
   const cannot = (i: number, what: string): { unsupported: string } =>
     ({ unsupported: `socket ${i} is s=${cell.sockets[i]}: Node's net API cannot ${what}` });
   for (const [i, s] of cell.sockets.entries()) {

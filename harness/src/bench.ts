@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { measureFloor, type FloorFigures } from './bench-floor.js';
 import { authorizedKeyCmdline, buildGuestImage } from './image/build.js';
-import { buildKernels } from './kernel/build.js';
-import { defaultPair } from './kernel/defaults.js';
+import { kernelSelection } from './kernel/select.js';
 import { newClientKey } from './ssh/keys.js';
 import { projectRoot } from './util/paths.js';
 import { timeOutputs } from './results/run-files.js';
@@ -124,7 +123,7 @@ async function main(): Promise<void> {
     printMain(`cold run (empty cache ${cache})`, await mainJob({ ...process.env, KPH_CACHE_DIR: cache }));
     fs.rmSync(cache, { recursive: true, force: true });
   }
-  const [kernels, image] = await Promise.all([buildKernels({ variants: defaultPair(), logDir }), buildGuestImage({ logDir })]);
+  const [kernels, image] = await Promise.all([kernelSelection().build({ logDir }), buildGuestImage({ logDir })]);
   const accel = chooseAccel();
   const key = newClientKey();
   const cmdline = authorizedKeyCmdline(key.publicKey);

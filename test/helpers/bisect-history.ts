@@ -16,7 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
 import { resolveInputs } from '../../harness/src/kernel/build.js';
-import { defaultPair } from '../../harness/src/kernel/defaults.js';
+import { loadKernelSpecs } from '../../harness/src/kernel/spec.js';
 import { DEFAULT_TARBALL } from '../../harness/src/kernel/keys.js';
 import { cacheEntry, contentKey } from '../../harness/src/util/cache.js';
 import { cacheRoot } from '../../harness/src/util/paths.js';
@@ -81,7 +81,7 @@ async function makeHistory(repo: string, revert: string): Promise<void> {
  * with no bisect in progress (a killed earlier run may have left one).
  */
 export async function bisectHistory(): Promise<BisectHistory> {
-  const revert = defaultPair()[1].patches[0];
+  const revert = loadKernelSpecs(['debian-6.1-before'])[0].patches[0];
   const inputs = await resolveInputs({});
   const key = contentKey([HISTORY_RECIPE, inputs.sourceId, fs.readFileSync(revert), inputs.fragmentText, inputs.compiler]);
   const t0 = Date.now();

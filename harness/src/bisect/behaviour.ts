@@ -40,7 +40,7 @@ export function observationsOf(job: KernelJobResult, cells: readonly PlannedCell
 function expectation(ref: GuestCellReport | undefined, good: GoodObservations): OracleAnswer {
   const tag = `good ${good.commit.slice(0, 12)}`;
   if (!ref) return { kind: 'oracle-error', message: `no observation of this cell on ${tag}` };
-  if (ref.status === 'done') return { kind: 'predicted', profile: tag, ops: ref.results.map((result) => ({ result, rule: `observed on ${tag}`, models: '' })) };
+  if (ref.status === 'done') return { kind: 'predicted', profile: tag, ops: ref.results.map((result) => ({ result, rule: `observed on ${tag}`, models: '' })), ...(ref.enoent ? { enoent: ref.enoent } : {}) };
   if (ref.status === 'unsupported') return { kind: 'not-applicable', reason: `unsupported on ${tag} too: ${ref.reason}` };
   return { kind: 'oracle-error', message: `the ${tag} observation is an error: ${ref.reason}` };
 }

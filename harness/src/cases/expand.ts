@@ -2,7 +2,7 @@
 // exclusions, each cell with a stable id derived from its parameters. The plan's size is
 // counted (product of the dimension sizes) before anything is allocated, and refused beyond
 // a limit (--max-cells).
-import { EXHAUSTED_RANGE, ROOMY_RANGE, type AutobindReuse, type BindAddr, type Family, type Op, type SocketSpec } from '../model/cell.js';
+import { destSpecs, DST_PORT_BASE, EXHAUSTED_RANGE, ROOMY_RANGE, socketFamily, type AutobindReuse, type BindAddr, type Cell, type DestSpec, type Family, type Op, type ReservedPorts, type SocketSpec, type TwReuse } from '../model/cell.js';
 import type { GuestKind, PlannedCell } from '../plan/default.js';
 import { CaseFileError, CaseFileErrors } from './errors.js';
 import type { CaseSocket, LoadedCase } from './load.js';
@@ -17,15 +17,72 @@ const DEFAULTS: Record<(typeof BASE_DIMENSIONS)[number], Value[]> = {
   family: ['inet'],
   addr: ['loopback'],
 };
-const SHORT: Record<string, string> = { autobind_reuse: 'reuse', port_range: 'range', family: 'fam', addr: 'addr' };
-const SOCKET_KEY: Record<string, keyof SocketSpec> = { reuseaddr: 'reuseaddr', reuseport: 'reuseport', bind_address_no_port: 'bindAddressNoPort', euid: 'euid' };
+const SHORT: Record<string, string> = { autobind_reuse: 'reuse', port_range: 'range', family: 'fam', addr: 'addr', tcp_tw_reuse: 'tw', reserved_ports: 'resv' };
+const SOCKET_KEY: Record<string, keyof SocketSpec> = {
+  reuseaddr: 'reuseaddr', reuseport: 'reuseport', bind_address_no_port: 'bindAddressNoPort', euid: 'euid', family: 'family', addr: 'addr', v6only: 'v6only',
+};
 
-/** Parses "bind s0" / "connect s1 d0" (already schema-checked). */
-function parseOp(text: string): Op {
-  const [verb, s, d] = text.split(' ');
+/** Parses "bind s0" / "bind s1 port 40000" / "bind s1 port s0" / "connect s1 d0" (already schema-checked). */
+export function parseOp(text: string): Op {
+  const [verb, s, d, p] = text.split(' ');
   const sock = Number(s.slice(1));
   if (verb === 'connect') return { op: 'connect', sock, dst: Number(d.slice(1)) };
+  if (verb === 'bind' && d === 'port') return p.startsWith('s') ? { op: 'bind', sock, portOf: Number(p.slice(1)) } : { op: 'bind', sock, port: Number(p) };
   return { op: verb as 'bind' | 'listen' | 'close', sock };
+}
+
+/** reserved_ports as a cell value: keep, none, or [lo, hi]. */
+function reservedPorts(v: Value): ReservedPorts {
+  if (v === 'keep' || v === 'none') return v;
+  const [lo, hi] = String(v).split('-').map(Number);
+  return [lo, hi ?? lo];
+}
+
+/** The cell's destination listeners from the case's `destinations` (undefined: the defaults). */
+function caseDests(c: LoadedCase, family: Family): DestSpec[] | undefined {
+  const list = c.data.destinations;
+  if (!list) return undefined;
+  return list.map((d, j) => ({ family: d.family ?? (family === 'inet6' ? 'inet6' : 'inet'), reuseaddr: d.reuseaddr ?? false, port: d.port ?? DST_PORT_BASE + j }));
+}
+
+/** The keys of the wider case language a cell uses (only the C guest runs them). */
+export function widerKeys(cell: Cell): string[] {
+  const keys: string[] = [];
+  for (const k of ['family', 'addr', 'v6only'] as const) if (cell.sockets.some((s) => s[k] !== undefined)) keys.push(`sockets[i].${k}`);
+  if (cell.ops.some((o) => o.op === 'bind' && (o.port !== undefined || o.portOf !== undefined))) keys.push('bind sI port …');
+  if (cell.dests) keys.push('destinations');
+  if (cell.autobindReuse === 'keep' || cell.autobindReuse === 'try-0' || cell.autobindReuse === 'try-1') keys.push(`autobind_reuse ${cell.autobindReuse}`);
+  if (cell.twReuse !== undefined) keys.push('tcp_tw_reuse');
+  if (cell.reservedPorts !== undefined) keys.push('reserved_ports');
+  return keys;
+}
+
+/** Checks one cell for what depends on its matrix values: IPV6_V6ONLY only on AF_INET6, connect families that can reach their destination. */
+function checkCell(c: LoadedCase, cell: Cell, dests: DestSpec[]): CaseFileError[] {
+  const errs: CaseFileError[] = [];
+  const err = (p: Array<string | number>, key: string, problem: string): void => {
+    const { line, col } = c.at(p);
+    errs.push(new CaseFileError(c.file, line, col, key, `${problem} (in cell ${cell.id})`));
+  };
+  cell.sockets.forEach((s, i) => {
+    if (s.v6only !== undefined && socketFamily(cell, i) === 'inet') {
+      const where = c.data.sockets[i]?.v6only !== undefined ? ['sockets', i, 'v6only'] : ['matrix'];
+      err(where, `sockets[${i}].v6only`, 'expected IPV6_V6ONLY only on an inet6 or v4mapped socket, found it on an inet socket');
+    }
+  });
+  const wider = widerKeys(cell);
+  if (wider.length && (c.data.guests ?? []).includes('ts')) {
+    err(['guests'], 'guests', `expected guests [c] for a case using ${wider.join(', ')} (the TS guest's Node net API cannot express them), found ${JSON.stringify(c.data.guests)}`);
+  }
+  cell.ops.forEach((op, i) => {
+    if (op.op !== 'connect') return;
+    const fam = socketFamily(cell, op.sock);
+    const want = fam === 'inet6' ? 'inet6' : 'inet';
+    if (dests[op.dst] && dests[op.dst].family !== want) {
+      err(['ops', i], `ops[${i}]`, `expected d${op.dst} of family ${want} for s${op.sock} (${fam}: ${fam === 'inet6' ? 'connects to ::1' : fam === 'v4mapped' ? 'connects to ::ffff:127.0.0.1' : 'connects to 127.0.0.1'}), found ${dests[op.dst].family}`);
+    }
+  });
+  return errs;
 }
 
 function portRange(v: string): readonly [number, number] {
@@ -36,7 +93,10 @@ function portRange(v: string): readonly [number, number] {
 }
 
 function baseSocket(s: CaseSocket): SocketSpec {
-  return { reuseaddr: s.reuseaddr ?? false, reuseport: s.reuseport ?? false, bindAddressNoPort: s.bind_address_no_port ?? false, euid: s.euid ?? 0 };
+  return {
+    reuseaddr: s.reuseaddr ?? false, reuseport: s.reuseport ?? false, bindAddressNoPort: s.bind_address_no_port ?? false, euid: s.euid ?? 0,
+    ...(s.family !== undefined ? { family: s.family } : {}), ...(s.addr !== undefined ? { addr: s.addr } : {}), ...(s.v6only !== undefined ? { v6only: s.v6only } : {}),
+  };
 }
 
 /** Every assignment of one value per dimension, in dimension order (last dimension fastest). */
@@ -59,9 +119,19 @@ function check(c: LoadedCase, dims: Array<[string, Value[]]>): CaseFileError[] {
     const { line, col } = c.at(p);
     errs.push(new CaseFileError(c.file, line, col, key, problem));
   };
+  const nd = c.data.destinations?.length;
   c.data.ops.forEach((o, i) => {
     const op = parseOp(o);
     if (op.sock >= n) err(['ops', i], `ops[${i}]`, `expected a socket index below ${n} (the case has ${n} sockets), found s${op.sock}`);
+    if (op.op === 'bind' && op.portOf !== undefined && op.portOf >= n) err(['ops', i], `ops[${i}]`, `expected a socket index below ${n} after "port", found s${op.portOf}`);
+    if (op.op === 'bind' && op.port !== undefined && (op.port < 1 || op.port > 65535)) err(['ops', i], `ops[${i}]`, `expected a port 1-65535 after "port", found ${op.port}`);
+    if (op.op === 'connect' && nd !== undefined && op.dst >= nd) err(['ops', i], `ops[${i}]`, `expected a destination index below ${nd} (the case lists ${nd} destinations), found d${op.dst}`);
+  });
+  const dstPorts = new Map<string, number>();
+  (c.data.destinations ?? []).forEach((d, j) => {
+    const key = `${d.family ?? 'default'}:${d.port ?? DST_PORT_BASE + j}`;
+    if (dstPorts.has(key)) err(['destinations', j], `destinations[${j}]`, `expected each destination on its own port, found port ${d.port ?? DST_PORT_BASE + j} again (first at destinations[${dstPorts.get(key)}])`);
+    else dstPorts.set(key, j);
   });
   for (const [name, values] of dims) {
     if (c.data.matrix?.[name]) {
@@ -74,6 +144,12 @@ function check(c: LoadedCase, dims: Array<[string, Value[]]>): CaseFileError[] {
     }
     const m = /^s(\d)\./.exec(name);
     if (m && Number(m[1]) >= n) err(['matrix', name], `matrix.${name}`, `expected a socket index below ${n}, found s${m[1]}`);
+    if (name === 'reserved_ports') {
+      values.forEach((v, i) => {
+        const r = reservedPorts(v);
+        if (typeof r !== 'string' && !(r[0] >= 1 && r[1] <= 65535 && r[0] <= r[1])) err(['matrix', name, i], `matrix.reserved_ports[${i}]`, `expected keep, none, PORT or LO-HI with 1 <= LO <= HI <= 65535, found ${JSON.stringify(v)}`);
+      });
+    }
     if (name === 'port_range') {
       values.forEach((v, i) => {
         const [lo, hi] = portRange(String(v));
@@ -127,7 +203,7 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
     }
     planned += size;
     const ops = d.ops.map(parseOp);
-    const destinations = Math.max(0, ...ops.map((o) => (o.op === 'connect' ? o.dst + 1 : 0)));
+    const destinations = d.destinations?.length ?? Math.max(0, ...ops.map((o) => (o.op === 'connect' ? o.dst + 1 : 0)));
     const excluded = (a: Map<string, Value>): boolean => (d.exclude ?? []).some((ex) => Object.entries(ex).every(([k, v]) => a.get(k) === v));
     const assignments = [...product(dims)].filter((a) => !excluded(a));
     const namePos = c.at(['name']);
@@ -151,19 +227,29 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
         continue;
       }
       idPlace.set(id, here);
-      cells.push({
+      const family = a.get('family') as Family;
+      const dests = caseDests(c, family);
+      const tw = a.get('tcp_tw_reuse');
+      const resv = a.get('reserved_ports');
+      const cell: PlannedCell = {
         id,
         case: d.name,
         title: d.title,
         autobindReuse: a.get('autobind_reuse') as AutobindReuse,
         portRange: portRange(String(a.get('port_range'))),
-        family: a.get('family') as Family,
+        family,
         addr: a.get('addr') as BindAddr,
         sockets,
         ops,
         destinations,
+        ...(dests ? { dests } : {}),
+        ...(tw !== undefined ? { twReuse: tw as TwReuse } : {}),
+        ...(resv !== undefined ? { reservedPorts: reservedPorts(resv) } : {}),
         guests: (d.guests ?? ['c']) as GuestKind[],
-      });
+      };
+      const cellErrs = checkCell(c, cell, destSpecs(cell));
+      if (cellErrs.length) { errors.push(...cellErrs); break; }
+      cells.push(cell);
     }
   }
   if (errors.length) throw new CaseFileErrors(errors);

@@ -10,13 +10,18 @@ import { InputError } from '../model/errors.js';
 import { CaseFileError, CaseFileErrors } from './errors.js';
 import { caseSchema } from './schema.js';
 
-export interface CaseSocket { reuseaddr?: boolean; reuseport?: boolean; bind_address_no_port?: boolean; euid?: number }
+export interface CaseSocket {
+  reuseaddr?: boolean; reuseport?: boolean; bind_address_no_port?: boolean; euid?: number;
+  family?: 'inet' | 'inet6' | 'v4mapped'; addr?: 'loopback' | 'any'; v6only?: boolean;
+}
+export interface CaseDestination { family?: 'inet' | 'inet6'; reuseaddr?: boolean; port?: number }
 export interface CaseFile {
   name: string;
   title: string;
   guests?: Array<'c' | 'ts'>;
   sockets: CaseSocket[];
   ops: string[];
+  destinations?: CaseDestination[];
   matrix?: Record<string, Array<string | number | boolean>>;
   exclude?: Array<Record<string, string | number | boolean>>;
   /** Kernel selftests (tools/testing/selftests DIR/NAME) to build from the kernel under test and run beside the case. */
@@ -34,6 +39,8 @@ function expected(e: ErrorObject): string {
     case 'enum': return `expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'pattern': return `expected a string matching ${(e.params as { pattern: string }).pattern}`;
     case 'type': return `expected ${(e.params as { type: string | string[] }).type}`;
+    case 'maximum': return `expected a number <= ${(e.params as { limit: number }).limit}`;
+    case 'minimum': return `expected a number >= ${(e.params as { limit: number }).limit}`;
     case 'required': return `missing required key ${JSON.stringify((e.params as { missingProperty: string }).missingProperty)}`;
     case 'additionalProperties': return `unknown key ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)} (see cases/README.md for the keys)`;
     default: return e.message ?? e.keyword;

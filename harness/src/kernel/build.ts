@@ -8,9 +8,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cacheEntry } from '../util/cache.js';
 import { assertConfig, kconfigString, parseFragment, renderFragment, type KconfigEntry } from './config.js';
-import { defaultFragment } from './defaults.js';
 import {
   commonInputs,
+  DEFAULT_FRAGMENT,
   DEFAULT_SOURCE_PACKAGE,
   DEFAULT_TARBALL,
   kernelKey,
@@ -134,7 +134,7 @@ async function readPatches(v: KernelVariant): Promise<Buffer[]> {
 }
 
 export function resolveInputs(opts: Pick<BuildOptions, 'fragment' | 'tarball' | 'sourcePackage'>): Promise<CommonInputs> {
-  return commonInputs(opts.fragment ?? defaultFragment(), {
+  return commonInputs(opts.fragment ?? DEFAULT_FRAGMENT, {
     tarball: opts.tarball ?? DEFAULT_TARBALL,
     sourcePackage: opts.sourcePackage ?? DEFAULT_SOURCE_PACKAGE,
   });

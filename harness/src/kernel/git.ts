@@ -17,8 +17,7 @@ import { cacheEntry, contentKey } from '../util/cache.js';
 import { cacheRoot } from '../util/paths.js';
 import { compileCounter, KernelBuildError, logTail, makeEnv, validateVariant, variantEntries, type BuiltKernel } from './build.js';
 import { assertConfig, parseFragment, renderFragment } from './config.js';
-import { defaultFragment } from './defaults.js';
-import { compilerIdentity, KERNEL_RECIPE_VERSION, sha256 } from './keys.js';
+import { compilerIdentity, DEFAULT_FRAGMENT, KERNEL_RECIPE_VERSION, sha256 } from './keys.js';
 import { capture, CaptureError, dieWithParent } from './proc.js';
 import { runLogged } from '../util/exec.js';
 import { deleteFilesNewer, PATCH_ARGS, withExclusive, type TreeContext } from './tree.js';
@@ -267,7 +266,7 @@ export async function buildGitKernel(o: GitKernelOptions): Promise<GitBuiltKerne
   const log = path.resolve(o.logDir, `kernel-${o.name}.log`);
   const progress = (m: string): void => o.onProgress?.(m);
   const t0 = performance.now();
-  const fragmentPath = o.fragment ?? defaultFragment();
+  const fragmentPath = o.fragment ?? DEFAULT_FRAGMENT;
   const [fragmentText, compiler, patchContents] = await Promise.all([
     fs.readFile(fragmentPath, 'utf8'),
     compilerIdentity(),

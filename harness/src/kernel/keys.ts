@@ -7,12 +7,16 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { contentKey } from '../util/cache.js';
+import { projectRoot } from '../util/paths.js';
 import { capture } from './proc.js';
 
 /** Bump when the recipe (commands, environment, layout of the entries) changes. */
 export const KERNEL_RECIPE_VERSION = 'kph-kernel-recipe-1';
+/** buildKernels' source when it is given none (the kernel descriptions always give theirs). */
 export const DEFAULT_TARBALL = '/usr/src/linux-source-6.1.tar.xz';
 export const DEFAULT_SOURCE_PACKAGE = 'linux-source-6.1';
+/** The Kconfig fragment merged on top of tinyconfig when a description or a build names none. */
+export const DEFAULT_FRAGMENT = path.join(projectRoot, 'kernels', 'config', 'kph.config');
 
 export interface SourceSpec {
   /** Kernel source tarball (one top-level directory). */

@@ -1,5 +1,5 @@
 // Host commands for the kernel builder: short ones whose output it reads (dpkg-query,
-// gcc --version, patch --dry-run, make -s kernelrelease), and the setpriv wrapper that makes
+// gcc --version, git rev-parse, patch --dry-run, make -s kernelrelease), and the setpriv wrapper that makes
 // long ones (run with util/exec.ts runLogged) die with the harness.
 import { execFile } from 'node:child_process';
 
@@ -48,4 +48,13 @@ export async function dieWithParent(cmd: string, args: readonly string[]): Promi
     () => false,
   );
   return (await pdeathsig) ? ['setpriv', ['--pdeathsig', 'KILL', cmd, ...args]] : [cmd, [...args]];
+}
+
+/** A short command's trimmed stdout, or undefined when it fails or says nothing (never throws; for facts). */
+export async function answer(cmd: string, args: readonly string[]): Promise<string | undefined> {
+  try {
+    return (await capture(cmd, args)).stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

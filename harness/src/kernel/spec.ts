@@ -1,10 +1,8 @@
 // Kernel descriptions (kernels/<name>.yaml): which source, patches, fragment, localversion and
 // oracle profile make a kernel. YAML with positions (duplicate keys are errors), validated with
-// ajv, then checked for meaning; every error names file:line:col and the key.
-// kernels/README.md documents each key.
-import { execFileSync } from 'node:child_process';
+// ajv, then checked for meaning; every error names file:line:col and the key. The keys under
+// `source:` belong to the source kinds (kinds.ts). kernels/README.md documents each key.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
@@ -13,21 +11,16 @@ import { readCaseText, toData } from '../cases/load.js';
 import { InputError } from '../model/errors.js';
 import { PROFILES } from '../oracle/index.js';
 import { projectRoot } from '../util/paths.js';
-import { defaultFragment } from './defaults.js';
-import { bzImageProblem, imageHead } from './prebuilt.js';
-
-/** Where a kernel comes from. */
-export type KernelSource =
-  | { kind: 'debian'; package: string; tarball: string }
-  | { kind: 'git'; repo: string; ref: string }
-  | { kind: 'bzImage'; path: string; release?: string };
+import { DEFAULT_FRAGMENT } from './keys.js';
+import { SOURCE_KINDS, type SourceDescription } from './kinds.js';
+import { expandPath, type RawSource } from './source.js';
 
 export interface KernelSpec {
   /** The description file (as given, for messages). */
   file: string;
   name: string;
   profile: string;
-  source: KernelSource;
+  source: SourceDescription;
   /** Built kernels only. */
   localversion?: string;
   /** Absolute paths, in order (built kernels only). */
@@ -41,6 +34,7 @@ export const KERNELS_DIR = path.join(projectRoot, 'kernels');
 
 const pathString = { type: 'string', minLength: 1 };
 const patchList = { type: 'array', items: pathString };
+const kindNames = (): string => SOURCE_KINDS.map((k) => k.kind).join(', ').replace(/, ([^,]*)$/, ' or $1');
 
 export const kernelSpecSchema = {
   type: 'object',
@@ -53,16 +47,10 @@ export const kernelSpecSchema = {
       type: 'object',
       additionalProperties: false,
       minProperties: 1,
-      properties: {
-        debian: { type: 'string', pattern: '^linux-source-[0-9]+\\.[0-9]+$' },
-        git: pathString,
-        ref: { type: 'string', minLength: 1 },
-        bzImage: pathString,
-        patches: patchList,
-      },
+      properties: { ...Object.assign({}, ...SOURCE_KINDS.map((k) => k.keys)), patches: patchList },
     },
     localversion: { type: 'string', pattern: '^[A-Za-z0-9._+-]*$' },
-    release: { type: 'string', pattern: '^\\S+$' },
+    ...Object.assign({}, ...SOURCE_KINDS.map((k) => k.topKeys ?? {})),
     profile: { enum: Object.keys(PROFILES) },
     patches: patchList,
     fragment: pathString,
@@ -72,7 +60,7 @@ export const kernelSpecSchema = {
 interface RawSpec {
   name: string;
   description?: string;
-  source: { debian?: string; git?: string; ref?: string; bzImage?: string; patches?: string[] };
+  source: RawSource;
   localversion?: string;
   release?: string;
   profile: string;
@@ -92,7 +80,7 @@ function describeExpected(e: ErrorObject): string {
     case 'pattern': return `expected a string matching ${String(p.pattern)}`;
     case 'type': return `expected ${String(p.type)}`;
     case 'minLength': return 'expected a non-empty string';
-    case 'minProperties': return 'expected one of debian, git or bzImage';
+    case 'minProperties': return `expected one of ${kindNames()}`;
     case 'required': return `expected the key ${JSON.stringify(p.missingProperty)}`;
     case 'additionalProperties': return 'expected no such key (kernels/README.md lists the keys)';
     default: return `expected ${e.message ?? e.keyword}`;
@@ -114,20 +102,6 @@ function position(doc: Document, lc: LineCounter, keyPath: KeyPath, key?: string
 
 const keyText = (p: KeyPath): string => p.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
 const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v));
-
-function expandPath(p: string, base: string): string {
-  if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
-  return path.resolve(base, p);
-}
-
-/** git rev-parse's answer in `repo`, or undefined when it fails. */
-function gitRevParse(repo: string, args: string[]): string | undefined {
-  try {
-    return execFileSync('git', ['-C', repo, 'rev-parse', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Every key that repeats one earlier in the same map (its second and later occurrences), in document order. */
 function repeatedKeys(doc: Document): Array<{ key: string; offset: number }> {
@@ -184,24 +158,26 @@ export function loadKernelSpec(file: string, text?: string): KernelSpec {
     }
     throw new CaseFileErrors(errors);
   }
-  const raw = data as RawSpec;
+  const raw = data as unknown as RawSpec;
   const base = path.dirname(path.resolve(file));
   const expected = path.basename(file).replace(/\.ya?ml$/, '');
   if (raw.name !== expected) fail(['name'], `expected the file's own name ${JSON.stringify(expected)} (kernels are selected by file name), found ${show(raw.name)}`);
 
-  const kinds = (['debian', 'git', 'bzImage'] as const).filter((k) => raw.source[k] !== undefined);
-  if (kinds.length !== 1) fail(['source'], `expected exactly one of debian, git or bzImage, found ${kinds.length ? kinds.join(' and ') : 'none'}`);
+  const kinds = SOURCE_KINDS.filter((k) => raw.source[k.kind] !== undefined);
+  if (kinds.length !== 1) fail(['source'], `expected exactly one of ${kindNames()}, found ${kinds.length ? kinds.map((k) => k.kind).join(' and ') : 'none'}`);
   const kind = kinds[0];
-  if (raw.source.ref !== undefined && kind !== 'git') fail(['source'], 'expected ref only with git, found it without', 'ref');
-  if (kind === 'git' && raw.source.ref === undefined) fail(['source'], 'expected the key "ref" (the commit-ish to build) with git, found nothing');
+  // Keys another kind owns: under source: (e.g. git's ref) and at the top (e.g. bzImage's release).
+  for (const other of SOURCE_KINDS.filter((k) => k !== kind)) {
+    for (const key of Object.keys(other.keys).slice(1)) if (raw.source[key] !== undefined) fail(['source'], `expected ${key} only with ${other.kind}, found it without`, key);
+    for (const key of Object.keys(other.topKeys ?? {})) if ((raw as unknown as Record<string, unknown>)[key] !== undefined) fail([], `expected ${key} only with ${other.kind}`, key);
+  }
   if (raw.source.patches && raw.patches) fail(['source'], 'expected patches in one place (here or at the top level), found both', 'patches');
-  const built = kind !== 'bzImage';
+  const built = kind?.built !== false;
   if (built && raw.localversion === undefined) fail([], 'expected the key "localversion" for a kernel that is built (uname -r ends with it), found nothing');
   if (!built) {
-    for (const k of ['localversion', 'patches', 'fragment'] as const) if (raw[k] !== undefined) fail([], `expected no ${k} for a prebuilt bzImage, found ${show(raw[k])}`, k);
-    if (raw.source.patches) fail(['source'], 'expected no patches for a prebuilt bzImage', 'patches');
+    for (const k of ['localversion', 'patches', 'fragment'] as const) if (raw[k] !== undefined) fail([], `expected no ${k} for a prebuilt ${kind.kind}, found ${show(raw[k])}`, k);
+    if (raw.source.patches) fail(['source'], `expected no patches for a prebuilt ${kind.kind}`, 'patches');
   }
-  if (raw.release !== undefined && kind !== 'bzImage') fail([], 'expected release only with bzImage (built kernels get theirs from make kernelrelease)', 'release');
 
   const patchKey: KeyPath = raw.source.patches ? ['source', 'patches'] : ['patches'];
   const patches = (raw.source.patches ?? raw.patches ?? []).map((p, i) => {
@@ -209,34 +185,10 @@ export function loadKernelSpec(file: string, text?: string): KernelSpec {
     if (!fs.existsSync(abs)) fail([...patchKey, i], `expected an existing patch file, found ${show(p)} (${abs} does not exist)`);
     return abs;
   });
-  const fragment = raw.fragment !== undefined ? expandPath(raw.fragment, base) : defaultFragment();
+  const fragment = raw.fragment !== undefined ? expandPath(raw.fragment, base) : DEFAULT_FRAGMENT;
   if (raw.fragment !== undefined && !fs.existsSync(fragment)) fail(['fragment'], `expected an existing Kconfig fragment, found ${show(raw.fragment)} (${fragment} does not exist)`);
 
-  let source: KernelSource | undefined;
-  if (kind === 'debian') {
-    // Not installed yet is fine: provisioning installs every Debian source a selected kernel names.
-    const pkg = raw.source.debian!;
-    source = { kind, package: pkg, tarball: `/usr/src/${pkg}.tar.xz` };
-  } else if (kind === 'git') {
-    const repo = expandPath(raw.source.git!, base);
-    if (!fs.existsSync(repo)) fail(['source', 'git'], `expected a git working tree, found ${show(raw.source.git)} (${repo} does not exist)`);
-    else if (!gitRevParse(repo, ['--show-toplevel'])) fail(['source', 'git'], `expected a git working tree, found ${show(raw.source.git)} (${repo} is not inside one)`);
-    else if (raw.source.ref !== undefined && !gitRevParse(repo, ['--verify', '--quiet', '--end-of-options', `${raw.source.ref}^{commit}`])) fail(['source', 'ref'], `expected a commit-ish of ${repo}, found ${show(raw.source.ref)} (git rev-parse does not resolve it)`);
-    source = { kind, repo, ref: raw.source.ref ?? 'HEAD' };
-  } else if (kind === 'bzImage') {
-    const image = expandPath(raw.source.bzImage!, base);
-    if (!fs.existsSync(image)) fail(['source', 'bzImage'], `expected an existing bzImage file, found ${show(raw.source.bzImage)} (${image} does not exist)`);
-    else {
-      let problem: string | undefined;
-      try {
-        problem = fs.statSync(image).isFile() ? bzImageProblem(imageHead(image), raw.release) : 'expected a bzImage file, found a folder';
-      } catch (e) {
-        problem = `expected a readable bzImage file: ${(e as Error).message}`;
-      }
-      if (problem) fail(['source', 'bzImage'], `${problem} (${image})`);
-    }
-    source = { kind, path: image, release: raw.release };
-  }
+  const source = kind?.resolve(raw.source, raw as unknown as Record<string, unknown>, base, fail) as SourceDescription | undefined;
   if (errors.length) throw new CaseFileErrors(errors);
   return { file: shown, name: raw.name, profile: raw.profile, source: source!, localversion: raw.localversion, patches, fragment };
 }

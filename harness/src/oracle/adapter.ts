@@ -31,7 +31,7 @@ export function oracleAnswer(cell: Cell, profile: string, table: ProfileTable): 
     // The fault seam (util/fault.ts): KPH_FAULT=oracle@<cell id> makes the oracle throw for that cell.
     if (oracleFault(cell.id)) throw new Error(`KPH_FAULT oracle@: injected oracle failure for ${cell.id}`);
     const v = predict(cell, flags, profile);
-    return v.kind === 'predicted' ? { kind: 'predicted', profile, ops: v.ops } : v;
+    return v.kind === 'predicted' ? { kind: 'predicted', profile, ops: v.ops, ...(v.enoent ? { enoent: v.enoent } : {}) } : v;
   } catch (e) {
     return { kind: 'oracle-error', message: (e as Error).stack ?? String(e) };
   }

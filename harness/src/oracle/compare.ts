@@ -3,9 +3,15 @@
 // and predicted port numbers); port 0 and ports outside the range compare literally; an observed
 // port of null (unknown) matches anything; a predicted port of null (the oracle could not tell
 // which port) matches any in-range port without joining the renaming. Errnos compare exactly.
+// In a range of at most SMALL_RANGE ports the scans are deterministic (both walk one port per
+// parity pass), so there a known port must be the exact number, not only in the same pattern.
+// A failed op's port (what getsockname() still shows) is compared when both sides have one.
 // Used to compare observations with a good kernel's (bisect); the oracle's verdict on a run is
 // possible.ts, which also allows the less likely outcomes of the random port scans.
 import type { OpResult } from '../model/cell.js';
+
+/** Ranges of at most this many ports: the oracle is certain of the exact port. */
+export const SMALL_RANGE = 3;
 
 export interface CompareOutcome {
   match: boolean;
@@ -20,6 +26,9 @@ function show(r: OpResult): string {
 // Compares one pair of port numbers, extending the renaming; returns a reason on mismatch.
 function comparePort(o: number, p: number, range: readonly [number, number], o2p: Map<number, number>, p2o: Map<number, number>): string | null {
   const inRange = (x: number): boolean => x >= range[0] && x <= range[1];
+  if (range[1] - range[0] + 1 <= SMALL_RANGE) {
+    return o === p ? null : `observed port ${o}, predicted exactly port ${p} (a range of ${range[1] - range[0] + 1} port${range[1] === range[0] ? '' : 's'} leaves the scan no choice)`;
+  }
   if (!inRange(p)) return o === p ? null : `observed port ${o}, predicted the fixed port ${p}`;
   if (!inRange(o)) return `observed port ${o} lies outside the ephemeral range [${range[0]},${range[1]}]`;
   const seenP = o2p.get(o);
@@ -41,7 +50,13 @@ export function compareResults(observed: OpResult[], predicted: OpResult[], rang
     const p = predicted[i];
     let reason: string | null = null;
     if (o.ok !== p.ok) reason = `observed ${show(o)}, predicted ${show(p)}`;
-    else if (!o.ok && !p.ok) reason = o.errno === p.errno ? null : `observed ${o.errno}, predicted ${p.errno}`;
+    else if (!o.ok && !p.ok) {
+      reason = o.errno === p.errno ? null : `observed ${o.errno}, predicted ${p.errno}`;
+      if (!reason && typeof o.port === 'number' && typeof p.port === 'number') {
+        const why = comparePort(o.port, p.port, range, o2p, p2o);
+        if (why) reason = `after ${o.errno}, getsockname(): ${why}`;
+      }
+    }
     else if (o.ok && p.ok && o.port !== null) {
       if (p.port === null) {
         reason = o.port >= range[0] && o.port <= range[1] ? null

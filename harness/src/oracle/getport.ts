@@ -4,7 +4,7 @@
 import { useHash2OnBind } from './addr.js';
 import { certainty } from './choice.js';
 import { addrAnyConflict, cskBindConflict, type ConflictCtx } from './conflict.js';
-import type { Env } from './env.js';
+import { isReserved, reservedIn, type Env } from './env.js';
 import { reuseportMatch, updateFastreuse } from './fastreuse.js';
 import { drawPhases, makePhase, walkFindOpenPort, type Phase } from './scan.js';
 import { bindHash, createTb, createTb2, destroyIfEmpty, findTb2, type Sk } from './state.js';
@@ -31,6 +31,10 @@ function autobindPhases(env: Env, sk: Sk): Phase[] {
 function acceptForAutobind(env: Env, sk: Sk, relax: boolean, refusals: Map<boolean, string>): (port: number) => boolean {
   const c: ConflictCtx = { relax, reuseportOk: false, followup: env.followup };
   return (port) => {
+    if (isReserved(env, port)) {
+      if (!refusals.has(relax)) refusals.set(relax, `${relax ? 'relaxed scan' : 'first scan'}: port ${port}: in ip_local_reserved_ports`);
+      return false;
+    }
     const tb = env.ns.tbs.get(port);
     if (!tb) return true; // no bucket: no owner at all (bhash2 buckets only exist beside one)
     let why = useHash2OnBind(sk) ? addrAnyConflict(env.ns, sk, port, c) : null;
@@ -58,7 +62,7 @@ export function autobind(env: Env, sk: Sk): PortResult {
     let f = accepts.get(p);
     if (!f) { f = acceptForAutobind(env, sk, p.relax, refusals); accepts.set(p, f); }
     return f(port);
-  }, env.used, env.ns.tbs.keys());
+  }, env.used, [...env.ns.tbs.keys(), ...reservedIn(env, env.range[0], env.range[1])]);
   const ch = env.guide(draw);
   const range = `[${env.range[0]},${env.range[1]}]`;
   const sysctl = env.relaxScan ? 'ip_autobind_reuse=1' : 'no relaxed scan (ip_autobind_reuse absent or 0)';
@@ -75,6 +79,23 @@ export function autobind(env: Env, sk: Sk): PortResult {
 
 // Models inet_csk_get_port(sk, port) for a bound socket (listen's re-check with state LISTEN).
 export function recheckPort(env: Env, sk: Sk, port: number): PortResult {
+  return getPort(env, sk, port, 'listen');
+}
+
+// Models inet_csk_get_port(sk, port) for bind() to an explicit port (state CLOSE: SO_REUSEADDR counts).
+export function explicitPort(env: Env, sk: Sk, port: number): PortResult {
+  return getPort(env, sk, port, 'bind');
+}
+
+// Rule ids of the explicit-port path, per caller.
+const RULES = {
+  listen: { conflict: 'listen.bind-conflict', fast: 'listen.fast-path', sole: 'listen.sole-owner', shared: 'listen.no-conflict', how: 're-checked as LISTEN' },
+  bind: { conflict: 'bind.port-conflict', fast: 'bind.port-fast-path', sole: 'bind.port-free', shared: 'bind.port-shared', how: 'asked for by bind()' },
+} as const;
+
+// inet_csk_get_port() with snum != 0: fast paths, then the bhash2 wildcard check and inet_csk_bind_conflict(relax, reuseport_ok).
+function getPort(env: Env, sk: Sk, port: number, caller: keyof typeof RULES): PortResult {
+  const R = RULES[caller];
   const ns = env.ns;
   const tb = ns.tbs.get(port) ?? createTb(ns, port);
   const others = tb.owners.filter((o) => o !== sk).map((o) => o.name);
@@ -90,12 +111,12 @@ export function recheckPort(env: Env, sk: Sk, port: number): PortResult {
   if (!why && !fast) why = cskBindConflict(sk, tb, tb2, c);
   if (why) {
     destroyIfEmpty(ns, tb, tb2);
-    return { ok: false, rule: `listen.bind-conflict: port ${port} re-checked as LISTEN: ${why}` };
+    return { ok: false, rule: `${R.conflict}: port ${port} ${R.how}: ${why}` };
   }
   updateFastreuse(tb, sk);
   if (!sk.tb) bindHash(sk, tb, tb2, port);
-  const rule = fast ? `listen.fast-path: ${fast} lets ${sk.name} keep port ${port}`
-    : others.length === 0 ? `listen.sole-owner: ${sk.name} is the only owner of port ${port}`
-      : `listen.no-conflict: port ${port} shared with ${others.join(', ')}, each compatible (SO_REUSEADDR pair with a non-listener, or SO_REUSEPORT with the same euid / TIME_WAIT)`;
+  const rule = fast ? `${R.fast}: ${fast} lets ${sk.name} ${caller === 'bind' ? 'take' : 'keep'} port ${port}`
+    : others.length === 0 ? `${R.sole}: ${sk.name} is the only owner of port ${port}`
+      : `${R.shared}: port ${port} shared with ${others.join(', ')}, each compatible (SO_REUSEADDR pair with a non-listener, or SO_REUSEPORT with the same euid / TIME_WAIT)`;
   return { ok: true, port, reported: port, rule };
 }

@@ -15,7 +15,11 @@
 // listen.fast-path, listen.sole-owner, listen.no-conflict, listen.bind-conflict,
 // connect.already-connected, connect.not-closed, connect.bound-port, connect.recycle-time-wait,
 // connect.duplicate-4tuple, connect.scan-free, connect.scan-shared, connect.scan-exhausted,
-// close.time-wait, close.release, close.unbound, fd.closed.
+// connect.v6only-mapped, bind.v6only-mapped,
+// bind.port-free, bind.port-shared, bind.port-fast-path, bind.port-conflict (explicit ports),
+// close.time-wait, close.release, close.unbound, fd.closed. Reserved ports
+// (ip_local_reserved_ports) are refused by both scans (inet_is_local_reserved_port()).
+// A failed op also says which port getsockname() still shows (inet_sport: a released port stays).
 //
 // Two uses: predict() follows the likeliest outcome of every random scan (what expected.json,
 // the matrix and report.html show); possible.ts replays an observation, following at each scan
@@ -24,8 +28,10 @@
 // Limitations: every profile runs the Linux 6.1 code paths (bhash2); 'pre-4b01a967' is 6.1
 // without the sysctl and the relaxed scan, like the project's "before" kernel. Active close over
 // loopback is assumed to reach TIME_WAIT (substate FIN_WAIT2) before close() returns. Accepted
-// children of the destination listeners, SO_BINDTODEVICE, reserved ports, per-socket port ranges
-// and non-default tcp_tw_reuse are not modelled. When the kernel's random offset makes an outcome
+// children of the destination listeners, SO_BINDTODEVICE and per-socket port ranges are not
+// modelled. tcp_tw_reuse is a dimension but cannot matter here: every TIME_WAIT has substate
+// FIN_WAIT2 (the destinations never close), for which tcp_twsk_unique() forces it to 0. The
+// replay also allows the close() race (a FIN not yet ACKed: no TIME_WAIT to recycle yet). When the kernel's random offset makes an outcome
 // less than 99% likely, the port is reported as null and the likeliest outcome is followed; the
 // verdict (possible.ts) does not depend on that choice.
 import type { Cell } from '../model/cell.js';
@@ -53,7 +59,7 @@ export const PROFILES: Record<ProfileName, ProfileFlags> = {
 };
 
 export type Verdict =
-  | { kind: 'predicted'; profile: string; ops: OpPrediction[] }
+  | { kind: 'predicted'; profile: string; ops: OpPrediction[]; enoent?: string[] }
   | { kind: 'not-applicable'; reason: string };
 
 // Says why a cell cannot be predicted under a profile, or null when it can (cheap: no simulation).
@@ -61,7 +67,7 @@ export function inapplicable(cell: Cell, profile: ProfileFlags): string | null {
   if (cell.autobindReuse === 'absent' && profile.autobindReuseSysctl) {
     return 'the cell needs a kernel without net.ipv4.ip_autobind_reuse, but this profile has the sysctl';
   }
-  if (cell.autobindReuse !== 'absent' && !profile.autobindReuseSysctl) {
+  if ((cell.autobindReuse === 0 || cell.autobindReuse === 1) && !profile.autobindReuseSysctl) {
     return `the cell sets net.ipv4.ip_autobind_reuse=${cell.autobindReuse}, which this profile's kernel does not have`;
   }
   const [lo, hi] = cell.portRange;
@@ -77,11 +83,34 @@ export function inapplicable(cell: Cell, profile: ProfileFlags): string | null {
   return null;
 }
 
-// Applies one op of the script to the simulated namespace.
+/** The sysctl a try-N value of ip_autobind_reuse writes when it exists. */
+export const AUTOBIND_REUSE = 'net.ipv4.ip_autobind_reuse';
+
+// The sysctls the guest finds missing (ENOENT) for the cell's try-N values under a profile.
+export function expectedEnoent(cell: Cell, profile: ProfileFlags): string[] {
+  return (cell.autobindReuse === 'try-0' || cell.autobindReuse === 'try-1') && !profile.autobindReuseSysctl ? [AUTOBIND_REUSE] : [];
+}
+
+// The port an explicit bind asks for: its number, or what getsockname() shows for socket J (0 once closed).
+function bindPort(env: Env, op: Extract<Cell['ops'][number], { op: 'bind' }>): number {
+  if (op.port !== undefined) return op.port;
+  if (op.portOf === undefined) return 0;
+  const other = env.socks[op.portOf];
+  return other.fdClosed ? 0 : other.sport;
+}
+
+// Applies one op of the script to the simulated namespace; a failed op also carries the port getsockname() shows.
 export function step(env: Env, op: Cell['ops'][number]): OpPrediction {
+  const p = stepOp(env, op);
+  const sk = env.socks[op.sock];
+  if (p.result.ok) return p;
+  return { ...p, result: { ...p.result, port: sk.fdClosed ? null : sk.sport } };
+}
+
+function stepOp(env: Env, op: Cell['ops'][number]): OpPrediction {
   const sk = env.socks[op.sock];
   switch (op.op) {
-    case 'bind': return opBind(env, sk);
+    case 'bind': return opBind(env, sk, bindPort(env, op));
     case 'listen': return opListen(env, sk);
     case 'connect': return opConnect(env, sk, op.dst);
     case 'close': return opClose(env, sk);
@@ -90,7 +119,8 @@ export function step(env: Env, op: Cell['ops'][number]): OpPrediction {
 
 // The namespace a cell starts with under a profile; `guide` resolves its random scans.
 export function cellEnv(cell: Cell, profile: ProfileFlags, guide?: Guide): Env {
-  return makeEnv(cell, profile.autobindReuseSysctl && cell.autobindReuse === 1, profile.followupSameEuidConflict, guide);
+  const relax = cell.autobindReuse === 1 || cell.autobindReuse === 'try-1';
+  return makeEnv(cell, profile.autobindReuseSysctl && relax, profile.followupSameEuidConflict, guide);
 }
 
 // Predicts every op of a cell under a behaviour profile (pure and deterministic).
@@ -99,6 +129,8 @@ export function predict(cell: Cell, profile: ProfileFlags, profileName = 'custom
   if (why) return { kind: 'not-applicable', reason: why };
   const env = cellEnv(cell, profile);
   const firstOp = new Map<number, number>();
+  /** Ports the prediction could not name (ambiguous scans). */
+  const unsure = new Set<number>();
   const ops = cell.ops.map((op, i): OpPrediction => {
     // The likeliest branch of each scan, noting what else the scan could have done.
     const seen: { alternatives: Alternative[] | null; port: number | null } = { alternatives: null, port: null };
@@ -108,9 +140,13 @@ export function predict(cell: Cell, profile: ProfileFlags, profileName = 'custom
       if (ch.kind === 'port') seen.port = ch.port;
       return ch;
     };
-    const p = step(env, op);
+    let p = step(env, op);
     if (seen.port !== null && !firstOp.has(seen.port)) firstOp.set(seen.port, i);
+    if (seen.port !== null && p.result.ok && p.result.port === null) unsure.add(seen.port);
+    // A failed op shows a port the oracle could not name (from an ambiguous scan): unknown.
+    if (!p.result.ok && typeof p.result.port === 'number' && unsure.has(p.result.port)) p = { ...p, result: { ...p.result, port: null } };
     return seen.alternatives ? { ...p, alternatives: seen.alternatives } : p;
   });
-  return { kind: 'predicted', profile: profileName, ops };
+  const enoent = expectedEnoent(cell, profile);
+  return { kind: 'predicted', profile: profileName, ops, ...(enoent.length ? { enoent } : {}) };
 }

@@ -2,11 +2,11 @@
 // choices, address bookkeeping, then the port rules in getport.ts / hashconnect.ts. Models
 // __inet_bind(), __inet6_bind(), inet_listen() + inet_csk_listen_start(), __inet_stream_connect()
 // + tcp_v4_connect() / tcp_v6_connect(), and tcp_close() + tcp_time_wait().
-import type { OpResult } from '../model/cell.js';
+import type { Family, OpResult } from '../model/cell.js';
 import { boundAddr, connectedAddr, isAnyAddr, showAddr, unboundAddr } from './addr.js';
 import type { Alternative } from './explain.js';
 import type { Env } from './env.js';
-import { autobind, recheckPort, type PortResult } from './getport.js';
+import { autobind, explicitPort, recheckPort, type PortResult } from './getport.js';
 import { hashConnect } from './hashconnect.js';
 import { moveAddr, putPort, type Sk } from './state.js';
 
@@ -21,9 +21,14 @@ function pred(result: OpResult, rule: string, models: string): OpPrediction {
   return { result, rule, models };
 }
 
-// Predicts an error return.
+// Predicts an error return (the port getsockname() still shows is filled in by predict()).
 function fail(errno: string, rule: string, models: string): OpPrediction {
   return pred({ ok: false, errno }, rule, models);
+}
+
+// The socket's family in the case language (test sockets carry it; the cell's otherwise).
+function famOf(env: Env, sk: Sk): Family {
+  return sk.fam ?? env.cell.family;
 }
 
 // Predicts success with the port getsockname() shows afterwards.
@@ -37,28 +42,35 @@ function closedFd(sk: Sk): OpPrediction {
   return fail('EBADF', `fd.closed: ${sk.name} was closed earlier in the script`, 'close(2) / fdget()');
 }
 
-// Models bind(sock, loopback-or-any, 0).
-export function opBind(env: Env, sk: Sk): OpPrediction {
-  const fam = env.cell.family;
-  const models = `${fam === 'inet' ? '__inet_bind()' : '__inet6_bind()'} → inet_csk_get_port() → inet_csk_find_open_port()`;
+// Models bind(sock, loopback-or-any, port): port 0 autobinds, any other is taken if no conflict.
+export function opBind(env: Env, sk: Sk, port = 0): OpPrediction {
+  const fam = famOf(env, sk);
+  const fn = fam === 'inet' ? '__inet_bind()' : '__inet6_bind()';
+  const models = port ? `${fn} → inet_csk_get_port(${port})` : `${fn} → inet_csk_get_port() → inet_csk_find_open_port()`;
   if (sk.fdClosed) return closedFd(sk);
+  const bindTo = sk.bindTo ?? env.cell.addr;
+  if (fam === 'v4mapped' && bindTo === 'loopback' && sk.ipv6only) {
+    return fail('EINVAL', `bind.v6only-mapped: ${sk.name} has IPV6_V6ONLY and cannot bind the v4-mapped ::ffff:127.0.0.1`, '__inet6_bind()');
+  }
   if (sk.state !== 'CLOSE' || sk.num) {
     const what = sk.state === 'LISTEN' ? 'is listening' : sk.state === 'ESTABLISHED' ? 'is connected' : `already has port ${sk.num}`;
-    return fail('EINVAL', `bind.already-bound: ${sk.name} ${what}`, fam === 'inet' ? '__inet_bind()' : '__inet6_bind()');
+    return fail('EINVAL', `bind.already-bound: ${sk.name} ${what}`, fn);
   }
   const savedOnly = sk.ipv6only;
-  Object.assign(sk, boundAddr(fam, env.cell.addr, sk.ipv6only));
-  if (sk.noPort) {
+  Object.assign(sk, boundAddr(fam, bindTo, sk.ipv6only));
+  if (sk.noPort && !port) {
     sk.bindAddrLock = !isAnyAddr(sk);
+    sk.sport = 0;
     return pred({ ok: true, port: 0 }, `bind.no-port: IP_BIND_ADDRESS_NO_PORT records ${showAddr(sk)} and defers the port to connect()`,
-      fam === 'inet' ? '__inet_bind() (bind_address_no_port)' : '__inet6_bind() (bind_address_no_port)');
+      `${fn} (bind_address_no_port)`);
   }
-  const r = autobind(env, sk);
+  const r = port ? explicitPort(env, sk, port) : autobind(env, sk);
   if (!r.ok) {
     Object.assign(sk, unboundAddr(fam), { ipv6only: savedOnly });
     return fail('EADDRINUSE', r.rule, models);
   }
   sk.bindAddrLock = !isAnyAddr(sk);
+  if (port) sk.bindPortLock = true;
   return okPort(env, r, models);
 }
 
@@ -82,12 +94,17 @@ export function opListen(env: Env, sk: Sk): OpPrediction {
 
 // Models connect(sock, destination j) (blocking; the destination always listens).
 export function opConnect(env: Env, sk: Sk, dst: number): OpPrediction {
-  const v4path = env.cell.family !== 'inet6';
-  const models = `${v4path ? 'tcp_v4_connect()' : 'tcp_v6_connect()'} → ${v4path ? 'inet_hash_connect()' : 'inet6_hash_connect()'} → __inet_hash_connect()`;
+  const fam = famOf(env, sk);
+  const dstFam = env.dests[dst]?.family ?? (env.cell.family === 'inet6' ? 'inet6' : 'inet');
+  const v4path = dstFam === 'inet';
+  const models = `${fam === 'inet' ? 'tcp_v4_connect()' : 'tcp_v6_connect()'} → ${v4path ? 'inet_hash_connect()' : 'inet6_hash_connect()'} → __inet_hash_connect()`;
   if (sk.fdClosed) return closedFd(sk);
   if (sk.connected) return fail('EISCONN', `connect.already-connected: ${sk.name} is connected`, '__inet_stream_connect()');
   if (sk.state !== 'CLOSE') return fail('EISCONN', `connect.not-closed: ${sk.name} is ${sk.state === 'LISTEN' ? 'listening' : sk.state}`, '__inet_stream_connect()');
-  if (isAnyAddr(sk)) moveAddr(env.ns, sk, connectedAddr(sk, env.cell.family));
+  if (fam !== 'inet' && v4path && sk.ipv6only) {
+    return fail('ENETUNREACH', `connect.v6only-mapped: ${sk.name} has IPV6_V6ONLY and cannot reach the v4-mapped ::ffff:127.0.0.1`, 'tcp_v6_connect()');
+  }
+  if (isAnyAddr(sk)) moveAddr(env.ns, sk, connectedAddr(sk, v4path ? 'inet' : 'inet6'));
   sk.dst = dst;
   sk.state = 'SYN_SENT';
   const r = hashConnect(env, sk);
@@ -95,7 +112,7 @@ export function opConnect(env: Env, sk: Sk, dst: number): OpPrediction {
     sk.state = 'CLOSE';
     const lost = sk.tb && !sk.bindPortLock ? `; ${sk.name} also gives up its port ${sk.num} (tcp_set_state(TCP_CLOSE))` : '';
     if (sk.tb && !sk.bindPortLock) putPort(env.ns, sk);
-    if (!sk.bindAddrLock) Object.assign(sk, unboundAddr(env.cell.family), { ipv6only: sk.ipv6only });
+    if (!sk.bindAddrLock) Object.assign(sk, unboundAddr(fam), { ipv6only: sk.ipv6only });
     sk.dst = null;
     return fail('EADDRNOTAVAIL', r.rule + lost, models);
   }

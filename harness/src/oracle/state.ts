@@ -1,6 +1,7 @@
 // The namespace's socket tables as the oracle keeps them: sockets, bind buckets (bhash, keyed by
 // port), bind2 buckets (bhash2, keyed by port + address) and the established hash (4-tuples).
 // Mirrors struct inet_bind_bucket / inet_bind2_bucket and the helpers in inet_hashtables.c.
+import type { BindAddr, Family } from '../model/cell.js';
 import { bind2AddrMatch, type SkAddr } from './addr.js';
 
 /** The TCP states the model distinguishes (SYN_SENT is transient: connects are blocking). */
@@ -34,6 +35,11 @@ export interface Sk extends SkAddr {
   connected: boolean;
   /** The descriptor was closed by the script. */
   fdClosed: boolean;
+  /** inet_sport: the port getsockname() shows; set with the port, never cleared by giving it back (__inet_put_port). */
+  sport: number;
+  /** A test socket's family and bind address in the case language (destinations and TIME_WAIT holders: unset). */
+  fam?: Family;
+  bindTo?: BindAddr;
 }
 
 /** struct inet_bind_bucket: one per port. */
@@ -72,7 +78,7 @@ export function newNetns(): Netns {
 export function newSk(name: string, addr: SkAddr, opts: { reuse: boolean; reuseport: boolean; noPort: boolean; uid: number }): Sk {
   return {
     ...addr, ...opts, name, state: 'CLOSE', num: 0, tb: null, tb2: null,
-    bindAddrLock: false, bindPortLock: false, reuseportCb: false, dst: null, connected: false, fdClosed: false,
+    bindAddrLock: false, bindPortLock: false, reuseportCb: false, dst: null, connected: false, fdClosed: false, sport: 0,
   };
 }
 
@@ -105,6 +111,7 @@ export function destroyIfEmpty(ns: Netns, tb: BindBucket | null, tb2: Bind2Bucke
 // Models inet_bind_hash(): sk now owns port through tb and tb2.
 export function bindHash(sk: Sk, tb: BindBucket, tb2: Bind2Bucket, port: number): void {
   sk.num = port;
+  sk.sport = port;
   sk.tb = tb;
   sk.tb2 = tb2;
   tb.owners.push(sk);

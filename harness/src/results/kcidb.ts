@@ -4,7 +4,6 @@
 // patchset hashes, compiler, QEMU) → one document with a checkout per kernel source, a build
 // per kernel, a `boot` test per kernel and a test per cell that applies (NA cells are no test).
 // The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
-import { createHash } from 'node:crypto';
 import { describeOp, type Op, type OpResult } from '../model/cell.js';
 import type { RunFacts, SourceFacts } from './facts.js';
 import { compactResults } from './format.js';
@@ -135,15 +134,8 @@ export const LOG_EXCERPT_MAX = 16384;
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The KCIDB patchset hash of patch files given in application order, as KCIDB defines it:
- * `sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64`; '' for no patches.
- */
-export function patchsetHash(contents: ReadonlyArray<string | Uint8Array>): string {
-  if (contents.length === 0) return '';
-  const sha = (d: string | Uint8Array): string => createHash('sha256').update(d).digest('hex');
-  return sha(contents.map((c) => `${sha(c)}\n`).join(''));
-}
+/** KCIDB's patchset hash of patch contents (computed where the facts are gathered: kernel/source.ts). */
+export { patchsetHash } from '../kernel/source.js';
 
 /** A KCIDB path segment ([a-zA-Z0-9_-]+): every other character becomes '_'. */
 export function pathSegment(s: string): string {
@@ -194,6 +186,11 @@ function checkoutKey(variant: string, src: SourceFacts | undefined): string {
   return [base, ...src.patches.map((p) => p.replace(/\.(patch|diff)$/, ''))].join('+');
 }
 
+/** The compiler a kernel's facts name, if any. */
+const compilerOf = (src: SourceFacts | undefined): string | undefined => (src && src.kind !== 'bzImage' ? src.compiler : undefined);
+
+const localversionOf = (src: SourceFacts | undefined): string | undefined => (src && src.kind !== 'bzImage' ? src.localversion : undefined);
+
 /** The checkout of a kernel's source (without id and origin). */
 function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile: string | undefined): Omit<KcidbCheckout, 'id' | 'origin'> {
   const who = `kernel "${variant}"${profile ? `, profile ${profile}` : ''}`;
@@ -205,7 +202,7 @@ function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile
         tree_name: src.package,
         patchset_hash: src.patchsetHash,
         comment: `Debian ${src.package}${src.version ? ` ${src.version}` : ''}${withPatches || ' as shipped'} (${who})`,
-        misc: { source_package: src.package, source_version: src.version, patches: src.patches },
+        misc: { source_package: src.package, source_version: src.version, patches: src.patches, patch_sha256: src.patchHashes },
       };
     case 'git':
       return {
@@ -216,7 +213,7 @@ function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile
         git_commit_message: src.subject,
         patchset_hash: src.patchsetHash,
         comment: `git ${src.ref}${src.commit ? ` (${src.commit.slice(0, 12)})` : ''}${withPatches} (${who})`,
-        misc: { tree: src.tree, ref: src.ref, patches: src.patches },
+        misc: { tree: src.tree, ref: src.ref, patches: src.patches, patch_sha256: src.patchHashes },
       };
     case 'bzImage':
       return { comment: `prebuilt ${src.path} (${who})`, misc: { bzImage: src.path } };
@@ -276,13 +273,14 @@ export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
       checkout_id: checkoutOf.get(name)!,
       architecture: 'x86_64',
       config_name: 'kph-tinyconfig+fragment',
-      compiler: facts?.compiler,
+      // The kernel's own compiler (its facts); a prebuilt image's is not known.
+      compiler: compilerOf(facts?.sources[name]) ?? (facts?.sources[name]?.kind === 'bzImage' ? undefined : facts?.compiler),
       start_time: k?.built ? buildStart : undefined,
       duration: k?.built?.seconds,
       status: k?.buildFailure ? 'FAIL' : k?.built ? 'PASS' : undefined,
       log_excerpt: k?.buildFailure ? excerpt(k.buildFailure.tail.slice(-LOG_EXCERPT_MAX)) : undefined,
       comment: `kernel ${name} (${k?.release ?? 'release unknown'})`,
-      misc: { kernel: name, release: k?.release, profile: k?.profile, cached: k?.built?.cached, harness },
+      misc: { kernel: name, release: k?.release, profile: k?.profile, localversion: localversionOf(facts?.sources[name]), cached: k?.built?.cached, harness },
     };
   });
 

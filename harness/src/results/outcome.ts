@@ -30,7 +30,7 @@ export interface PredictedOp { result: OpResult; rule: string; models: string; a
 
 /** What the oracle said about a cell (or that it threw). */
 export type OracleAnswer =
-  | { kind: 'predicted'; profile: string; ops: PredictedOp[] }
+  | { kind: 'predicted'; profile: string; ops: PredictedOp[]; enoent?: string[] }
   | { kind: 'not-applicable'; reason: string }
   | { kind: 'oracle-error'; message: string };
 
@@ -66,6 +66,10 @@ export function classify(
       return { outcome: 'FAIL', reason: `the oracle expected this cell to run, but the guest says: ${report.reason}` };
     case 'done': {
       if (answer.kind === 'not-applicable') return { outcome: 'FAIL', reason: `the oracle says not applicable (${answer.reason}), but the cell ran` };
+      // Write-if-exists sysctls (try-N): the guest's ENOENT list must be the one the profile implies.
+      const want = [...(answer.enoent ?? [])].sort().join(', ');
+      const got = [...(report.enoent ?? [])].sort().join(', ');
+      if (want !== got) return { outcome: 'FAIL', reason: `sysctls missing (ENOENT): observed ${got || 'none'}, predicted ${want || 'none'}` };
       const cmp = compare(report.results, answer.ops.map((o) => o.result));
       if (cmp.match && cmp.unlikely) return { outcome: 'PASS', reason: `observed is possible under the oracle but unlikely: op ${cmp.unlikely.op} ${cmp.unlikely.detail}`, unlikely: cmp.unlikely };
       if (cmp.match) return { outcome: 'PASS', reason: 'observed matches the oracle' };

@@ -17,7 +17,7 @@ export type CellParams = Omit<CellRecord['cell'], 'id' | 'case' | 'title' | 'gue
 
 /** An oracle answer as results.json stores it: each predicted op's rule is an index into `rules`. */
 export type StoredAnswer =
-  | { kind: 'predicted'; profile: string; ops: Array<{ result: OpResult; rule: number }> }
+  | { kind: 'predicted'; profile: string; ops: Array<{ result: OpResult; rule: number }>; enoent?: string[] }
   | { kind: 'not-applicable'; reason?: string }
   | { kind: 'oracle-error'; message: string };
 
@@ -81,7 +81,7 @@ export function storedTables(records: readonly OutputRecord[]): Pick<ResultsDoc,
       cells[r.id] = params;
     }
     const e: StoredAnswer = expected.kind === 'predicted'
-      ? { kind: 'predicted', profile: expected.profile, ops: expected.ops.map((o) => ({ result: o.result, rule: ruleOf(o.rule, o.models) })) }
+      ? { kind: 'predicted', profile: expected.profile, ops: expected.ops.map((o) => ({ result: o.result, rule: ruleOf(o.rule, o.models) })), ...(expected.enoent ? { enoent: expected.enoent } : {}) }
       : expected.kind === 'not-applicable' && expected.reason === r.reason ? { kind: 'not-applicable' } : expected;
     const { id: _oid, ...obs } = observed ?? { id: '' };
     return {
@@ -114,6 +114,7 @@ export function recordsOf(doc: ResultsDoc): OutputRecord[] {
           if (!rule) throw new Error(where(r, `rule ${o.rule} is not in "rules" (${doc.rules?.length ?? 0} entries)`));
           return { result: o.result, rule: rule[0], models: rule[1] };
         }),
+        ...(r.expected.enoent ? { enoent: r.expected.enoent } : {}),
       };
     } else if (r.expected.kind === 'not-applicable') {
       expected = { kind: 'not-applicable', reason: r.expected.reason ?? r.reason };

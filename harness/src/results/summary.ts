@@ -164,3 +164,35 @@ export function unlikelyMarkdown(records: CellRecord[]): string[] {
     '',
   ];
 }
+
+/** Ops whose ports were compared, and how many of them with an unknown port on either side. */
+export interface PortCoverage { compared: number; unknown: number }
+
+/**
+ * Counts, over the cells that ran and were predicted, the ops with a port to compare (every op
+ * but close(), whose result agrees on success or failure) and those of them compared with an
+ * unknown port: the guest or the oracle gave none (null: an ambiguous scan, a guest that cannot
+ * see it), so only the outcome was checked, not the number.
+ */
+export function portCoverage(records: readonly CellRecord[]): PortCoverage {
+  let compared = 0;
+  let unknown = 0;
+  for (const r of records) {
+    if (r.observed?.status !== 'done' || r.expected.kind !== 'predicted') continue;
+    const predicted = r.expected.ops;
+    r.observed.results.forEach((o, i) => {
+      const p = predicted[i]?.result;
+      if (!p || r.cell.ops[i]?.op === 'close' || o.ok !== p.ok) return;
+      compared++;
+      if (typeof o.port !== 'number' || typeof p.port !== 'number') unknown++;
+    });
+  }
+  return { compared, unknown };
+}
+
+/** The summary.md line for portCoverage(). */
+export function portCoverageLine(records: readonly CellRecord[]): string {
+  const { compared, unknown } = portCoverage(records);
+  const pct = compared ? ` (${((unknown / compared) * 100).toFixed(1)} %)` : '';
+  return `Ports: ${compared} op results compared; ${unknown}${pct} of them with an unknown (null) port on the guest's or the oracle's side, so only their outcome was checked.`;
+}

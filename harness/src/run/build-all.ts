@@ -1,10 +1,9 @@
-// The main job's build phase: the kernels, the guest image, the C guest and the selftests the
-// cases name, in parallel. A kernel that does not compile is reported (every cell MISS, exit
+// The main job's build phase, in parallel: the kernels (then the selftests the cases name, each
+// built from its kernel's own source), the guest image, the C guest. A kernel that does not compile is reported (every cell MISS, exit
 // 3); an interrupt is 130; --build-only ends here with exit 0.
 import path from 'node:path';
 import type { Options } from '../cli.js';
 import { KernelBuildError } from '../kernel/build.js';
-import { DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL } from '../kernel/keys.js';
 import type { kernelSelection } from '../kernel/select.js';
 import { compareResults } from '../oracle/compare.js';
 import { loadSelftests, type PlannedCell } from '../plan/default.js';
@@ -12,7 +11,7 @@ import type { RunFacts } from '../results/facts.js';
 import { EXIT } from '../results/outcome.js';
 import { writeRunFiles } from '../results/run-files.js';
 import { StorageError, writeJson } from '../results/write.js';
-import { buildSelftest } from '../selftests/build.js';
+import { selftestsPerKernel } from '../selftests/per-kernel.js';
 import type { AccelChoice } from '../vm/accel.js';
 import { assemble } from './assemble.js';
 import type { KernelJobResult } from './kernel-job.js';
@@ -44,11 +43,10 @@ export async function buildAll(lab: Lab, b: BuildInput) {
   let built;
   try {
     built = await b.phase('build', () => Promise.all([
-      b.selection.build({ logDir: runDir, signal, onProgress: (v, m) => emit({ type: 'progress', scope: `kernel ${v}`, message: m }) }),
+      // Each kernel, then the selftests the chosen cases name, built from that kernel's own source.
+      b.selection.build({ logDir: runDir, signal, onProgress: (v, m) => emit({ type: 'progress', scope: `kernel ${v}`, message: m }) })
+        .then(async (ks) => [ks, await selftestsPerKernel(ks, loadSelftests(opts.casesDir ? path.resolve(opts.casesDir) : undefined, opts.cases), runDir)] as const),
       lab.guests(runDir),
-      // Kernel selftests the chosen cases name, built from the embedded default's source.
-      Promise.all(loadSelftests(opts.casesDir ? path.resolve(opts.casesDir) : undefined, opts.cases)
-        .map((name) => buildSelftest(name, { tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }, runDir))),
     ]));
   } catch (e) {
     if (e instanceof KernelBuildError && !signal.aborted) return reportBuildFailure(lab, e, b, await b.facts);
@@ -61,15 +59,15 @@ export async function buildAll(lab: Lab, b: BuildInput) {
     emit({ type: 'run-end', exitCode, counts: { PASS: 0, FAIL: 0, ERROR: 0, MISS: cells.length, SKIP: 0, NA: 0 }, incomplete: true, ms: timings.total });
     return exitCode;
   }
-  const [kernels, [image, cGuest], selftests] = built;
+  const [[kernels, selftests], [image, cGuest]] = built;
   for (const k of kernels) emit({ type: 'kernel-built', kernel: k.name, release: k.release, cached: k.cached, seconds: k.seconds });
   emit({ type: 'image-built', cached: image.cached, seconds: image.seconds, initramfsBytes: image.sizes.initramfsBytes, nodeDiskBytes: image.sizes.nodeDiskBytes });
   if (opts.buildOnly) {
     // --build-only: everything is in the cache now; say what, boot nothing.
     timings.total = Date.now() - t0;
     const kernelsBuilt = kernels.map((k) => ({ name: k.name, release: k.release, bzImage: k.bzImage, cached: k.cached, seconds: k.seconds }));
-    await writeJson(runDir, 'results.json', { runId, complete: true, buildOnly: true, exitCode: EXIT.ok, kernels: kernelsBuilt, image, cGuest, selftests: selftests.map((st) => st.name), timings });
-    emit({ type: 'progress', scope: 'build-only', message: `kernels, guest image, C guest and ${selftests.length} selftest(s) are in the cache; nothing booted` });
+    await writeJson(runDir, 'results.json', { runId, complete: true, buildOnly: true, exitCode: EXIT.ok, kernels: kernelsBuilt, image, cGuest, selftests: Object.fromEntries([...selftests].map(([k, sts]) => [k, sts.map((st) => ({ name: st.name, from: st.from }))])), timings });
+    emit({ type: 'progress', scope: 'build-only', message: `kernels, guest image, C guest and ${new Set([...selftests.values()].flat()).size} selftest(s) are in the cache; nothing booted` });
     return EXIT.ok;
   }
   return { kernels, image, cGuest, selftests };

@@ -23,8 +23,6 @@ export interface JobContextOptions {
   bootAttempts: number;
   emit: (e: RunEvent) => void;
   signal: AbortSignal;
-  /** Kernel selftests to run after the cells. */
-  selftests?: JobContext['selftests'];
 }
 
 /** A JobContext with a fresh client key whose public half goes on the guests' command line. */
@@ -39,6 +37,5 @@ export function jobContext(o: JobContextOptions): JobContext {
     bootAttempts: o.bootAttempts,
     emit: o.emit,
     signal: o.signal,
-    selftests: o.selftests,
   };
 }

@@ -20,6 +20,8 @@ export interface KernelUnderTest {
   name: string; release: string; bzImage: string; profile: string;
   /** Built with CONFIG_SMP=y: a VM of it can use more than one vCPU (the default tinyconfig-based kernels are not). */
   smp?: boolean;
+  /** Kernel selftests to run once the cells are answered, built from this kernel's own source. */
+  selftests?: BuiltSelftest[];
 }
 
 export interface JobContext {
@@ -38,8 +40,6 @@ export interface JobContext {
   bootAttempts: number;
   emit: (e: RunEvent) => void;
   signal: AbortSignal;
-  /** Kernel selftests to run once the cells are answered (built from this kernel's source). */
-  selftests?: BuiltSelftest[];
 }
 
 /** One VM of a kernel's job: how it booted, on which accelerator, and how its run ended. */
@@ -322,11 +322,11 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
     await Promise.all(lanes);
     if (end) return end;
     if (ctx.signal.aborted) return { kind: 'lab', detail: 'interrupted' };
-    if (ctx.selftests?.length && !result.selftests) {
+    if (kernel.selftests?.length && !result.selftests) {
       const t0 = Date.now();
       result.selftests = [];
       // kselftest's own default timeout is 45 s per test.
-      for (const st of ctx.selftests) result.selftests.push(await runSelftest(session, st, 45_000 * scale));
+      for (const st of kernel.selftests) result.selftests.push(await runSelftest(session, st, 45_000 * scale));
       result.timings.selftestsMs = Date.now() - t0;
       for (const r of result.selftests) ctx.emit({ type: 'progress', scope: kernel.name, message: `selftest ${r.name}: ${r.verdict} (${r.tests.map((x) => `${x.number}:${x.verdict}`).join(' ')})` });
     }

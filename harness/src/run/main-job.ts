@@ -54,8 +54,8 @@ export async function runMain(lab: Lab, opts: Options, cells: PlannedCell[], pro
   const provisioned = await provisionOrExit(() => phase('provision', () => lab.provision(selection.packages)));
   if (provisioned !== undefined) return provisioned;
 
-  // Compiler, QEMU and source versions as they are now, recorded in run.json (never throws).
-  const facts = gatherAndRecordRunFacts(runDir, opts.kernels);
+  // Compiler, QEMU and each kernel's source facts as they are now, recorded in run.json (never throws).
+  const facts = gatherAndRecordRunFacts(runDir, selection);
   emit({ type: 'run-start', runId, runDir, cells: cells.length, kernels: selection.names });
   const accel = lab.accel(opts.accel, opts.timeoutScale);
   // A missing emulator or a flag it rejects is the user's setup to fix: exit 2, never a boot timeout.
@@ -65,10 +65,10 @@ export async function runMain(lab: Lab, opts: Options, cells: PlannedCell[], pro
   if (typeof built === 'number') return built;
   const { kernels, image, cGuest, selftests } = built;
 
-  const ctx = lab.jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, selftests, append: opts.append, bootAttempts: opts.bootAttempts });
+  const ctx = lab.jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, append: opts.append, bootAttempts: opts.bootAttempts });
   // The oracle's answers are computed while the VMs boot and run; the comparison then finds them ready.
   const predictions = precompute(cells, kernels.map((k) => k.profile), profiles, signal);
-  const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile, smp: builtWithSmp(k.config) }, cells, profiles, prior, emit));
+  const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile, smp: builtWithSmp(k.config), selftests: selftests.get(k.name) }, cells, profiles, prior, emit));
   const jobs: KernelJobResult[] | number = await phase('run', async () => (await runKernels(work, ctx, { jobs: opts.jobs })).map((j) => withPriorAnswers(j, prior, signal))).catch(qemuConfigExit);
   if (typeof jobs === 'number') { predictions.stop(); return jobs; }
   await phase('oracle', () => predictions.done);

@@ -1,17 +1,15 @@
 // The main job's input, checked before anything is built: the options, the folders they name,
 // the kernels, the selected cells (case files, --case, --filter, --no-ts, --shard) and the
 // selftests the cases name. Everything wrong here is an InputError (exit 2).
-import fs from 'node:fs';
 import path from 'node:path';
 import { checkFolderOption, HELP, parseOptions, UsageError, type Options } from '../cli.js';
 import { kernelSelection } from '../kernel/select.js';
-import { DEFAULT_SOURCE_PACKAGE, DEFAULT_TARBALL } from '../kernel/keys.js';
 import { flippedProfiles, type ProfileTable } from '../oracle/adapter.js';
 import { checkSelftests, loadPlan, loadSelftests, type PlannedCell } from '../plan/default.js';
 import { parseFilter, selectCells } from '../plan/filter.js';
 import { planIdentity, type PlanIdentity } from '../plan-identity.js';
 import { EXIT } from '../results/outcome.js';
-import { knownSelftests } from '../selftests/known.js';
+import { knownSelftestsOf } from '../selftests/per-kernel.js';
 import { resultsRoot } from '../util/paths.js';
 import { versionLine } from '../util/version.js';
 
@@ -26,7 +24,7 @@ export async function prepare(argv: string[]): Promise<Prepared | number> {
   checkFolderOption('results', opts.resultsDir, false);
   if (opts.resultsDir === undefined && process.env.KPH_RESULTS_DIR) checkFolderOption('KPH_RESULTS_DIR', resultsRoot(), false);
   const profiles = flippedProfiles(opts.oracleFlip);
-  if (opts.kernels) kernelSelection(opts.kernels); // checks kernels/*.yaml (and prebuilt bzImages) before anything is built
+  const selection = kernelSelection(opts.kernels); // checks kernels/*.yaml (and prebuilt bzImages) before anything is built
   const casesDir = opts.casesDir ? path.resolve(opts.casesDir) : undefined;
   let cells = selectCells(loadPlan(casesDir, { maxCells: opts.maxCells }), opts.cases, opts.filters.map(parseFilter));
   if (!opts.ts) cells = cells.map((c) => ({ ...c, guests: c.guests.filter((g) => g !== 'ts') })).filter((c) => c.guests.length);
@@ -37,9 +35,9 @@ export async function prepare(argv: string[]): Promise<Prepared | number> {
     cells = cells.filter((_, i) => i % count === index - 1);
   }
   if (cells.length === 0) throw new UsageError('the selection is empty: no cell matches --case/--filter');
-  // Selftests the cases name must exist in the source they are built from (once provisioned).
-  if (loadSelftests(casesDir, opts.cases).length && fs.existsSync(DEFAULT_TARBALL)) {
-    checkSelftests(await knownSelftests({ tarball: DEFAULT_TARBALL, sourcePackage: DEFAULT_SOURCE_PACKAGE }), casesDir, opts.cases);
+  // Selftests the cases name must exist in each source they are built from (once provisioned).
+  if (loadSelftests(casesDir, opts.cases).length) {
+    for (const { known } of await knownSelftestsOf(selection.kernels.flatMap((k) => k.source.tree ?? []))) checkSelftests(known, casesDir, opts.cases);
   }
   return { opts, cells, profiles, plan };
 }

@@ -7,6 +7,8 @@ import { parseKtap, verdictOf } from './ktap.js';
 
 export interface SelftestResult {
   name: string;
+  /** The source tree it was built from (BuiltSelftest.from): this kernel's own. */
+  from?: string;
   /** 'pass' | 'fail' | 'skip' per kselftest exit code (0 / other / 4); 'error' if it did not finish. */
   verdict: 'pass' | 'fail' | 'skip' | 'error';
   exitCode?: number;
@@ -38,8 +40,8 @@ export async function runSelftest(session: GuestSession, t: BuiltSelftest, deadl
   const output = r.stdout;
   const sysctlErrors = [...r.stderr.matchAll(/kph: cannot set (\S+)/g)].map((m) => m[1]);
   const tests = parseKtap(output).results.map((x) => ({ number: x.number, name: x.name, verdict: verdictOf(x), diagnostics: x.diagnostics }));
-  if (r.kind !== 'exited') return { name: t.name, verdict: 'error', detail: describeExec(r), sysctlErrors, tests, output };
+  if (r.kind !== 'exited') return { name: t.name, from: t.from, verdict: 'error', detail: describeExec(r), sysctlErrors, tests, output };
   // kselftest exit codes: 0 pass, 4 skip, anything else fail.
   const verdict = r.code === 0 ? 'pass' : r.code === 4 ? 'skip' : 'fail';
-  return { name: t.name, verdict, exitCode: r.code, sysctlErrors, tests, output };
+  return { name: t.name, from: t.from, verdict, exitCode: r.code, sysctlErrors, tests, output };
 }

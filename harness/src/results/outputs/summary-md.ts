@@ -2,9 +2,10 @@
 // whether the oracle predicted each, what did not pass and why, the unlikely outcomes, timings.
 import type { CellRecord } from '../../run/assemble.js';
 import { changeSummary, type BehaviourChange } from '../changes.js';
+import { describeSource } from '../../kernel/source.js';
 import { countOutcomes, isProblem } from '../outcome.js';
 import type { ResultsDoc } from '../results-doc.js';
-import { matrixMarkdown, unlikelyMarkdown } from '../summary.js';
+import { matrixMarkdown, portCoverageLine, unlikelyMarkdown } from '../summary.js';
 import type { Output, RunView } from './run-view.js';
 
 export const summaryMd: Output = { file: 'summary.md', render: summary };
@@ -13,7 +14,7 @@ function summary(run: RunView): string {
   const { doc: results, records } = run;
   const kernels = results.kernels;
   const counts = countOutcomes(records.map((r) => r.outcome));
-  const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
+  const kernelLines = kernels.map((k) => `- **${k.name}**: \`${k.unameR ?? k.release}\`, profile \`${k.profile}\`, ${results.facts?.sources[k.name] ? `${describeSource(results.facts.sources[k.name])}, ` : ''}${k.bootMs !== undefined ? `SSH ready ${(k.bootMs / 1000).toFixed(1)} s after QEMU start` : `not booted (${k.infraError ?? k.bootCrash?.title})`}, KVM ${k.kvm?.enabled ? 'on' : 'off'}`);
   const problems = records.filter((r) => isProblem(r.outcome));
   const skipped = records.filter((r) => r.outcome === 'SKIP');
   const list = records as CellRecord[];
@@ -23,6 +24,7 @@ function summary(run: RunView): string {
     ...(results.missingShards?.length ? [`**Partial merge: shard ${results.missingShards.join(', ')} missing; their cells are not in this report.**`, ''] : []),
     `Exit code ${results.exitCode}. PASS ${counts.PASS}, FAIL ${counts.FAIL}, ERROR ${counts.ERROR}, MISS ${counts.MISS}, SKIP ${counts.SKIP} (could not run here); n/a ${counts.NA} (do not apply to that kernel: not run, not reported as tests).`,
     `Accelerator: ${results.accel.requested} (${results.accel.reason}).`,
+    portCoverageLine(list),
     '',
     ...kernelLines,
     '',
