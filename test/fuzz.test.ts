@@ -1,10 +1,10 @@
 // The differential fuzzer (harness/fuzz.mjs, harness/src/fuzz/): pure tests of the seeded
 // generator, the shard streams, the shrinker (with the oracle standing in for two kernels), the
 // comparison, the emitted case file and kselftest, the options; then real fuzz sessions on the
-// embedded pair in QEMU: the 4b01a967 change found and shrunk, its kselftest passing on after and
-// failing on before, its case file run by the main job, a wrong oracle caught with the rule
-// named, a batch the lab breaks twice, and Ctrl-C in the middle of a shrink.
-import { spawn } from 'node:child_process';
+// embedded pair in QEMU: the 4b01a967 change found and shrunk, its kselftest compiled again by the
+// test and run on fresh VMs of both kernels (passes on after, fails on before), its case file run
+// by the main job, a wrong oracle caught with the rule named, a batch the lab breaks twice, and
+// Ctrl-C in the middle of a shrink.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,17 +15,20 @@ import type { GuestCellReport, OpResult } from '../harness/src/model/cell.js';
 import { recordsOf, type ResultsDoc } from '../harness/src/results/run-files.js';
 import { encodeCell } from '../harness/src/model/wire.js';
 import { flippedProfiles, oracleAnswer } from '../harness/src/oracle/adapter.js';
+import { compareResults } from '../harness/src/oracle/compare.js';
 import { compareScript, sameDivergence, type Divergence, type FuzzKernel } from '../harness/src/fuzz/compare.js';
 import { caseYaml } from '../harness/src/fuzz/emit-case.js';
 import { kselftestC } from '../harness/src/fuzz/emit-kselftest.js';
 import { compileKselftest, kselftestHeaders } from '../harness/src/fuzz/kselftest-build.js';
 import { scriptAt, shardIndices } from '../harness/src/fuzz/generate.js';
 import { FuzzUsageError, parseBudget, parseFuzzOptions } from '../harness/src/fuzz/options.js';
-import { cellOf, FUZZ_RANGES, scriptKey, type Script } from '../harness/src/fuzz/script.js';
+import { canonicalKey, canonicalScript, cellOf, FUZZ_RANGES, scriptKey, type Script } from '../harness/src/fuzz/script.js';
 import { candidates, shrink } from '../harness/src/fuzz/shrink.js';
 import type { FuzzSummary } from '../harness/src/fuzz/summary.js';
 import { projectRoot } from '../harness/src/util/paths.js';
 import { qemuGone, runCli } from './helpers/cli.js';
+import { runFuzz } from './helpers/fuzz-cli.js';
+import { runKselftestOn } from './helpers/kselftest-vm.js';
 
 const table = flippedProfiles([]);
 // The oracle standing in for the embedded pair: "before" without the sysctl, "after" with it.
@@ -109,6 +112,25 @@ test('shrinker: the 4b01a967 divergence (oracle as kernels) shrinks to two SO_RE
   t.true(r.steps.length > 0);
 });
 
+test('shrinker: the last step renumbers sockets and destinations in order of first use (canonical form)', async (t) => {
+  const s: Script = {
+    reuse: 1, range: 'one-port', family: 'inet', addr: 'loopback',
+    sockets: [{ reuseaddr: true, reuseport: false, bindAddressNoPort: false, euid: 0 }, { reuseaddr: true, reuseport: true, bindAddressNoPort: false, euid: 1000 }],
+    ops: [{ op: 'connect', sock: 1, dst: 1 }, { op: 'bind', sock: 0 }],
+  };
+  const canon = canonicalScript(s);
+  t.deepEqual(canon.sockets, [s.sockets[1], s.sockets[0]]);
+  t.deepEqual(canon.ops, [{ op: 'connect', sock: 0, dst: 0 }, { op: 'bind', sock: 1 }]);
+  t.is(canonicalKey(s), canonicalKey(canon));
+  t.not(canonicalKey(s), canonicalKey({ ...s, ops: [...s.ops].reverse() }), 'op order is not renaming');
+  const last = candidates(s).at(-1)!;
+  t.is(last.step, 'sockets and destinations renumbered in order of first use');
+  t.false(candidates(canon).some((c) => c.step === last.step), 'a canonical script has no renaming step');
+  // A property blind to numbering shrinks to the canonical form.
+  const r = await shrink(s, async (ss) => ss.map((x) => x.ops.length === 2 && x.sockets.length === 2 && x.ops[0].op === 'connect' && x.sockets[x.ops[0].sock].euid === 1000 && x.sockets[x.ops[0].sock].reuseport));
+  t.deepEqual(r.script.ops, [{ op: 'connect', sock: 0, dst: 0 }, { op: 'bind', sock: 1 }]);
+});
+
 test('shrinker: an interrupted round is reported as interrupted, never as a fixpoint', async (t) => {
   const ctl = new AbortController();
   const start = scriptAt(1, 0);
@@ -152,6 +174,49 @@ test('compare: each kernel against its own profile, kernels against each other a
   t.like(flipped.divergences.find((d) => d.kind === 'oracle'), { kernel: 'after', reuse: 1, op: 1, rule: 'autobind.relaxed-scan' });
   const missing = compareScript(s, FAKE, new Map([['before', { id: 'fuzz/0', status: 'unsupported', reason: 'no IPv6' }]]), table, 'oracle');
   t.deepEqual(missing.unanswered, [{ kernel: 'before', why: 'unsupported: no IPv6' }, { kernel: 'after', why: 'no report' }]);
+});
+
+test('compare: kernel vs oracle is the possible-outcome verdict: a legal but unlikely random port is no divergence, an impossible one is', (t) => {
+  // Roomy range: bind(0), close, bind(0) again. The likeliest path gives a new port; the same port again is legal (p ≈ 1/14,000).
+  const s: Script = {
+    reuse: 0, range: 'roomy', family: 'inet', addr: 'loopback',
+    sockets: [{ reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }, { reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }],
+    ops: [{ op: 'bind', sock: 0 }, { op: 'close', sock: 0 }, { op: 'bind', sock: 1 }],
+  };
+  const after = [FAKE[1]];
+  const report = (results: OpResult[]): Map<string, GuestCellReport | undefined> => new Map([['after', { id: 'fuzz/0', status: 'done', results }]]);
+  const again: OpResult[] = [{ ok: true, port: 40001 }, { ok: true, port: null }, { ok: true, port: 40001 }];
+  const predicted = (oracleAnswer(cellOf(s, 'x', true), '4b01a967+followup', table) as { ops: Array<{ result: OpResult }> }).ops.map((p) => p.result);
+  t.false(compareResults(again, predicted, FUZZ_RANGES.roomy).match, 'the likeliest path alone would call it a difference');
+  const legal = compareScript(s, after, report(again), table, 'oracle');
+  t.deepEqual(legal.divergences, []);
+  t.is(legal.unlikely, 1);
+  // An even port: bind(0) scans odd offsets first and a roomy range never runs out of them.
+  const even = compareScript(s, after, report([{ ok: true, port: 40000 }, { ok: true, port: null }, { ok: true, port: 40001 }]), table, 'oracle');
+  t.like(even.divergences[0], { kind: 'oracle', kernel: 'after', op: 0, rule: 'autobind.first-scan' });
+  t.regex((even.divergences[0] as { reason: string }).reason, /observed port 40000, which the model says cannot happen/);
+});
+
+test('compare: kernel vs kernel ignores a difference that each kernel\'s possible outcomes explain (random port choice), in both modes', (t) => {
+  const s: Script = {
+    reuse: 0, range: 'roomy', family: 'inet', addr: 'loopback',
+    sockets: [{ reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }, { reuseaddr: false, reuseport: false, bindAddressNoPort: false, euid: 0 }],
+    ops: [{ op: 'bind', sock: 0 }, { op: 'close', sock: 0 }, { op: 'bind', sock: 1 }],
+  };
+  const two = (a: OpResult[], b: OpResult[]): Map<string, GuestCellReport | undefined> => new Map([['before', { id: 'fuzz/0', status: 'done', results: a }], ['after', { id: 'fuzz/0', status: 'done', results: b }]]);
+  const same: OpResult[] = [{ ok: true, port: 40001 }, { ok: true, port: null }, { ok: true, port: 40001 }];
+  const other: OpResult[] = [{ ok: true, port: 40001 }, { ok: true, port: null }, { ok: true, port: 50001 }];
+  t.false(compareResults(same, other, FUZZ_RANGES.roomy).match, 'the equality patterns differ');
+  for (const mode of ['behaviour', 'oracle'] as const) {
+    const c = compareScript(s, FAKE, two(same, other), table, mode);
+    t.deepEqual(c.divergences, [], mode);
+    t.like(c.byChance[0], { a: 'before', b: 'after', op: 2 });
+  }
+  // A difference no random draw explains: before(absent) cannot share a port between two SO_REUSEADDR binds.
+  const commit: Script = { ...s, reuse: 1, range: 'one-port', sockets: s.sockets.map((k) => ({ ...k, reuseaddr: true })), ops: [{ op: 'bind', sock: 0 }, { op: 'bind', sock: 1 }] };
+  const real = compareScript(commit, FAKE, two([{ ok: true, port: 32768 }, { ok: false, errno: 'EADDRINUSE' }], [{ ok: true, port: 32768 }, { ok: true, port: 32768 }]), table, 'behaviour');
+  t.like(real.divergences[0], { kind: 'behaviour', a: 'before', b: 'after', op: 1 });
+  t.deepEqual(real.byChance, []);
 });
 
 test('the emitted kselftest compiles against kselftest_harness.h of the kernel source for every feature of the language', async (t) => {
@@ -198,18 +263,6 @@ function hasInterpreter(file: string): boolean {
   return Array.from({ length: b.readUInt16LE(0x38) }, (_, i) => b.readUInt32LE(phoff + i * size)).includes(3);
 }
 
-interface FuzzRun { code: number | null; stdout: string; stderr: string; pid: number }
-
-/** Runs `node harness/fuzz.mjs args`; `onStderr` sees the output as it grows (for Ctrl-C). */
-function runFuzz(args: string[], onStderr?: (all: string, child: ReturnType<typeof spawn>) => void): Promise<FuzzRun> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'harness', 'fuzz.mjs'), ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); onStderr?.(stderr, child); });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, pid: child.pid! })));
-}
-
 test('the CLI: --help, and bad options exit 2 naming the option', async (t) => {
   const help = await runFuzz(['--help']);
   t.is(help.code, 0);
@@ -253,6 +306,16 @@ test.serial('fuzz --seed 1 finds the 4b01a967 change on the embedded pair, shrin
   t.is(c.match(/^TEST\(/gm)?.length, 1);
   const bin = path.resolve(projectRoot, f!.files.kselftest.replace(/\.c$/, ''));
   t.false(hasInterpreter(bin), 'linked static: no PT_INTERP program header');
+  // The test itself compiles the emitted source again, static, pushes it to a fresh VM of each kernel and runs it there.
+  const own = path.join(tempOut(), path.basename(f!.files.kselftest));
+  fs.copyFileSync(path.resolve(projectRoot, f!.files.kselftest), own);
+  const rebuilt = await compileKselftest(own, await kselftestHeaders(path.dirname(own)), `${own}.log`);
+  t.false(hasInterpreter(rebuilt.binary));
+  const ran = await runKselftestOn(['debian-6.1-before', 'debian-6.1-after'], rebuilt.binary);
+  t.is(ran['debian-6.1-after'].verdict, 'pass', ran['debian-6.1-after'].output);
+  t.is(ran['debian-6.1-before'].verdict, 'fail', ran['debian-6.1-before'].output);
+  t.regex(ran['debian-6.1-before'].output, /^not ok 1 global\.fuzz_1_001$/m);
+  t.regex(ran['debian-6.1-after'].output, /^ok 1 global\.fuzz_1_001$/m);
   t.regex(fs.readFileSync(path.join(out, 'summary.md'), 'utf8'), /\| fuzz-1-001 \| debian-6\.1-before\(reuse=absent\) vs debian-6\.1-after\(reuse=1\) \|/);
   // The case file reproduces the change through the main job.
   const main = await runCli(['--cases', path.join(out, 'cases'), '--kernels', 'debian-6.1-before,debian-6.1-after', '--results', tempOut()]);

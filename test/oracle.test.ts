@@ -5,6 +5,7 @@ import test from 'ava';
 import type { AutobindReuse, Cell, Family, Op, OpResult, SocketSpec } from '../harness/src/model/cell.js';
 import { EXHAUSTED_RANGE, ROOMY_RANGE } from '../harness/src/model/cell.js';
 import { compareResults } from '../harness/src/oracle/compare.js';
+import { checkPossible } from '../harness/src/oracle/possible.js';
 import { PROFILES, predict, type OpPrediction, type ProfileName } from '../harness/src/oracle/index.js';
 
 const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
@@ -217,12 +218,37 @@ test('bound sockets: duplicate 4-tuple is EADDRNOTAVAIL; state errors are EINVAL
   ]);
 });
 
-test('close: a connected socket leaves a TIME_WAIT holder, a bound one frees its port', (t) => {
-  const tw = run(cell([sock(false), sock(false)], [bind(0), connect(0, 0), close(0), bind(1)], { autobindReuse: 1 }), '4b01a967+followup');
-  t.deepEqual(tw[3].result, { ok: false, errno: 'EADDRINUSE', port: 0 });
-  t.regex(tw[2].rule, /^close\.time-wait/);
+test('close: a connected socket leaves an orphan in FIN_WAIT1 holding its port, a bound one frees its port', (t) => {
+  const orphan = run(cell([sock(false), sock(false)], [bind(0), connect(0, 0), close(0), bind(1)], { autobindReuse: 1 }), '4b01a967+followup');
+  t.deepEqual(orphan[3].result, { ok: false, errno: 'EADDRINUSE', port: 0 });
+  t.regex(orphan[2].rule, /^close\.fin-wait1: s0 sent FIN; orphan\(s0\) stays in FIN_WAIT1/);
+  t.regex(orphan[2].models, /__tcp_close\(\) → sock_orphan\(\)/);
   const freed = results(cell([sock(false), sock(false)], [bind(0), close(0), bind(1)]), '4b01a967+followup');
   t.deepEqual(freed[2], { ok: true, port: 32768 });
+});
+
+test('fuzz-1-002: the follow-up rule does not see a closed connection as TIME_WAIT (it is a FIN_WAIT1 orphan whose euid reads 0)', (t) => {
+  // connect(s1→d0); close(s1); listen(s0), both SO_REUSEADDR+SO_REUSEPORT: the kernel grants s0 the port when its euid is not 0.
+  const script = (e0: number, e1: number, v: AutobindReuse = 1): Cell => cell([sock(true, true, e0), sock(true, true, e1)], [connect(1, 0), close(1), listen(0)], { autobindReuse: v });
+  for (const [e0, e1] of [[1000, 0], [1000, 1000], [1001, 1000]]) {
+    const r = run(script(e0, e1), '4b01a967+followup');
+    t.deepEqual(r[2].result, { ok: true, port: 32768 }, `s0 euid ${e0}, s1 euid ${e1}`);
+    t.regex(r[2].rule, /^listen\.autobind → autobind\.relaxed-scan/);
+  }
+  // Same euid as the orphan's (root): the follow-up rule still refuses; without the relaxed scan nothing shares.
+  const root = run(script(0, 1000), '4b01a967+followup');
+  t.deepEqual(root[2].result, { ok: false, errno: 'EADDRINUSE', port: 0 });
+  t.regex(root[2].rule, /orphan\(s1\) holds it \(both SO_REUSEADDR\+SO_REUSEPORT and same euid 0: follow-up rule\)/);
+  t.deepEqual(results(script(1000, 0, 0), '4b01a967+followup')[2], { ok: false, errno: 'EADDRINUSE', port: 0 });
+  t.deepEqual(results(script(1000, 0, 'absent'), 'pre-4b01a967')[2], { ok: false, errno: 'EADDRINUSE', port: 0 });
+  // The verdict also allows a stalled guest whose peer's delayed ACK came: then the orphan is a TIME_WAIT and the follow-up rule refuses.
+  const seen = (last: OpResult): OpResult[] => [{ ok: true, port: 32768 }, { ok: true, port: null }, last];
+  t.true(checkPossible(script(1000, 0), PROFILES['4b01a967+followup'], seen({ ok: true, port: 32768 }), 'syscall').possible);
+  t.true(checkPossible(script(1000, 0), PROFILES['4b01a967+followup'], seen({ ok: false, errno: 'EADDRINUSE', port: 0 }), 'syscall').possible);
+  t.false(checkPossible(script(1000, 0), PROFILES['4b01a967+followup'], seen({ ok: false, errno: 'EADDRNOTAVAIL', port: 0 }), 'syscall').possible);
+  // The orphan is a full socket in the ehash: a bind()+connect() to the same 4-tuple is refused, not recycled.
+  const again = results(cell([sock(true, true, 1000), sock(true, true)], [connect(1, 0), close(1), bind(0), connect(0, 0)]), '4b01a967+followup');
+  t.deepEqual(again.slice(2), [{ ok: true, port: 32768 }, { ok: false, errno: 'EADDRNOTAVAIL', port: 32768 }]);
 });
 
 test('every prediction names a rule id and the kernel function it models; predict is deterministic', (t) => {

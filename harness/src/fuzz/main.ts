@@ -15,6 +15,7 @@ import { resultsRoot } from '../util/paths.js';
 import { QemuConfigError } from '../vm/qemu.js';
 import type { FuzzKernel } from './compare.js';
 import { kselftestHeaders } from './kselftest-build.js';
+import { fuzzMergeMain } from './merge.js';
 import { FuzzUsageError, HELP, parseFuzzOptions, type FuzzOptions } from './options.js';
 import { LabError, VmPool } from './pool.js';
 import { FuzzSession } from './session.js';
@@ -30,6 +31,7 @@ function terminal(e: RunEvent): void {
 
 /** Runs the fuzzer with argv; returns the exit code. */
 export async function fuzzMain(argv: string[]): Promise<number> {
+  if (argv[0] === 'merge') return fuzzMergeMain(argv.slice(1));
   let opts: FuzzOptions;
   let table: ProfileTable;
   let selection;
@@ -98,7 +100,7 @@ async function fuzz(lab: Lab, opts: FuzzOptions, table: ProfileTable, selection:
     kernels: kernels.map((k) => ({ name: k.name, profile: k.profile, release: k.release, hasSysctl: k.hasSysctl })),
     oracleFlip: opts.oracleFlip, budget: opts.budget.text, command: `harness/fuzz.mjs ${argv.join(' ')}`.trim(), startedAt: startedAt.toISOString(),
     complete: false, stopReason: 'running', elapsedS: 0, fuzzingS: 0, scripts: 0, cellsRun: 0, streamCells: 0, shrinkCells: 0, cellsPerSecond: 0,
-    timeToFirstFindingS: null, findings: [], duplicates: 0, flaky: [], unanswered: 0, crashes: [], bootMs: {}, ruleCoverage: {}, rulesNeverExercised: [],
+    timeToFirstFindingS: null, findings: [], duplicates: 0, flaky: [], unanswered: 0, unlikely: 0, byChance: 0, byChanceExamples: [], crashes: [], bootMs: {}, ruleCoverage: {}, rulesNeverExercised: [],
   };
   const pool = new VmPool(kernels, ctx);
   summary.crashes = pool.crashes;

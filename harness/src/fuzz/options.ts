@@ -31,6 +31,7 @@ export interface FuzzOptions {
 export const DEFAULT_KERNELS = ['debian-6.1-before', 'debian-6.1-after'];
 
 export const HELP = `usage: npx zx harness/fuzz.mjs [options]     (or: node harness/fuzz.mjs)
+       npx zx harness/fuzz.mjs merge DIR… --out DIR [--allow-partial]   (join shard folders; merge --help)
 
 Differential fuzzing: random socket scripts in the case language (2-6 sockets, 1-14 ops, per-socket
 SO_REUSEADDR / SO_REUSEPORT / IP_BIND_ADDRESS_NO_PORT / euid, a one/two/three-port or roomy range,
@@ -50,7 +51,11 @@ options:
   --profile NAME=P       compare kernel NAME with oracle profile P (repeatable; ${Object.keys(PROFILES).join(', ')})
   --oracle-flip FLAG     toggle an oracle profile flag on every kernel (repeatable; as in the main job)
   --mode M               oracle: kernel vs oracle and kernel vs kernel; behaviour: kernel vs kernel only   [oracle]
-  --shard I/N            run scripts k with k mod N = I-1 only (disjoint streams for N machines)
+                         (kernel vs oracle: is the observation possible, as in the main job; kernel vs
+                         kernel: equality pattern, and a difference each kernel's possible outcomes
+                         explain, i.e. random port choice, is counted but not a finding)
+  --shard I/N            run scripts k with k mod N = I-1 only (disjoint streams for N machines);
+                         join the shards' --out folders with: fuzz.mjs merge DIR… --out DIR
   --batch N              scripts per batch (one guest exec per kernel)          [64]
   --accel auto|kvm|tcg   accelerator, as in the main job                        [auto]
   --append WORDS         extra kernel command-line words for every VM (e.g. kph.cells_fault=… to test the lab)

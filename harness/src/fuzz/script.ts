@@ -63,3 +63,25 @@ export function scriptText(s: Script): string {
 export function scriptKey(s: Script): string {
   return JSON.stringify([s.reuse, s.range, s.family, s.addr, s.sockets.map((k) => [k.reuseaddr, k.reuseport, k.bindAddressNoPort, k.euid]), s.ops.map(opText)]);
 }
+
+/**
+ * The same script with its sockets renumbered in order of first use by an op (unused ones after,
+ * in their order) and its destinations likewise: scripts equal up to renaming have equal forms.
+ */
+export function canonicalScript(s: Script): Script {
+  const order: number[] = [];
+  for (const o of s.ops) if (!order.includes(o.sock)) order.push(o.sock);
+  s.sockets.forEach((_, i) => { if (!order.includes(i)) order.push(i); });
+  const sock = new Map(order.map((old, n) => [old, n]));
+  const dsts: number[] = [];
+  for (const o of s.ops) if (o.op === 'connect' && !dsts.includes(o.dst)) dsts.push(o.dst);
+  const dst = new Map(dsts.map((old, n) => [old, n]));
+  return {
+    ...s,
+    sockets: order.map((i) => ({ ...s.sockets[i] })),
+    ops: s.ops.map((o): Op => (o.op === 'connect' ? { ...o, sock: sock.get(o.sock)!, dst: dst.get(o.dst)! } : { ...o, sock: sock.get(o.sock)! })),
+  };
+}
+
+/** The key of a script's canonical form: what "the same minimal script" means for deduplication. */
+export const canonicalKey = (s: Script): string => scriptKey(canonicalScript(s));

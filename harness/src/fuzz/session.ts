@@ -12,7 +12,7 @@ import { scriptAt, shardIndices } from './generate.js';
 import { compileKselftest } from './kselftest-build.js';
 import type { Budget } from './options.js';
 import type { VmPool } from './pool.js';
-import { cellOf, scriptKey, scriptText, type Script } from './script.js';
+import { canonicalKey, cellOf, scriptKey, scriptText, type Script } from './script.js';
 import { shrink } from './shrink.js';
 import { KNOWN_RULES, showResults, writeSummary, type Finding, type FuzzSummary } from './summary.js';
 
@@ -68,6 +68,9 @@ export class FuzzSession {
         const cmp = compareScript(scripts[i], cfg.kernels, runs[i], cfg.table, cfg.mode);
         for (const r of cmp.rules) this.s.ruleCoverage[r] = (this.s.ruleCoverage[r] ?? 0) + 1;
         this.s.unanswered += cmp.unanswered.length;
+        this.s.unlikely += cmp.unlikely;
+        this.s.byChance += cmp.byChance.length;
+        for (const c of cmp.byChance) if (this.s.byChanceExamples.length < 5) this.s.byChanceExamples.push({ scriptIndex: idx[i], ...c });
         for (const d of cmp.divergences) {
           if (cfg.signal.aborted) break;
           await this.divergence(scripts[i], idx[i], d);
@@ -135,8 +138,8 @@ export class FuzzSession {
       return ds.map(Boolean);
     }, { signal: cfg.signal });
     const key = scriptKey(shrunk.script);
-    if (this.seenMinimal.has(key)) { this.s.duplicates++; cfg.say(`script ${index} shrinks to an earlier finding's script`); return; }
-    this.seenMinimal.add(key);
+    if (this.seenMinimal.has(canonicalKey(shrunk.script))) { this.s.duplicates++; cfg.say(`script ${index} shrinks to an earlier finding's script`); return; }
+    this.seenMinimal.add(canonicalKey(shrunk.script));
     // Interrupted: the smallest script so far is written as it is, without re-runs.
     const checks = cfg.signal.aborted ? [] : await this.holds(Array(CONFIRM_RUNS).fill(shrunk.script), d);
     const minimalD = checks.find(Boolean) ?? shown.get(key)!;

@@ -1,9 +1,10 @@
 // Delta debugging over a script: drop sockets, chunks of ops and single ops, then simplify
-// options, range, family, address and destinations, always keeping a candidate for which the
+// options, range, family, address and destinations, and last renumber sockets in order of first
+// use (canonical form, so equal findings read alike), always keeping a candidate for which the
 // divergence still holds. Candidates are tested in batches (one VM round trip tests many), and
 // within a batch the first that holds, in the order below (biggest reduction first), is taken.
 import type { Op } from '../model/cell.js';
-import { FUZZ_RANGES, type RangeName, type Script } from './script.js';
+import { canonicalScript, FUZZ_RANGES, scriptKey, type RangeName, type Script } from './script.js';
 
 export interface Candidate { script: Script; step: string }
 
@@ -58,6 +59,9 @@ export function candidates(s: Script): Candidate[] {
   s.ops.forEach((o, j) => { if (o.op === 'connect' && o.dst > 0) add({ ...s, ops: s.ops.map((x, m) => (m === j ? { ...o, dst: 0 } : x)) }, `op ${j}: destination d0`); });
   if (s.reuse === 1) add({ ...s, reuse: 0 }, 'ip_autobind_reuse 0');
   if (s.reuse === 0) add({ ...s, reuse: 'absent' }, 'ip_autobind_reuse absent');
+  // Last, no smaller but easier to compare: sockets and destinations numbered in order of first use.
+  const canon = canonicalScript(s);
+  if (scriptKey(canon) !== scriptKey(s)) add(canon, 'sockets and destinations renumbered in order of first use');
   return out;
 }
 

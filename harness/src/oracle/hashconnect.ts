@@ -19,11 +19,11 @@ function localKey(sk: Sk): string {
 // free in the ehash? A TIME_WAIT match (with timestamps: loopback TCP) is recycled only for
 // bind()+connect() (twp == NULL): the destinations never close, so every TIME_WAIT here has
 // substate FIN_WAIT2 and tcp_twsk_unique() forces tcp_tw_reuse to 0 for the connect() scan.
-// In the close() race (env.closeRace) the closed socket is still a full FIN_WAIT1 socket: never unique.
+// A TIME_WAIT exists only after a late ACK (env.lateAck); a FIN_WAIT1 orphan is a full socket: never unique.
 function checkEstablished(env: Env, sk: Sk, lport: number, twp: boolean): Established {
   for (const e of env.ns.ehash) {
     if (e === sk || e.num !== lport || e.dst !== sk.dst || localKey(e) !== localKey(sk)) continue;
-    if (e.state === 'TIME_WAIT' && !twp && !env.closeRace) return { unique: true, tw: e };
+    if (e.state === 'TIME_WAIT' && !twp) return { unique: true, tw: e };
     return { unique: false, holder: e };
   }
   return { unique: true, tw: null };

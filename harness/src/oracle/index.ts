@@ -17,7 +17,8 @@
 // connect.duplicate-4tuple, connect.scan-free, connect.scan-shared, connect.scan-exhausted,
 // connect.v6only-mapped, bind.v6only-mapped,
 // bind.port-free, bind.port-shared, bind.port-fast-path, bind.port-conflict (explicit ports),
-// close.time-wait, close.release, close.unbound, fd.closed. Reserved ports
+// close.fin-wait1 (close.time-wait and connect.recycle-time-wait only where the replay allows a
+// late ACK), close.release, close.unbound, fd.closed. Reserved ports
 // (ip_local_reserved_ports) are refused by both scans (inet_is_local_reserved_port()).
 // A failed op also says which port getsockname() still shows (inet_sport: a released port stays).
 //
@@ -26,14 +27,15 @@
 // the outcome the kernel actually took, and says whether the model allows it (and how likely).
 //
 // Limitations: every profile runs the Linux 6.1 code paths (bhash2); 'pre-4b01a967' is 6.1
-// without the sysctl and the relaxed scan, like the project's "before" kernel. Active close over
-// loopback is assumed to reach TIME_WAIT (substate FIN_WAIT2) before close() returns. Accepted
+// without the sysctl and the relaxed scan, like the project's "before" kernel. A connection closed
+// over loopback is an orphan in FIN_WAIT1 (ops.ts orphanOnClose: the peer delays its ACK of the
+// FIN by at least 40 ms); the replay also allows the late ACK of a stalled guest, where every
+// closed connection is a TIME_WAIT of substate FIN_WAIT2 instead (env.ts lateAck). Accepted
 // children of the destination listeners, SO_BINDTODEVICE and per-socket port ranges are not
-// modelled. tcp_tw_reuse is a dimension but cannot matter here: every TIME_WAIT has substate
-// FIN_WAIT2 (the destinations never close), for which tcp_twsk_unique() forces it to 0. The
-// replay also allows the close() race (a FIN not yet ACKed: no TIME_WAIT to recycle yet). When the kernel's random offset makes an outcome
-// less than 99% likely, the port is reported as null and the likeliest outcome is followed; the
-// verdict (possible.ts) does not depend on that choice.
+// modelled. tcp_tw_reuse is a dimension but cannot matter here: a TIME_WAIT has substate
+// FIN_WAIT2 (the destinations never close), for which tcp_twsk_unique() forces it to 0. When the
+// kernel's random offset makes an outcome less than 99% likely, the port is reported as null and
+// the likeliest outcome is followed; the verdict (possible.ts) does not depend on that choice.
 import type { Cell } from '../model/cell.js';
 import { choose, type Guide } from './choice.js';
 import { makeEnv, type Env } from './env.js';

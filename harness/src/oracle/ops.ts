@@ -1,7 +1,7 @@
 // The socket calls of a cell's script, at the af_inet / af_inet6 layer: state checks and errno
 // choices, address bookkeeping, then the port rules in getport.ts / hashconnect.ts. Models
 // __inet_bind(), __inet6_bind(), inet_listen() + inet_csk_listen_start(), __inet_stream_connect()
-// + tcp_v4_connect() / tcp_v6_connect(), and tcp_close() + tcp_time_wait().
+// + tcp_v4_connect() / tcp_v6_connect(), and __tcp_close() (a connection is orphaned in FIN_WAIT1).
 import type { Family, OpResult } from '../model/cell.js';
 import { boundAddr, connectedAddr, isAnyAddr, showAddr, unboundAddr } from './addr.js';
 import type { Alternative } from './explain.js';
@@ -121,7 +121,27 @@ export function opConnect(env: Env, sk: Sk, dst: number): OpPrediction {
   return okPort(env, r, models);
 }
 
-// Models tcp_time_wait(): the closed connection's TIME_WAIT holder takes over sk's place in the tables.
+// Models __tcp_close() of a connected socket over loopback: it sends its FIN and is orphaned
+// (sock_orphan()) in FIN_WAIT1. The peer, a never-accepted child of a destination listener, takes
+// the FIN in tcp_fin(), which enters pingpong mode, so __tcp_ack_snd_check() delays its ACK
+// (tcp_send_delayed_ack(), at least TCP_DELACK_MIN = 40 ms): the orphan moves on to FIN_WAIT2 and
+// tcp_time_wait() only after the script's next ops (they take microseconds). Until then it is a
+// full socket, not a TIME_WAIT sock: it keeps its bind buckets and 4-tuple, its sk_state is not
+// TCP_TIME_WAIT, and sock_i_uid() reads GLOBAL_ROOT_UID (an orphan has no sk_socket).
+function orphanOnClose(env: Env, sk: Sk): Sk {
+  const o: Sk = { ...sk, name: `orphan(${sk.name})`, state: 'FIN_WAIT1', uid: 0, reuseportCb: false, connected: false, fdClosed: true };
+  const { tb, tb2 } = sk;
+  if (tb) tb.owners[tb.owners.indexOf(sk)] = o;
+  if (tb2) tb2.owners[tb2.owners.indexOf(sk)] = o;
+  env.ns.ehash[env.ns.ehash.indexOf(sk)] = o;
+  sk.tb = null;
+  sk.tb2 = null;
+  sk.num = 0;
+  return o;
+}
+
+// Models tcp_time_wait() after a late ACK (env.lateAck): the closed connection's TIME_WAIT sock
+// (substate FIN_WAIT2) takes over sk's place in the tables.
 function enterTimeWait(env: Env, sk: Sk): Sk {
   const tw: Sk = { ...sk, name: `tw(${sk.name})`, state: 'TIME_WAIT', reuseportCb: false, connected: false, fdClosed: true };
   if (sk.family === 'AF_INET') tw.ipv6only = false;
@@ -142,10 +162,16 @@ export function opClose(env: Env, sk: Sk): OpPrediction {
   const done = { ok: true as const, port: null };
   if (sk.state === 'ESTABLISHED') {
     const port = sk.num;
-    const tw = enterTimeWait(env, sk);
+    if (env.lateAck) {
+      const tw = enterTimeWait(env, sk);
+      sk.state = 'CLOSE';
+      return pred(done, `close.time-wait: ${sk.name} sent FIN and the peer's delayed ACK came (a stalled guest); ${tw.name} keeps port ${port} and the 4-tuple (SO_REUSEADDR=${tw.reuse ? 1 : 0})`,
+        '__tcp_close() → tcp_rcv_state_process() (FIN_WAIT1 → FIN_WAIT2) → tcp_time_wait()');
+    }
+    const o = orphanOnClose(env, sk);
     sk.state = 'CLOSE';
-    return pred(done, `close.time-wait: ${sk.name} sent FIN; ${tw.name} keeps port ${port} and the 4-tuple (SO_REUSEADDR=${tw.reuse ? 1 : 0})`,
-      'tcp_close() → tcp_time_wait() → inet_twsk_hashdance()');
+    return pred(done, `close.fin-wait1: ${sk.name} sent FIN; ${o.name} stays in FIN_WAIT1 (the peer delays its ACK), keeps port ${port} and the 4-tuple (SO_REUSEADDR=${o.reuse ? 1 : 0}, euid reads 0)`,
+      '__tcp_close() → sock_orphan() (peer: tcp_fin() → pingpong → tcp_send_delayed_ack())');
   }
   const port = sk.num;
   const wasListening = sk.state === 'LISTEN';

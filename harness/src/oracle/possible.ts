@@ -102,21 +102,21 @@ function differs(o: OpResult, e: OpResult): string | null {
 }
 
 // Replays a cell against an observation: possible (with the path's probability) or not (where and why).
-// A connect() that finds a closed socket's 4-tuple may also meet the close() race (its FIN not yet
-// ACKed, so no TIME_WAIT to recycle, env.ts closeRace): an observation only that explains is possible.
+// A closed connection is a FIN_WAIT1 orphan; an observation only the late ACK of a stalled guest
+// explains (every closed connection a TIME_WAIT instead, env.ts lateAck) is possible too.
 export function checkPossible(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View): Possibility {
   const first = replay(cell, flags, observed, view, false);
   if (first.possible || !cell.ops.some((o) => o.op === 'close') || inapplicable(cell, flags)) return first;
-  const raced = replay(cell, flags, observed, view, true);
-  return raced.possible ? raced : first;
+  const late = replay(cell, flags, observed, view, true);
+  return late.possible ? late : first;
 }
 
-// One guided replay; `race`: every close() left a FIN_WAIT1 socket rather than a TIME_WAIT (for 4-tuple checks).
-function replay(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View, race: boolean): Possibility {
+// One guided replay; `lateAck`: every close() of a connection left a TIME_WAIT rather than a FIN_WAIT1 orphan.
+function replay(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View, lateAck: boolean): Possibility {
   const why = inapplicable(cell, flags);
   if (why) return { possible: false, index: 0, reason: `the oracle says not applicable (${why}), but the cell ran`, rule: '' };
   const env = cellEnv(cell, flags);
-  env.closeRace = race;
+  env.lateAck = lateAck;
   const results: OpResult[] = [];
   const taken: Branch[] = [];
   const firstOp = new Map<number, number>();

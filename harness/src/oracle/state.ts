@@ -5,12 +5,12 @@ import type { BindAddr, Family } from '../model/cell.js';
 import { bind2AddrMatch, type SkAddr } from './addr.js';
 
 /** The TCP states the model distinguishes (SYN_SENT is transient: connects are blocking). */
-export type TcpState = 'CLOSE' | 'LISTEN' | 'SYN_SENT' | 'ESTABLISHED' | 'TIME_WAIT';
+export type TcpState = 'CLOSE' | 'LISTEN' | 'SYN_SENT' | 'ESTABLISHED' | 'FIN_WAIT1' | 'TIME_WAIT';
 
 export const FASTREUSEPORT_ANY = 1;
 export const FASTREUSEPORT_STRICT = 2;
 
-/** A socket: a test socket (s<i>), a destination listener (d<j>) or a TIME_WAIT holder (tw(s<i>)). */
+/** A socket: a test socket (s<i>), a destination listener (d<j>) or a closed connection's orphan (orphan(s<i>)). */
 export interface Sk extends SkAddr {
   name: string;
   reuse: boolean;
