@@ -1,6 +1,6 @@
 // kph-cells: runs reproduction-matrix cells inside the guest.
 //
-// Reads one cell line per input line (see harness/src/model/wire.ts):
+// Reads one cell line per input line (see harness/src/core/wire.ts):
 //   cell id=<id> fam=4|6|m addr=lo|any range=<lo>-<hi> reuse=absent|0|1|keep|try-0|try-1 dst=<n>
 //        [tw=0|1|2] [resv=none|<lo>-<hi>] [d=<F><R>:<port>...] s=<R><P><N>:<euid>[:<F><A><V>]... op=<op>...
 // and writes exactly one JSON line per cell, in input order:

@@ -1,6 +1,6 @@
 // app-guest: what an *application* sees of a cell through Node's own `net` API.
 //
-// Speaks the same line protocol as guest/c/kph-cells.c (see harness/src/model/wire.ts): one
+// Speaks the same line protocol as guest/c/kph-cells.c (see harness/src/core/wire.ts): one
 // cell line in on stdin, one JSON report line out on stdout, in input order. This file is
 // pushed into the guest alone, so it imports only node: builtins and copies the types it needs.
 //
@@ -33,7 +33,7 @@ const DEFAULT_TIMEOUT_S = 30;
 const SYSCTL_RANGE = '/proc/sys/net/ipv4/ip_local_port_range';
 const SYSCTL_REUSE = '/proc/sys/net/ipv4/ip_autobind_reuse';
 
-// ---------------------------------------------------------------- types (copied from harness/src/model/cell.ts)
+// ---------------------------------------------------------------- types (copied from harness/src/core/cell.ts)
 
 type OpResult = { ok: true; port: number | null } | { ok: false; errno: string };
 type Report =

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { buildCGuest, buildFloor } from './guests/index.js';
 import type { GuestImage } from './image/build.js';
-import { encodeCell, parseReportLine } from './model/wire.js';
+import { encodeCell, parseReportLine } from './core/wire.js';
 import { defaultPlan } from './plan/default.js';
 import { cGuestCommand, REMOTE } from './run/kernel-job.js';
 import { describeExec } from './ssh/session.js';

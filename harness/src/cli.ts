@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { InputError } from './model/errors.js';
+import { InputError } from './core/errors.js';
 import type { TerminalLevel } from './run/reporters.js';
 import type { Accel } from './vm/accel.js';
 import { DEFAULT_MAX_CELLS, decimalOption, intOption, RANGES } from './util/args.js';

@@ -1,9 +1,9 @@
 // The main job: check the input, claim the run directory, open the Lab, run the kernels and
 // write the run directory (run/main-job.ts); every error that is not a test result becomes its
 // exit code here.
-import { EXIT } from './results/outcome.js';
-import { StorageError } from './results/write.js';
-import { describeError, exitCodeForError, verboseIn } from './model/errors.js';
+import { EXIT } from './core/verdict.js';
+import { StorageError } from './util/write.js';
+import { describeError, exitCodeForError, verboseIn } from './core/errors.js';
 import { printOraclePredictions, printPlan } from './plan/print.js';
 import { Lab } from './run/lab.js';
 import { runMain } from './run/main-job.js';

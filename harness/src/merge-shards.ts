@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseOptions, type Options } from './cli.js';
-import type { PlanIdentity } from './plan-identity.js';
+import type { PlanIdentity } from './plan/identity.js';
 import { inlineResults, type ResultsDoc } from './results/run-files.js';
 import type { RunManifest } from './run/resume.js';
 

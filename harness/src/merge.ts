@@ -5,9 +5,9 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkShardSet, MergeError, readShardRun, type ShardSet } from './merge-shards.js';
-import { EXIT, exitCodeFor } from './results/outcome.js';
+import { EXIT, exitCodeFor } from './core/verdict.js';
 import { recordsOf, writeOutputs, type ResultsDoc } from './results/run-files.js';
-import type { CellRecord } from './run/assemble.js';
+import type { CellRecord } from './core/record.js';
 import { versionLine } from './util/version.js';
 import { makeDirs, RunDirError } from './run/run-dir.js';
 

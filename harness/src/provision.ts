@@ -3,7 +3,7 @@
 // selected kernel descriptions name (kernels/*.yaml) are provisioned the same way.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { InputError } from './model/errors.js';
+import { InputError } from './core/errors.js';
 
 const run = promisify(execFile);
 

@@ -1,9 +1,9 @@
 // Behaviour mode: the good commit's observations stand in for the oracle. A cell passes when
 // the commit under test does what the good kernel did (ports compared up to renaming).
-import type { GuestCellReport } from '../model/cell.js';
+import type { GuestCellReport } from '../core/cell.js';
 import { compareResults } from '../oracle/compare.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
-import { classify, type OracleAnswer } from '../results/outcome.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
+import { classify, type OracleAnswer } from '../core/verdict.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { CellOutcome } from './verdict.js';
 

@@ -1,9 +1,10 @@
 // The cells a bisect step runs: the same --case/--filter/--cases/--no-ts selection as the main
 // job; in oracle mode, checked answerable by the oracle before anything is built.
 import path from 'node:path';
-import { HarnessBug } from '../model/errors.js';
+import { HarnessBug } from '../core/errors.js';
 import { flippedProfiles, oracleAnswer } from '../oracle/adapter.js';
-import { loadPlan, type PlannedCell } from '../plan/default.js';
+import { loadPlan } from '../plan/default.js';
+import type { PlannedCell } from '../core/planned.js';
 import { parseFilter, selectCells } from '../plan/filter.js';
 import { BisectUsageError, type BisectOptions } from './options.js';
 

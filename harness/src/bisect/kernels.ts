@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KernelBuildError, type BuiltKernel } from '../kernel/build.js';
 import { buildGitKernel, GitSourceError, resolveGit, type GitSource } from '../kernel/git.js';
-import { writeJson } from '../results/write.js';
+import { writeJson } from '../util/write.js';
 import { runKernelJob } from '../run/scheduler.js';
 import { contentKey } from '../util/cache.js';
 import { observationsOf, type GoodObservations } from './behaviour.js';

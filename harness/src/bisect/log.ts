@@ -2,7 +2,7 @@
 // (rewritten from steps.jsonl at the end of every step, write-then-rename).
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeText } from '../results/write.js';
+import { writeText } from '../util/write.js';
 import type { Combined, RepeatResult } from './verdict.js';
 
 export interface StepRecord {

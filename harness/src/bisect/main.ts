@@ -3,9 +3,9 @@
 // 0/1/125/200.
 import path from 'node:path';
 import { GitSourceError, resolveGit, uncommittedChanges, type GitSource } from '../kernel/git.js';
-import { describeError, EXIT_INPUT, exitCodeForError, verboseIn } from '../model/errors.js';
+import { describeError, EXIT_INPUT, exitCodeForError, verboseIn } from '../core/errors.js';
 import { flippedProfiles, oracleAnswer, possibleComparer } from '../oracle/adapter.js';
-import type { PlannedCell } from '../plan/default.js';
+import type { PlannedCell } from '../core/planned.js';
 import { ProvisionError } from '../provision.js';
 import { assemble } from '../run/assemble.js';
 import { Lab } from '../run/lab.js';

@@ -1,7 +1,7 @@
 // Command-line options of harness/bisect.mjs: parsed and validated here, nothing else.
 import { parseArgs } from 'node:util';
 import type { Verbosity } from '../cli.js';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { PROFILES } from '../oracle/index.js';
 import type { Accel } from '../vm/accel.js';
 import { DEFAULT_MAX_CELLS, decimalOption, intOption, RANGES } from '../util/args.js';

@@ -3,8 +3,8 @@
 // ends (finish) and what aborts the whole bisect (AbortBisect).
 import path from 'node:path';
 import type { GitSource } from '../kernel/git.js';
-import { InputError } from '../model/errors.js';
-import type { PlannedCell } from '../plan/default.js';
+import { InputError } from '../core/errors.js';
+import type { PlannedCell } from '../core/planned.js';
 import type { JobContext } from '../run/kernel-job.js';
 import { appendStep, writeSummary, type StepRecord } from './log.js';
 import type { BisectOptions } from './options.js';

@@ -1,6 +1,6 @@
 // From cell outcomes to git bisect's answer. Pure: one verdict per repeat (good / bad / skip),
 // then the repeats combined into one verdict with a confidence figure.
-import { isProblem, type Outcome } from '../results/outcome.js';
+import { isProblem, type Outcome } from '../core/verdict.js';
 import type { BootAttempt, KernelJobResult } from '../run/kernel-job.js';
 
 export type Verdict = 'good' | 'bad' | 'skip';

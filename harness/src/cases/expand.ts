@@ -1,10 +1,10 @@
 // Expands validated case files into cells: the cartesian product of each matrix, minus its
-// exclusions, each cell with a stable id derived from its parameters. The plan's size is
-// counted (product of the dimension sizes) before anything is allocated, and refused beyond
-// a limit (--max-cells).
-import { destSpecs, DST_PORT_BASE, EXHAUSTED_RANGE, ROOMY_RANGE, socketFamily, type AutobindReuse, type BindAddr, type Cell, type DestSpec, type Family, type Op, type ReservedPorts, type SocketSpec, type TwReuse } from '../model/cell.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
-import { CaseFileError, CaseFileErrors } from './errors.js';
+// exclusions, each cell with its dimensions and the id core/planned.ts derives from them. The
+// plan's size is counted (product of the dimension sizes) before anything is allocated, and
+// refused beyond a limit (--max-cells).
+import { destSpecs, DST_PORT_BASE, EXHAUSTED_RANGE, ROOMY_RANGE, socketFamily, type AutobindReuse, type BindAddr, type Cell, type DestSpec, type Family, type Op, type ReservedPorts, type SocketSpec, type TwReuse } from '../core/cell.js';
+import { cellId, type CellDims, type GuestKind, type PlannedCell } from '../core/planned.js';
+import { SourceError, SourceErrors } from '../core/source-error.js';
 import type { CaseSocket, LoadedCase } from './load.js';
 import { BASE_DIMENSIONS } from './schema.js';
 import { DEFAULT_MAX_CELLS } from '../util/args.js';
@@ -58,11 +58,11 @@ export function widerKeys(cell: Cell): string[] {
 }
 
 /** Checks one cell for what depends on its matrix values: IPV6_V6ONLY only on AF_INET6, connect families that can reach their destination. */
-function checkCell(c: LoadedCase, cell: Cell, dests: DestSpec[]): CaseFileError[] {
-  const errs: CaseFileError[] = [];
+function checkCell(c: LoadedCase, cell: Cell, dests: DestSpec[]): SourceError[] {
+  const errs: SourceError[] = [];
   const err = (p: Array<string | number>, key: string, problem: string): void => {
     const { line, col } = c.at(p);
-    errs.push(new CaseFileError(c.file, line, col, key, `${problem} (in cell ${cell.id})`));
+    errs.push(new SourceError(c.file, line, col, key, `${problem} (in cell ${cell.id})`));
   };
   cell.sockets.forEach((s, i) => {
     if (s.v6only !== undefined && socketFamily(cell, i) === 'inet') {
@@ -112,12 +112,12 @@ function productSize(dims: Array<[string, Value[]]>): number {
 }
 
 /** Checks what the schema cannot: indices in range, ranges sane, exclusions naming real dimensions. */
-function check(c: LoadedCase, dims: Array<[string, Value[]]>): CaseFileError[] {
-  const errs: CaseFileError[] = [];
+function check(c: LoadedCase, dims: Array<[string, Value[]]>): SourceError[] {
+  const errs: SourceError[] = [];
   const n = c.data.sockets.length;
   const err = (p: Array<string | number>, key: string, problem: string): void => {
     const { line, col } = c.at(p);
-    errs.push(new CaseFileError(c.file, line, col, key, problem));
+    errs.push(new SourceError(c.file, line, col, key, problem));
   };
   const nd = c.data.destinations?.length;
   c.data.ops.forEach((o, i) => {
@@ -170,11 +170,11 @@ export interface ExpandOptions {
   maxCells?: number;
 }
 
-/** Expands loaded cases into planned cells; throws CaseFileErrors for meaning errors. */
+/** Expands loaded cases into planned cells; throws SourceErrors for meaning errors. */
 export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): PlannedCell[] {
   const maxCells = opts.maxCells ?? DEFAULT_MAX_CELLS;
   const cells: PlannedCell[] = [];
-  const errors: CaseFileError[] = [];
+  const errors: SourceError[] = [];
   const names = new Map<string, string>();
   /** Where each cell id was made: "file:line:col" of its case's name. */
   const idPlace = new Map<string, string>();
@@ -183,7 +183,7 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
     const d = c.data;
     if (names.has(d.name)) {
       const { line, col } = c.at(['name']);
-      errors.push(new CaseFileError(c.file, line, col, 'name', `expected a case name unique across files, found ${JSON.stringify(d.name)} (also in ${names.get(d.name)})`));
+      errors.push(new SourceError(c.file, line, col, 'name', `expected a case name unique across files, found ${JSON.stringify(d.name)} (also in ${names.get(d.name)})`));
       continue; // its cells would repeat the other file's ids
     }
     names.set(d.name, c.file);
@@ -198,8 +198,8 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
     const size = productSize(dims);
     if (planned + size > maxCells) {
       const { line, col } = c.at(d.matrix ? ['matrix'] : ['name']);
-      errors.push(new CaseFileError(c.file, line, col, 'matrix', `expected a plan of at most ${maxCells.toLocaleString('en-US')} cells (--max-cells), found ${size.toLocaleString('en-US')} in this case (${dims.map(([k, v]) => `${k} ${v.length}`).join(' × ')}, before exclusions)${planned ? ` after ${planned.toLocaleString('en-US')} in the files before it` : ''}`));
-      throw new CaseFileErrors(errors);
+      errors.push(new SourceError(c.file, line, col, 'matrix', `expected a plan of at most ${maxCells.toLocaleString('en-US')} cells (--max-cells), found ${size.toLocaleString('en-US')} in this case (${dims.map(([k, v]) => `${k} ${v.length}`).join(' × ')}, before exclusions)${planned ? ` after ${planned.toLocaleString('en-US')} in the files before it` : ''}`));
+      throw new SourceErrors(errors);
     }
     planned += size;
     const ops = d.ops.map(parseOp);
@@ -210,7 +210,7 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
     const here = `${c.file}:${namePos.line}:${namePos.col}`;
     if (assignments.length === 0) {
       const { line, col } = c.at(d.exclude ? ['exclude'] : ['matrix']);
-      errors.push(new CaseFileError(c.file, line, col, 'exclude', 'expected at least one cell, found an empty matrix after exclusions'));
+      errors.push(new SourceError(c.file, line, col, 'exclude', 'expected at least one cell, found an empty matrix after exclusions'));
       continue;
     }
     for (const a of assignments) {
@@ -221,13 +221,20 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
         const targets = m[2] !== undefined ? [Number(m[2])] : sockets.map((_, i) => i);
         for (const i of targets) (sockets[i] as unknown as Record<string, Value>)[SOCKET_KEY[m[3]]] = v;
       }
-      const id = `${d.name}/${[...a].map(([k, v]) => `${SHORT[k] ?? k}=${v}`).join(',')}`;
+      const dims: CellDims = {
+        reuse: a.get('autobind_reuse') as AutobindReuse,
+        range: String(a.get('port_range')),
+        fam: a.get('family') as Family,
+        addr: a.get('addr') as BindAddr,
+        extra: [...a].filter(([k]) => !(BASE_DIMENSIONS as readonly string[]).includes(k)).map(([k, v]) => [SHORT[k] ?? k, v]),
+      };
+      const id = cellId(d.name, dims);
       if (idPlace.has(id)) {
-        errors.push(new CaseFileError(c.file, namePos.line, namePos.col, 'name', `expected every cell id to be unique in the plan, found ${JSON.stringify(id)} twice (also made by ${idPlace.get(id)})`));
+        errors.push(new SourceError(c.file, namePos.line, namePos.col, 'name', `expected every cell id to be unique in the plan, found ${JSON.stringify(id)} twice (also made by ${idPlace.get(id)})`));
         continue;
       }
       idPlace.set(id, here);
-      const family = a.get('family') as Family;
+      const family = dims.fam;
       const dests = caseDests(c, family);
       const tw = a.get('tcp_tw_reuse');
       const resv = a.get('reserved_ports');
@@ -235,10 +242,10 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
         id,
         case: d.name,
         title: d.title,
-        autobindReuse: a.get('autobind_reuse') as AutobindReuse,
-        portRange: portRange(String(a.get('port_range'))),
+        autobindReuse: dims.reuse,
+        portRange: portRange(dims.range),
         family,
-        addr: a.get('addr') as BindAddr,
+        addr: dims.addr,
         sockets,
         ops,
         destinations,
@@ -246,12 +253,13 @@ export function expandCases(cases: LoadedCase[], opts: ExpandOptions = {}): Plan
         ...(tw !== undefined ? { twReuse: tw as TwReuse } : {}),
         ...(resv !== undefined ? { reservedPorts: reservedPorts(resv) } : {}),
         guests: (d.guests ?? ['c']) as GuestKind[],
+        dims,
       };
       const cellErrs = checkCell(c, cell, destSpecs(cell));
       if (cellErrs.length) { errors.push(...cellErrs); break; }
       cells.push(cell);
     }
   }
-  if (errors.length) throw new CaseFileErrors(errors);
+  if (errors.length) throw new SourceErrors(errors);
   return cells;
 }

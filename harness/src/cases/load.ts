@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { InputError } from '../model/errors.js';
-import { CaseFileError, CaseFileErrors } from './errors.js';
+import { InputError } from '../core/errors.js';
+import { SourceError, SourceErrors } from '../core/source-error.js';
 import { caseSchema } from './schema.js';
 
 export interface CaseSocket {
@@ -94,10 +94,10 @@ function shownPath(file: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
-/** The text of a case file that is a regular file (after symlinks) of sane size; CaseFileError otherwise. */
+/** The text of a case file that is a regular file (after symlinks) of sane size; SourceError otherwise. */
 export function readCaseText(file: string): string {
   const shown = shownPath(file);
-  const whole = (problem: string): CaseFileError => new CaseFileError(shown, 0, 0, '', problem);
+  const whole = (problem: string): SourceError => new SourceError(shown, 0, 0, '', problem);
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -121,7 +121,7 @@ export function readCaseText(file: string): string {
   }
 }
 
-/** The document as plain data; an alias expansion beyond MAX_ALIAS_COUNT is a CaseFileError at the first alias. */
+/** The document as plain data; an alias expansion beyond MAX_ALIAS_COUNT is a SourceError at the first alias. */
 export function toData(doc: Document, lc: LineCounter, shown: string): unknown {
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -130,16 +130,16 @@ export function toData(doc: Document, lc: LineCounter, shown: string): unknown {
     let offset = 0;
     visit(doc, { Alias(_, node) { offset = node.range?.[0] ?? 0; return visit.BREAK; } });
     const { line, col } = lc.linePos(offset);
-    throw new CaseFileErrors([new CaseFileError(shown, line, col, '', `expected YAML aliases to expand to at most ${MAX_ALIAS_COUNT} nodes, found more (${e.message})`)]);
+    throw new SourceErrors([new SourceError(shown, line, col, '', `expected YAML aliases to expand to at most ${MAX_ALIAS_COUNT} nodes, found more (${e.message})`)]);
   }
 }
 
-/** Parses and validates one case file; throws CaseFileErrors naming every problem. */
+/** Parses and validates one case file; throws SourceErrors naming every problem. */
 export function loadCaseFile(file: string, text?: string): LoadedCase {
   const shown = shownPath(file);
   if (text === undefined) {
     try { text = readCaseText(file); } catch (e) {
-      if (e instanceof CaseFileError) throw new CaseFileErrors([e]);
+      if (e instanceof SourceError) throw new SourceErrors([e]);
       throw e;
     }
   }
@@ -147,25 +147,25 @@ export function loadCaseFile(file: string, text?: string): LoadedCase {
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length) {
     const dups = duplicateKeys(doc, lc);
-    throw new CaseFileErrors(doc.errors.map((e) => {
+    throw new SourceErrors(doc.errors.map((e) => {
       if (e.code === 'DUPLICATE_KEY' && dups.length) {
         const d = dups.shift()!;
-        return new CaseFileError(shown, d.line, d.col, d.key, `YAML duplicate key: ${JSON.stringify(d.key)} is already set above`);
+        return new SourceError(shown, d.line, d.col, d.key, `YAML duplicate key: ${JSON.stringify(d.key)} is already set above`);
       }
       const [pos] = e.linePos ?? [{ line: 1, col: 1 }];
-      return new CaseFileError(shown, pos.line, pos.col, '', `YAML ${e.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'syntax error'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+      return new SourceError(shown, pos.line, pos.col, '', `YAML ${e.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'syntax error'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
     }));
   }
   const data = toData(doc, lc, shown);
   if (!validate(data)) {
     const errs = (validate.errors ?? []).filter((e) => e.keyword !== 'if');
-    throw new CaseFileErrors(errs.map((e) => {
+    throw new SourceErrors(errs.map((e) => {
       const p = segments(e.instancePath);
       const unknown = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty: string }).additionalProperty : undefined;
       const pos = locate(doc, lc, p, unknown);
       const found = doc.getIn(p);
       const foundText = e.keyword === 'required' || unknown ? '' : `, found ${JSON.stringify(found)}`;
-      return new CaseFileError(shown, pos.line, pos.col, keyName(unknown ? [...p, unknown] : p), `${expected(e)}${foundText}`);
+      return new SourceError(shown, pos.line, pos.col, keyName(unknown ? [...p, unknown] : p), `${expected(e)}${foundText}`);
     }));
   }
   const at = (keyPath: Array<string | number>): { line: number; col: number } => locate(doc, lc, keyPath);
@@ -196,12 +196,12 @@ export function loadCaseDir(dir: string): LoadedCase[] {
   const files = caseFileNames(dir);
   if (files.length === 0) throw new InputError(`case folder ${dir} holds no .yaml files`, { file: dir });
   const loaded: LoadedCase[] = [];
-  const errors: CaseFileError[] = [];
+  const errors: SourceError[] = [];
   for (const f of files) {
     try { loaded.push(loadCaseFile(path.join(dir, f))); } catch (e) {
-      if (e instanceof CaseFileErrors) errors.push(...e.errors); else throw e;
+      if (e instanceof SourceErrors) errors.push(...e.errors); else throw e;
     }
   }
-  if (errors.length) throw new CaseFileErrors(errors);
+  if (errors.length) throw new SourceErrors(errors);
   return loaded;
 }

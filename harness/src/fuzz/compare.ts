@@ -5,7 +5,7 @@
 // other kernel could have produced (possible under the other's profile, on the other's own cell):
 // the difference is then the ports the random scans drew, not behaviour. The oracle is only
 // consulted for that when the patterns differ; where it cannot answer the difference stands.
-import type { AutobindReuse, GuestCellReport, OpResult } from '../model/cell.js';
+import type { AutobindReuse, GuestCellReport, OpResult } from '../core/cell.js';
 import { oracleAnswer, type ProfileTable } from '../oracle/adapter.js';
 import { compareResults } from '../oracle/compare.js';
 import { checkPossible } from '../oracle/possible.js';

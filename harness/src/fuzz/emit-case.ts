@@ -1,6 +1,6 @@
 // A finding as a case file (cases/README.md format), so the main job reproduces it with
 // `--cases DIR --case NAME`: the minimal script, at the ip_autobind_reuse values the kernels ran.
-import type { AutobindReuse, SocketSpec } from '../model/cell.js';
+import type { AutobindReuse, SocketSpec } from '../core/cell.js';
 import { FUZZ_RANGES, opText, type Script } from './script.js';
 
 const REUSE_ORDER: AutobindReuse[] = ['absent', 0, 1];

@@ -3,7 +3,7 @@
 // ip_autobind_reuse where the kernel has it, destination listeners), creates the sockets with
 // their options and euids, runs the ops and ASSERTs each op's result and the port equalities
 // one kernel showed. It passes on that kernel and fails where a kernel behaves differently.
-import { describeOp, DST_PORT_BASE, type OpResult } from '../model/cell.js';
+import { describeOp, DST_PORT_BASE, type OpResult } from '../core/cell.js';
 import { destinationsOf, FUZZ_RANGES, scriptText, type Script } from './script.js';
 
 /** C identifier of a finding's test, e.g. fuzz_1_001. */

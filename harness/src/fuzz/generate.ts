@@ -2,7 +2,7 @@
 // of seed S is drawn from its own derived seed, so the stream is the same whatever the batch
 // size, and shard i/N (scripts k ≡ i mod N) never overlaps another shard.
 import fc from 'fast-check';
-import type { AutobindReuse, BindAddr, Family, Op, SocketSpec } from '../model/cell.js';
+import type { AutobindReuse, BindAddr, Family, Op, SocketSpec } from '../core/cell.js';
 import type { RangeName, Script } from './script.js';
 
 const EUIDS = [0, 1000, 1001] as const;

@@ -7,7 +7,7 @@ import { kernelSelection } from '../kernel/select.js';
 import { flippedProfiles, type ProfileTable } from '../oracle/adapter.js';
 import { PROFILES, type ProfileName } from '../oracle/index.js';
 import { ProvisionError } from '../provision.js';
-import { EXIT } from '../results/outcome.js';
+import { EXIT } from '../core/verdict.js';
 import type { RunEvent } from '../run/events.js';
 import { Lab } from '../run/lab.js';
 import { eventLogReporter } from '../run/reporters.js';

@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EXIT } from '../results/outcome.js';
-import { writeText } from '../results/write.js';
+import { EXIT } from '../core/verdict.js';
+import { writeText } from '../util/write.js';
 import { makeDirs, RunDirError } from '../run/run-dir.js';
 import { testName } from './emit-kselftest.js';
 import { canonicalKey } from './script.js';

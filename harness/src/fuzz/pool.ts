@@ -2,8 +2,8 @@
 // vm/qemu.ts), its `uname -r` checked and the C guest pushed; batches of cell lines then go
 // through one exec each. A batch the lab breaks (lost session, hung guest, kernel crash) is
 // retried once on a fresh VM; the crash, if any, is kept for the summary.
-import type { Cell, GuestCellReport } from '../model/cell.js';
-import { encodeCell, parseReportLine } from '../model/wire.js';
+import type { Cell, GuestCellReport } from '../core/cell.js';
+import { encodeCell, parseReportLine } from '../core/wire.js';
 import type { JobContext } from '../run/kernel-job.js';
 import type { BuiltSelftest } from '../selftests/build.js';
 import { runSelftest, type SelftestResult } from '../selftests/run.js';

@@ -1,6 +1,6 @@
 // A fuzz script: one socket scenario in the case language (sockets, options, ops, range,
 // family, address, ip_autobind_reuse), and how it becomes a cell on a given kernel.
-import { ROOMY_RANGE, describeOp, type AutobindReuse, type BindAddr, type Cell, type Family, type Op, type SocketSpec } from '../model/cell.js';
+import { ROOMY_RANGE, describeOp, type AutobindReuse, type BindAddr, type Cell, type Family, type Op, type SocketSpec } from '../core/cell.js';
 
 /** The port ranges the fuzzer draws from: exhausted by one, two or three sockets, or roomy. */
 export const FUZZ_RANGES = {

@@ -3,7 +3,7 @@
 // kernel), record. Findings are written as they are found; the summary after every batch.
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeOp, type GuestCellReport } from '../model/cell.js';
+import { describeOp, type GuestCellReport } from '../core/cell.js';
 import { oracleAnswer, type ProfileTable } from '../oracle/adapter.js';
 import { compareScript, ruleId, sameDivergence, signature, whoDiffers, type Divergence, type FuzzKernel, type FuzzMode } from './compare.js';
 import { caseYaml } from './emit-case.js';

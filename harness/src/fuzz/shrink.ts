@@ -3,7 +3,7 @@
 // use (canonical form, so equal findings read alike), always keeping a candidate for which the
 // divergence still holds. Candidates are tested in batches (one VM round trip tests many), and
 // within a batch the first that holds, in the order below (biggest reduction first), is taken.
-import type { Op } from '../model/cell.js';
+import type { Op } from '../core/cell.js';
 import { canonicalScript, FUZZ_RANGES, scriptKey, type RangeName, type Script } from './script.js';
 
 export interface Candidate { script: Script; step: string }

@@ -1,7 +1,7 @@
 // The fuzz session's record: summary.json (everything) and summary.md (for people), rewritten
 // (write-then-rename) after every batch and every finding, so an interrupted session keeps them.
-import type { OpResult } from '../model/cell.js';
-import { writeJson, writeText } from '../results/write.js';
+import type { OpResult } from '../core/cell.js';
+import { writeJson, writeText } from '../util/write.js';
 import type { Script } from './script.js';
 import type { SelftestResult } from '../selftests/run.js';
 import type { CrashNote } from './pool.js';

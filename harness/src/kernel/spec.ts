@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { CaseFileError, CaseFileErrors } from '../cases/errors.js';
+import { SourceError, SourceErrors } from '../core/source-error.js';
 import { readCaseText, toData } from '../cases/load.js';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { PROFILES } from '../oracle/index.js';
 import { projectRoot } from '../util/paths.js';
 import { DEFAULT_FRAGMENT } from './keys.js';
@@ -119,33 +119,33 @@ function repeatedKeys(doc: Document): Array<{ key: string; offset: number }> {
   return out;
 }
 
-/** Parses, validates and resolves one kernel description; throws CaseFileErrors naming every problem. */
+/** Parses, validates and resolves one kernel description; throws SourceErrors naming every problem. */
 export function loadKernelSpec(file: string, text?: string): KernelSpec {
   const rel = path.relative(process.cwd(), file);
   const shown = rel && !rel.startsWith('..') ? rel : file;
   if (text === undefined) {
     try { text = readCaseText(file); } catch (e) {
-      if (e instanceof CaseFileError) throw new CaseFileErrors([e]);
+      if (e instanceof SourceError) throw new SourceErrors([e]);
       throw e;
     }
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const errors: CaseFileError[] = [];
+  const errors: SourceError[] = [];
   const fail = (keyPath: KeyPath, problem: string, key?: string): void => {
     const at = position(doc, lc, keyPath, key);
-    errors.push(new CaseFileError(shown, at.line, at.col, keyText(key !== undefined ? [...keyPath, key] : keyPath), problem));
+    errors.push(new SourceError(shown, at.line, at.col, keyText(key !== undefined ? [...keyPath, key] : keyPath), problem));
   };
   if (doc.errors.length) {
     const repeated = repeatedKeys(doc);
-    throw new CaseFileErrors(doc.errors.map((e) => {
+    throw new SourceErrors(doc.errors.map((e) => {
       const dup = e.code === 'DUPLICATE_KEY' ? repeated.shift() : undefined;
       if (dup) {
         const at = lc.linePos(dup.offset);
-        return new CaseFileError(shown, at.line, at.col, dup.key, `YAML duplicate key: ${JSON.stringify(dup.key)} is already set above`);
+        return new SourceError(shown, at.line, at.col, dup.key, `YAML duplicate key: ${JSON.stringify(dup.key)} is already set above`);
       }
       const [pos] = e.linePos ?? [{ line: 1, col: 1 }];
-      return new CaseFileError(shown, pos.line, pos.col, '', `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+      return new SourceError(shown, pos.line, pos.col, '', `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
     }));
   }
   const data = toData(doc, lc, shown);
@@ -156,7 +156,7 @@ export function loadKernelSpec(file: string, text?: string): KernelSpec {
       else if (e.keyword === 'required') fail(p, `${describeExpected(e)}, found ${show(undefined)}`);
       else fail(p, `${describeExpected(e)}, found ${show(doc.getIn(p))}`);
     }
-    throw new CaseFileErrors(errors);
+    throw new SourceErrors(errors);
   }
   const raw = data as unknown as RawSpec;
   const base = path.dirname(path.resolve(file));
@@ -189,7 +189,7 @@ export function loadKernelSpec(file: string, text?: string): KernelSpec {
   if (raw.fragment !== undefined && !fs.existsSync(fragment)) fail(['fragment'], `expected an existing Kconfig fragment, found ${show(raw.fragment)} (${fragment} does not exist)`);
 
   const source = kind?.resolve(raw.source, raw as unknown as Record<string, unknown>, base, fail) as SourceDescription | undefined;
-  if (errors.length) throw new CaseFileErrors(errors);
+  if (errors.length) throw new SourceErrors(errors);
   return { file: shown, name: raw.name, profile: raw.profile, source: source!, localversion: raw.localversion, patches, fragment };
 }
 
@@ -205,7 +205,7 @@ export function knownKernels(dir = KERNELS_DIR): string[] {
 export function loadKernelSpecs(names: readonly string[], dir = KERNELS_DIR): KernelSpec[] {
   if (names.length === 0) throw new InputError('--kernels: expected at least one kernel name');
   const specs: KernelSpec[] = [];
-  const errors: CaseFileError[] = [];
+  const errors: SourceError[] = [];
   for (const n of names) {
     const isPath = n.includes('/') || /\.ya?ml$/.test(n);
     const file = isPath ? path.resolve(n) : ['.yaml', '.yml'].map((e) => path.join(dir, n + e)).find((f) => fs.existsSync(f));
@@ -213,10 +213,10 @@ export function loadKernelSpecs(names: readonly string[], dir = KERNELS_DIR): Ke
       throw new InputError(`--kernels ${n}: no such kernel description${isPath ? '' : ` in ${dir}`}; known: ${knownKernels(dir).join(', ') || 'none'}`);
     }
     try { specs.push(loadKernelSpec(file)); } catch (e) {
-      if (e instanceof CaseFileErrors) errors.push(...e.errors); else throw e;
+      if (e instanceof SourceErrors) errors.push(...e.errors); else throw e;
     }
   }
-  if (errors.length) throw new CaseFileErrors(errors);
+  if (errors.length) throw new SourceErrors(errors);
   const seen = new Set<string>();
   for (const s of specs) {
     if (seen.has(s.name)) throw new InputError(`--kernels: ${s.name} is listed twice`);

@@ -1,11 +1,11 @@
 // Connects the pure oracle to the run: profile names → flags (optionally flipped for a
 // self-test), a predict call that turns an exception into an 'oracle-error' answer, and the
 // comparison the verdict uses (is the observation possible under the same flags?).
-import type { Cell, OpResult } from '../model/cell.js';
-import type { CompareContext, Comparison, OracleAnswer } from '../results/outcome.js';
+import type { Cell, OpResult } from '../core/cell.js';
+import type { CompareContext, Comparison, OracleAnswer } from '../core/verdict.js';
 import { inapplicable, PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
 import { checkPossible } from './possible.js';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { oracleFault } from '../util/fault.js';
 
 export type ProfileTable = Record<string, ProfileFlags>;

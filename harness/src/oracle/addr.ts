@@ -1,7 +1,7 @@
 // Local addresses a socket can hold in a cell, and the kernel's address-overlap predicates over
 // them (models ipv4_rcv_saddr_equal / ipv6_rcv_saddr_equal / inet_rcv_saddr_equal and the
 // bhash2 address matching in net/ipv4/inet_hashtables.c of Linux 6.1).
-import type { BindAddr, Family } from '../model/cell.js';
+import type { BindAddr, Family } from '../core/cell.js';
 
 /** IPv4 receive address (sk_rcv_saddr). 127.0.0.6 is LOOPBACK4_IPV6, what IPv6 sockets with a non-mapped address carry. */
 export type V4 = '0.0.0.0' | '127.0.0.1' | '127.0.0.6';

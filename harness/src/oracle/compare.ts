@@ -8,15 +8,11 @@
 // A failed op's port (what getsockname() still shows) is compared when both sides have one.
 // Used to compare observations with a good kernel's (bisect); the oracle's verdict on a run is
 // possible.ts, which also allows the less likely outcomes of the random port scans.
-import type { OpResult } from '../model/cell.js';
+import type { OpResult } from '../core/cell.js';
+import type { Comparison } from '../core/verdict.js';
 
 /** Ranges of at most this many ports: the oracle is certain of the exact port. */
 export const SMALL_RANGE = 3;
-
-export interface CompareOutcome {
-  match: boolean;
-  firstMismatch?: { index: number; reason: string };
-}
 
 // Prints one result for mismatch messages.
 function show(r: OpResult): string {
@@ -41,7 +37,7 @@ function comparePort(o: number, p: number, range: readonly [number, number], o2p
 }
 
 // Compares a cell's observed results with the predicted ones; names the first difference.
-export function compareResults(observed: OpResult[], predicted: OpResult[], range: readonly [number, number]): CompareOutcome {
+export function compareResults(observed: OpResult[], predicted: OpResult[], range: readonly [number, number]): Comparison {
   const o2p = new Map<number, number>();
   const p2o = new Map<number, number>();
   const n = Math.min(observed.length, predicted.length);

@@ -1,6 +1,6 @@
 // One cell's simulated namespace: the sysctls, the destination listeners started before the
 // script, and the test sockets (created with their options and euid, not yet bound).
-import { destSpecs, socketAddr, socketFamily, type Cell, type DestSpec } from '../model/cell.js';
+import { destSpecs, socketAddr, socketFamily, type Cell, type DestSpec } from '../core/cell.js';
 import { unboundAddr, type SkAddr } from './addr.js';
 import { choose, type Guide } from './choice.js';
 import { updateFastreuse } from './fastreuse.js';

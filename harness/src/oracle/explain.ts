@@ -2,6 +2,7 @@
 // probability of each class), and why an observed port is not among them (the port's parity,
 // the half of the range, a port still held, or a port outside the range). Pure; used by
 // possible.ts for FAIL reasons and "unlikely" notes.
+import type { Alternative } from '../core/verdict.js';
 import { massOf, type Draw, type Pass } from './scan.js';
 
 // Formats a probability: two significant digits, and "about 1 in N" below 1 %.
@@ -69,7 +70,7 @@ export function whyImpossible(draw: Draw, port: number, seen: ReadonlySet<number
 }
 
 /** One possible outcome of an op's random scan, for the prediction (renaming-invariant words). */
-export interface Alternative { outcome: string; probability: number }
+export type { Alternative } from '../core/verdict.js';
 
 // Every outcome class of a draw with its probability, or null when only one class is possible.
 export function alternativesOf(draw: Draw, seen: ReadonlySet<number>, firstOp: ReadonlyMap<number, number>, errno: string): Alternative[] | null {

@@ -36,14 +36,15 @@
 // FIN_WAIT2 (the destinations never close), for which tcp_twsk_unique() forces it to 0. When the
 // kernel's random offset makes an outcome less than 99% likely, the port is reported as null and
 // the likeliest outcome is followed; the verdict (possible.ts) does not depend on that choice.
-import type { Cell } from '../model/cell.js';
+import type { Cell } from '../core/cell.js';
 import { choose, type Guide } from './choice.js';
 import { makeEnv, type Env } from './env.js';
 import { alternativesOf, type Alternative } from './explain.js';
-import { opBind, opClose, opConnect, opListen, type OpPrediction } from './ops.js';
+import type { PredictedOp } from '../core/verdict.js';
+import { opBind, opClose, opConnect, opListen } from './ops.js';
 
-export type { OpPrediction } from './ops.js';
-export { compareResults, type CompareOutcome } from './compare.js';
+export type { PredictedOp } from '../core/verdict.js';
+export { compareResults } from './compare.js';
 
 export interface ProfileFlags {
   /** 4b01a967: the sysctl exists and, at 1, bind(0) does a relaxed second scan when the first finds nothing. */
@@ -61,7 +62,7 @@ export const PROFILES: Record<ProfileName, ProfileFlags> = {
 };
 
 export type Verdict =
-  | { kind: 'predicted'; profile: string; ops: OpPrediction[]; enoent?: string[] }
+  | { kind: 'predicted'; profile: string; ops: PredictedOp[]; enoent?: string[] }
   | { kind: 'not-applicable'; reason: string };
 
 // Says why a cell cannot be predicted under a profile, or null when it can (cheap: no simulation).
@@ -102,14 +103,14 @@ function bindPort(env: Env, op: Extract<Cell['ops'][number], { op: 'bind' }>): n
 }
 
 // Applies one op of the script to the simulated namespace; a failed op also carries the port getsockname() shows.
-export function step(env: Env, op: Cell['ops'][number]): OpPrediction {
+export function step(env: Env, op: Cell['ops'][number]): PredictedOp {
   const p = stepOp(env, op);
   const sk = env.socks[op.sock];
   if (p.result.ok) return p;
   return { ...p, result: { ...p.result, port: sk.fdClosed ? null : sk.sport } };
 }
 
-function stepOp(env: Env, op: Cell['ops'][number]): OpPrediction {
+function stepOp(env: Env, op: Cell['ops'][number]): PredictedOp {
   const sk = env.socks[op.sock];
   switch (op.op) {
     case 'bind': return opBind(env, sk, bindPort(env, op));
@@ -133,7 +134,7 @@ export function predict(cell: Cell, profile: ProfileFlags, profileName = 'custom
   const firstOp = new Map<number, number>();
   /** Ports the prediction could not name (ambiguous scans). */
   const unsure = new Set<number>();
-  const ops = cell.ops.map((op, i): OpPrediction => {
+  const ops = cell.ops.map((op, i): PredictedOp => {
     // The likeliest branch of each scan, noting what else the scan could have done.
     const seen: { alternatives: Alternative[] | null; port: number | null } = { alternatives: null, port: null };
     env.guide = (draw) => {

@@ -2,27 +2,21 @@
 // choices, address bookkeeping, then the port rules in getport.ts / hashconnect.ts. Models
 // __inet_bind(), __inet6_bind(), inet_listen() + inet_csk_listen_start(), __inet_stream_connect()
 // + tcp_v4_connect() / tcp_v6_connect(), and __tcp_close() (a connection is orphaned in FIN_WAIT1).
-import type { Family, OpResult } from '../model/cell.js';
+import type { Family, OpResult } from '../core/cell.js';
+import type { PredictedOp } from '../core/verdict.js';
 import { boundAddr, connectedAddr, isAnyAddr, showAddr, unboundAddr } from './addr.js';
-import type { Alternative } from './explain.js';
 import type { Env } from './env.js';
 import { autobind, explicitPort, recheckPort, type PortResult } from './getport.js';
 import { hashConnect } from './hashconnect.js';
 import { moveAddr, putPort, type Sk } from './state.js';
 
-/**
- * One op's prediction: what it returns, which rule decided it, which kernel code that models,
- * and, when its random scan could end in more than one way, every outcome with its probability.
- */
-export interface OpPrediction { result: OpResult; rule: string; models: string; alternatives?: Alternative[] }
-
 // Builds a prediction record.
-function pred(result: OpResult, rule: string, models: string): OpPrediction {
+function pred(result: OpResult, rule: string, models: string): PredictedOp {
   return { result, rule, models };
 }
 
 // Predicts an error return (the port getsockname() still shows is filled in by predict()).
-function fail(errno: string, rule: string, models: string): OpPrediction {
+function fail(errno: string, rule: string, models: string): PredictedOp {
   return pred({ ok: false, errno }, rule, models);
 }
 
@@ -32,18 +26,18 @@ function famOf(env: Env, sk: Sk): Family {
 }
 
 // Predicts success with the port getsockname() shows afterwards.
-function okPort(env: Env, r: PortResult & { ok: true }, models: string): OpPrediction {
+function okPort(env: Env, r: PortResult & { ok: true }, models: string): PredictedOp {
   env.used.add(r.port);
   return pred({ ok: true, port: r.reported }, r.rule, models);
 }
 
 // Errno for any call on a descriptor the script already closed.
-function closedFd(sk: Sk): OpPrediction {
+function closedFd(sk: Sk): PredictedOp {
   return fail('EBADF', `fd.closed: ${sk.name} was closed earlier in the script`, 'close(2) / fdget()');
 }
 
 // Models bind(sock, loopback-or-any, port): port 0 autobinds, any other is taken if no conflict.
-export function opBind(env: Env, sk: Sk, port = 0): OpPrediction {
+export function opBind(env: Env, sk: Sk, port = 0): PredictedOp {
   const fam = famOf(env, sk);
   const fn = fam === 'inet' ? '__inet_bind()' : '__inet6_bind()';
   const models = port ? `${fn} → inet_csk_get_port(${port})` : `${fn} → inet_csk_get_port() → inet_csk_find_open_port()`;
@@ -75,7 +69,7 @@ export function opBind(env: Env, sk: Sk, port = 0): OpPrediction {
 }
 
 // Models listen(sock, backlog).
-export function opListen(env: Env, sk: Sk): OpPrediction {
+export function opListen(env: Env, sk: Sk): PredictedOp {
   const models = 'inet_listen() → inet_csk_listen_start() → inet_csk_get_port()';
   if (sk.fdClosed) return closedFd(sk);
   if (sk.connected) return fail('EINVAL', `listen.connected: ${sk.name} is connected (socket state is not SS_UNCONNECTED)`, 'inet_listen()');
@@ -93,7 +87,7 @@ export function opListen(env: Env, sk: Sk): OpPrediction {
 }
 
 // Models connect(sock, destination j) (blocking; the destination always listens).
-export function opConnect(env: Env, sk: Sk, dst: number): OpPrediction {
+export function opConnect(env: Env, sk: Sk, dst: number): PredictedOp {
   const fam = famOf(env, sk);
   const dstFam = env.dests[dst]?.family ?? (env.cell.family === 'inet6' ? 'inet6' : 'inet');
   const v4path = dstFam === 'inet';
@@ -156,7 +150,7 @@ function enterTimeWait(env: Env, sk: Sk): Sk {
 }
 
 // Models close(sock).
-export function opClose(env: Env, sk: Sk): OpPrediction {
+export function opClose(env: Env, sk: Sk): PredictedOp {
   if (sk.fdClosed) return closedFd(sk);
   sk.fdClosed = true;
   const done = { ok: true as const, port: null };

@@ -5,8 +5,8 @@
 // impossible: the result names the op, the oracle rule and what was possible. Otherwise the
 // observation is possible, with the probability of its path (the product of its branches); a
 // path under 1 % is reported as unlikely, never as a failure. Pure, no I/O.
-import type { Cell, Op, OpResult } from '../model/cell.js';
-import type { Unlikely } from '../results/outcome.js';
+import type { Cell, Op, OpResult } from '../core/cell.js';
+import type { Unlikely } from '../core/verdict.js';
 import { choose, UNLIKELY, type Choice, type Guide } from './choice.js';
 import type { Env } from './env.js';
 import { possibleOutcomes, showProb, whyImpossible } from './explain.js';

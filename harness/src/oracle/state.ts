@@ -1,7 +1,7 @@
 // The namespace's socket tables as the oracle keeps them: sockets, bind buckets (bhash, keyed by
 // port), bind2 buckets (bhash2, keyed by port + address) and the established hash (4-tuples).
 // Mirrors struct inet_bind_bucket / inet_bind2_bucket and the helpers in inet_hashtables.c.
-import type { BindAddr, Family } from '../model/cell.js';
+import type { BindAddr, Family } from '../core/cell.js';
 import { bind2AddrMatch, type SkAddr } from './addr.js';
 
 /** The TCP states the model distinguishes (SYN_SENT is transient: connects are blocking). */

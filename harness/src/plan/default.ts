@@ -1,19 +1,10 @@
 // The plan: the cells of every case file in a folder (default: the checkout's cases/).
 import path from 'node:path';
-import type { Cell } from '../model/cell.js';
-import { CaseFileError, CaseFileErrors } from '../cases/errors.js';
+import type { PlannedCell } from '../core/planned.js';
+import { SourceError, SourceErrors } from '../core/source-error.js';
 import { expandCases, type ExpandOptions } from '../cases/expand.js';
 import { loadCaseDir } from '../cases/load.js';
 import { projectRoot } from '../util/paths.js';
-
-/** Which guest runs a cell: the C interpreter or the TypeScript application guest. */
-export type GuestKind = 'c' | 'ts';
-
-export interface PlannedCell extends Cell {
-  guests: GuestKind[];
-  /** One sentence: what the cell reproduces. */
-  title: string;
-}
 
 /** The checkout's own case folder. */
 export const DEFAULT_CASES_DIR = path.join(projectRoot, 'cases');
@@ -38,20 +29,20 @@ function nearest(name: string, known: ReadonlySet<string>): string[] {
 
 /**
  * Checks that every selftest the chosen cases name is among `known` (the source's
- * tools/testing/selftests); throws CaseFileErrors naming file:line:col of each unknown one.
+ * tools/testing/selftests); throws SourceErrors naming file:line:col of each unknown one.
  */
 export function checkSelftests(known: ReadonlySet<string>, dir = DEFAULT_CASES_DIR, caseNames: string[] = []): void {
-  const errors: CaseFileError[] = [];
+  const errors: SourceError[] = [];
   for (const c of loadCaseDir(dir)) {
     if (caseNames.length && !caseNames.includes(c.data.name)) continue;
     (c.data.selftests ?? []).forEach((name, i) => {
       if (known.has(name)) return;
       const { line, col } = c.at(['selftests', i]);
       const near = nearest(name, known);
-      errors.push(new CaseFileError(c.file, line, col, `selftests[${i}]`, `expected a selftest of the kernel source (tools/testing/selftests/DIR/NAME.c), found ${JSON.stringify(name)}${near.length ? ` (nearest: ${near.join(', ')})` : ''}`));
+      errors.push(new SourceError(c.file, line, col, `selftests[${i}]`, { expected: 'a selftest of the kernel source (tools/testing/selftests/DIR/NAME.c)', found: `${JSON.stringify(name)}${near.length ? ` (nearest: ${near.join(', ')})` : ''}` }));
     });
   }
-  if (errors.length) throw new CaseFileErrors(errors);
+  if (errors.length) throw new SourceErrors(errors);
 }
 
 /** Every cell of the default plan. */

@@ -1,7 +1,7 @@
-// Chooses cells: --case NAME and --filter KEY=V1,V2 on any dimension of the cell id
-// (case, reuse, range, fam, addr, socket dimensions) or on guest.
-import { InputError } from '../model/errors.js';
-import type { PlannedCell } from './default.js';
+// Chooses cells: --case NAME and --filter KEY=V1,V2 on any dimension of a cell (case, reuse,
+// range, fam, addr, the case's other matrix dimensions such as s0.reuseaddr) or on guest.
+import { InputError } from '../core/errors.js';
+import { dimensionList, type PlannedCell } from '../core/planned.js';
 
 export interface CellFilter { key: string; values: string[] }
 
@@ -12,15 +12,9 @@ export function parseFilter(text: string): CellFilter {
   return { key: m[1], values: m[2].split(',') };
 }
 
-/** The dimensions of a cell as written in its id, plus `case`. */
+/** The dimensions of a cell as the case file writes them, plus `case`. */
 export function cellDimensions(cell: PlannedCell): Map<string, string> {
-  const [name, params = ''] = cell.id.split('/');
-  const dims = new Map<string, string>([['case', name]]);
-  for (const kv of params.split(',')) {
-    const i = kv.indexOf('=');
-    if (i > 0) dims.set(kv.slice(0, i), kv.slice(i + 1));
-  }
-  return dims;
+  return new Map([['case', cell.case], ...dimensionList(cell.dims)]);
 }
 
 /** Applies case names and filters; a filter on a key no cell has is an error. */

@@ -1,9 +1,9 @@
 // --plan and --oracle-only: what would run, and what the oracle predicts, without booting.
-import { describeOp } from '../model/cell.js';
+import { describeOp } from '../core/cell.js';
 import type { ProfileTable } from '../oracle/adapter.js';
 import { oracleAnswer } from '../oracle/adapter.js';
-import { compactResults } from '../results/format.js';
-import type { PlannedCell } from './default.js';
+import { compactResults } from '../core/format.js';
+import type { PlannedCell } from '../core/planned.js';
 
 /** One line per cell: id, guests, script. */
 export function printPlan(cells: PlannedCell[], out: NodeJS.WritableStream = process.stdout): void {

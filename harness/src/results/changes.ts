@@ -1,11 +1,11 @@
-// The behaviour change between kernels: for each cell group (a cell id without its reuse=
-// parameter, per guest), every kernel × ip_autobind_reuse value that ran is compared with a
-// baseline, on observed results and on the oracle's predictions. Pure: no I/O.
-import type { AutobindReuse } from '../model/cell.js';
-import type { GuestKind } from '../plan/default.js';
-import type { CellRecord } from '../run/assemble.js';
-import { expectedText, observedText } from './format.js';
-import type { Outcome } from './outcome.js';
+// The behaviour change between kernels: for each cell group (a cell's dimensions but reuse=,
+// per guest; cellGroup() in core/planned.ts), every kernel × ip_autobind_reuse value that ran
+// is compared with a baseline, on observed results and on the oracle's predictions. Pure: no I/O.
+import type { AutobindReuse } from '../core/cell.js';
+import { cellGroup, type GuestKind } from '../core/planned.js';
+import type { CellRecord } from '../core/record.js';
+import { expectedText, observedText } from '../core/format.js';
+import type { Outcome } from '../core/verdict.js';
 
 /** One side of a comparison: a kernel at one sysctl value. */
 export interface ChangeSide {
@@ -50,19 +50,11 @@ export interface ChangeSummary {
   incomparable: number;
 }
 
-/** The cell id without its reuse= parameter. */
-export function cellGroup(id: string): string {
-  const slash = id.indexOf('/');
-  if (slash < 0) return id;
-  const rest = id.slice(slash + 1).split(',').filter((p) => p !== '' && !p.startsWith('reuse='));
-  return `${id.slice(0, slash)}/${rest.join(',')}`;
-}
-
 const groups = new WeakMap<object, string>();
-/** cellGroup() of a record's id, computed once per record (the matrix, the changes and the report ask). */
-export function groupOf(r: { id: string }): string {
+/** cellGroup() of a record's cell, computed once per record (the matrix, the changes and the report ask). */
+export function groupOf(r: Pick<CellRecord, 'case' | 'cell'>): string {
   let g = groups.get(r);
-  if (g === undefined) groups.set(r, g = cellGroup(r.id));
+  if (g === undefined) groups.set(r, g = cellGroup(r.case, r.cell.dims));
   return g;
 }
 

@@ -2,11 +2,12 @@
 // run's header, the behaviour changes and the matrix (a row per cell group × guest, a column
 // per kernel × ip_autobind_reuse value), filterable client-side; filters live in the URL hash
 // (e.g. report.html#fam=inet&changed=1) so a filtered view can be shared. Pure: no I/O.
-import { describeOp } from '../model/cell.js';
-import type { CellRecord } from '../run/assemble.js';
+import { describeOp } from '../core/cell.js';
+import { groupDimensions } from '../core/planned.js';
+import type { CellRecord } from '../core/record.js';
 import { changeSummary, groupOf, type BehaviourChange } from './changes.js';
-import { expectedText, observedText } from './format.js';
-import { countOutcomes, OUTCOMES, outcomeLabel, type Outcome } from './outcome.js';
+import { expectedText, observedText } from '../core/format.js';
+import { countOutcomes, OUTCOMES, outcomeLabel, type Outcome } from '../core/verdict.js';
 
 export interface HtmlKernel {
   name: string; release: string; profile: string; bootMs?: number;
@@ -42,16 +43,6 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value)
     .replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')
     .replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-}
-
-/** The key=value parameters after "case/" in a cell id or group. */
-function dimsOf(idOrGroup: string): Array<[string, string]> {
-  const slash = idOrGroup.indexOf('/');
-  if (slash < 0) return [];
-  return idOrGroup.slice(slash + 1).split(',').filter((p) => p.includes('=')).map((p) => {
-    const eq = p.indexOf('=');
-    return [p.slice(0, eq), p.slice(eq + 1)];
-  });
 }
 
 const RESERVED = new Set(['case', 'guest', 'kernel', 'reuse', 'changed', 'problem', 'group', 'r', 'col']);
@@ -111,7 +102,7 @@ function rowsOf(input: HtmlInput, cols: Column[]): Row[] {
   for (const r of input.records) {
     const group = groupOf(r);
     const k = key(r.guest, group);
-    if (!rows.has(k)) rows.set(k, { guest: r.guest, group, case: r.case, dims: dimsOf(group), cells: new Map(), changes: [] });
+    if (!rows.has(k)) rows.set(k, { guest: r.guest, group, case: r.case, dims: groupDimensions(r.cell.dims), cells: new Map(), changes: [] });
     const col = colIndex.get(`${r.kernel}\u0000${r.cell.autobindReuse}`) ?? -1;
     const row = rows.get(k)!;
     if (col >= 0 && (!row.cells.has(col) || row.cells.get(col)!.outcome === 'NA')) row.cells.set(col, r);

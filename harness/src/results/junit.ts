@@ -1,11 +1,11 @@
 // JUnit XML as the Jenkins xunit plugin's schema takes it (harness/data/junit-10.xsd, checked
-// in test/outputs.test.ts): a testsuite per kernel and guest, a testcase per cell that applies
+// in test/lab/outputs.test.ts): a testsuite per kernel and guest, a testcase per cell that applies
 // (NA cells are no test) with a unique classname+name and its measured time; FAIL → <failure>,
 // ERROR/MISS → <error>, SKIP → <skipped message="why">; earlier tries of a cell that the lab
 // broke are <flakyError> (it passed in the end) or <rerunError> (it did not). Pure: no I/O, and
 // the same records give the same bytes (the timestamp is the run's start, from its id).
 import { runStartTime } from './kcidb.js';
-import type { Outcome } from './outcome.js';
+import type { Outcome } from '../core/verdict.js';
 
 /** What a testcase needs of a record (CellRecord, plus the host-measured time). */
 export interface JunitRecord {

@@ -3,10 +3,12 @@
 // recorded while the run happened (facts.ts: source package version, git commit and URL,
 // patchset hashes, compiler, QEMU) → one document with a checkout per kernel source, a build
 // per kernel, a `boot` test per kernel and a test per cell that applies (NA cells are no test).
-// The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/kcidb.test.ts validates).
-import { describeOp, type Op, type OpResult } from '../model/cell.js';
-import type { RunFacts, SourceFacts } from './facts.js';
-import { compactResults } from './format.js';
+// The schema itself is harness/data/kcidb-io.schema.v5.3.json (test/unit/kcidb.test.ts validates).
+import { describeOp, type Op, type OpResult } from '../core/cell.js';
+import { dimensionText } from '../core/planned.js';
+import type { RunFacts, SourceFacts } from '../run/facts.js';
+import { compactResults } from '../core/format.js';
+import { dimsOf, type CellParams, type StoredDims } from './results-doc.js';
 
 // ---------------------------------------------------------------------------------------------
 // Input: the part of results.json this needs (see run-files.ts for the whole shape).
@@ -18,7 +20,7 @@ export interface KcidbCrash { kind: string; title: string; excerpt?: string }
 /** A prediction as results.json holds it (rule texts may be interned: see run-files.ts). */
 type ExpectedIn = { kind: 'predicted'; profile?: string; ops: Array<{ result: OpResult; rule?: string | number; models?: string }> } | { kind: string; reason?: string; message?: string };
 type ObservedIn = { id?: string; status: string; results?: OpResult[]; reason?: string };
-type ParamsIn = { ops?: Op[]; portRange?: readonly [number, number] };
+type ParamsIn = { ops?: Op[]; portRange?: readonly [number, number]; dims?: StoredDims };
 
 export interface RunForKcidb {
   runId: string;
@@ -133,9 +135,6 @@ export const KCIDB_ORIGIN_PATTERN = /^[a-z0-9_]+$/;
 export const LOG_EXCERPT_MAX = 16384;
 
 // ---------------------------------------------------------------------------------------------
-
-/** KCIDB's patchset hash of patch contents (computed where the facts are gathered: kernel/source.ts). */
-export { patchsetHash } from '../kernel/source.js';
 
 /** A KCIDB path segment ([a-zA-Z0-9_-]+): every other character becomes '_'. */
 export function pathSegment(s: string): string {
@@ -314,9 +313,8 @@ export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
   const ruleText = (rule: string | number | undefined): string | undefined => (typeof rule === 'number' ? run.rules?.[rule]?.[0] : rule);
   for (const r of records) {
     if (r.outcome === 'NA') continue;
-    const slash = r.id.indexOf('/');
-    const dims = slash >= 0 ? r.id.slice(slash + 1) : '';
     const params = (r.params ?? run.cells?.[r.id]) as ParamsIn | undefined;
+    const dims = params?.dims ? dimensionText(dimsOf(params as CellParams)) : '';
     const predicted = r.expected?.kind === 'predicted' ? (r.expected as Extract<ExpectedIn, { kind: 'predicted' }>) : undefined;
     const expected = predicted ? compact(params, predicted.ops.map((o) => o.result)) : r.expected ? `[${r.expected.kind}] ${(r.expected as { reason?: string; message?: string }).reason ?? (r.expected as { message?: string }).message ?? ''}`.trim() : undefined;
     const observed = r.observed?.status === 'done' ? compact(params, r.observed.results) : r.observed ? `[${r.observed.status}] ${r.observed.reason ?? ''}`.trim() : undefined;

@@ -1,8 +1,8 @@
 // KTAP v1 (Documentation/dev-tools/ktap.rst): one subtest per kernel and guest, one result
 // line per cell that applies (NA cells are no test: SKIP means "could not run here", as in
 // kselftest); SKIP and ERROR as directives, the reason as a diagnostic line before it.
-import type { CellRecord } from '../run/assemble.js';
-import { rollUp, type Outcome } from './outcome.js';
+import type { CellRecord } from '../core/record.js';
+import { rollUp, type Outcome } from '../core/verdict.js';
 
 const clean = (s: string): string => s.replace(/[#\n]/g, ' ').trim();
 

@@ -1,7 +1,7 @@
 // What a finished run prints on stdout: the matrix (fits 160 columns), each cell that did not
 // pass, and where the run directory is.
-import type { CellRecord } from '../run/assemble.js';
-import { isProblem } from './outcome.js';
+import type { CellRecord } from '../core/record.js';
+import { isProblem } from '../core/verdict.js';
 import type { OutputRecord } from './results-doc.js';
 import { matrixText } from './summary.js';
 

@@ -1,19 +1,55 @@
 // results.json, format 2: the run document, each fact once. A record names its kernel, guest
 // and cell and holds what happened (outcome, reason, the oracle's answer, the guest's answer,
-// measured time, tries); what records share sits once in tables: `cells` (parameters per cell
-// id), `cases` (titles), `rules` (each oracle rule with the kernel function it models, referred
+// measured time, tries); what records share sits once in tables: `cells` (parameters and the
+// dimensions it was expanded from, per cell id), `cases` (titles), `rules` (each oracle rule with the kernel function it models, referred
 // to by index). Format 1 (every record self-contained) is still read. Pure: no I/O.
-import type { OpResult } from '../model/cell.js';
-import type { CellRecord } from '../run/assemble.js';
+import { EXHAUSTED_RANGE, ROOMY_RANGE, type OpResult } from '../core/cell.js';
+import type { CellDims, GuestKind, PlannedCell } from '../core/planned.js';
+import type { CellRecord } from '../core/record.js';
 import type { SelftestResult } from '../selftests/run.js';
-import type { RunFacts } from './facts.js';
-import type { OracleAnswer } from './outcome.js';
+import type { RunFacts } from '../run/facts.js';
+import type { OracleAnswer } from '../core/verdict.js';
 
 /** A cell record as the outputs see it: with its measured time when there is one. */
 export type OutputRecord = CellRecord & { ms?: number; at?: number };
 
-/** A cell's parameters: the cell without what the record itself names. */
-export type CellParams = Omit<CellRecord['cell'], 'id' | 'case' | 'title' | 'guests'>;
+/**
+ * A cell's dimensions as results.json keeps them, each fact once: reuse, fam and addr are the
+ * cell's autobindReuse, family and addr; `range` only when the case did not write the range the
+ * way rangeName() names it; `extra` only when there are any.
+ */
+export interface StoredDims { range?: string; extra?: CellDims['extra'] }
+
+/** A cell's parameters: the cell without what the record itself names, with its stored dimensions. */
+export type CellParams = Omit<CellRecord['cell'], 'id' | 'case' | 'title' | 'guests' | 'dims'> & { dims: StoredDims };
+
+/** How a case names a port range: one-port, roomy, or LO-HI. */
+export function rangeName(range: readonly [number, number]): string {
+  if (range[0] === EXHAUSTED_RANGE[0] && range[1] === EXHAUSTED_RANGE[1]) return 'one-port';
+  if (range[0] === ROOMY_RANGE[0] && range[1] === ROOMY_RANGE[1]) return 'roomy';
+  return `${range[0]}-${range[1]}`;
+}
+
+/** The parameters results.json keeps for a cell. */
+export function cellParams(cell: PlannedCell): CellParams {
+  const { id: _id, case: _case, title: _title, guests: _guests, dims, ...params } = cell;
+  const stored: StoredDims = {
+    ...(dims.range !== rangeName(cell.portRange) ? { range: dims.range } : {}),
+    ...(dims.extra.length ? { extra: dims.extra } : {}),
+  };
+  return { ...params, dims: stored };
+}
+
+/** A cell's whole dimensions from its stored parameters. */
+export function dimsOf(params: CellParams): CellDims {
+  return { reuse: params.autobindReuse, range: params.dims.range ?? rangeName(params.portRange), fam: params.family, addr: params.addr, extra: params.dims.extra ?? [] };
+}
+
+/** The planned cell of a record, from its stored parameters. */
+function cellOf(params: CellParams, r: { id: string; case: string; title: string; guest: GuestKind }): PlannedCell {
+  const { dims: _dims, ...rest } = params;
+  return { ...rest, id: r.id, case: r.case, title: r.title, guests: [r.guest], dims: dimsOf(params) };
+}
 
 /** An oracle answer as results.json stores it: each predicted op's rule is an index into `rules`. */
 export type StoredAnswer =
@@ -47,7 +83,7 @@ export interface ResultsDoc {
   timings: Record<string, number>;
   /** Case name → title. */
   cases?: Record<string, string>;
-  /** Cell id → its parameters (the same for every kernel and guest). */
+  /** Cell id → its parameters and dimensions (the same for every kernel and guest). */
   cells?: Record<string, CellParams>;
   /** The oracle's rules, each once: [rule, the kernel function it models]. */
   rules?: Array<[string, string]>;
@@ -76,10 +112,7 @@ export function storedTables(records: readonly OutputRecord[]): Pick<ResultsDoc,
   const stored = records.map((r): StoredRecord => {
     const { cell, release: _release, profile: _profile, title, expected, observed, ...rest } = r;
     if (!(r.case in cases)) cases[r.case] = title;
-    if (!(r.id in cells)) {
-      const { id: _id, case: _case, title: _title, guests: _guests, ...params } = cell;
-      cells[r.id] = params;
-    }
+    if (!(r.id in cells)) cells[r.id] = cellParams(cell);
     const e: StoredAnswer = expected.kind === 'predicted'
       ? { kind: 'predicted', profile: expected.profile, ops: expected.ops.map((o) => ({ result: o.result, rule: ruleOf(o.rule, o.models) })), ...(expected.enoent ? { enoent: expected.enoent } : {}) }
       : expected.kind === 'not-applicable' && expected.reason === r.reason ? { kind: 'not-applicable' } : expected;
@@ -97,13 +130,18 @@ export function storedTables(records: readonly OutputRecord[]): Pick<ResultsDoc,
 /** The cell records of a results.json (format 1 or 2), each whole again. */
 export function recordsOf(doc: ResultsDoc): OutputRecord[] {
   const kernels = new Map(doc.kernels.map((k) => [k.name, k]));
+  const where = (r: { kernel: string; guest: string; id: string }, what: string): string => `results.json of run ${doc.runId}: record ${r.kernel}/${r.guest}/${r.id}: ${what}`;
+  const noDims = 'its cell has no "dims" (written by a harness before cells kept their dimensions; run it again)';
   if (doc.format !== 2) {
-    return (doc.records as unknown as InlineRecord[]).map(({ params, ...r }) => ({ ...r, cell: { ...params, id: r.id, case: r.case, title: r.title, guests: [r.guest] } }));
+    return (doc.records as unknown as InlineRecord[]).map(({ params, ...r }) => {
+      if (!params.dims) throw new Error(where(r, noDims));
+      return { ...r, cell: cellOf(params, r) };
+    });
   }
-  const where = (r: StoredRecord, what: string): string => `results.json of run ${doc.runId}: record ${r.kernel}/${r.guest}/${r.id}: ${what}`;
   return doc.records.map((r) => {
     const params = doc.cells?.[r.id];
     if (!params) throw new Error(where(r, 'no entry in "cells" (expected the cell\'s parameters)'));
+    if (!params.dims) throw new Error(where(r, noDims));
     const k = kernels.get(r.kernel);
     const title = r.title ?? doc.cases?.[r.case] ?? '';
     let expected: OracleAnswer;
@@ -127,7 +165,7 @@ export function recordsOf(doc: ResultsDoc): OutputRecord[] {
       release: k?.release ?? '', profile: k?.profile ?? '', title,
       expected,
       ...(observed ? { observed: { id: r.id, ...observed } } : {}),
-      cell: { ...params, id: r.id, case: r.case, title, guests: [r.guest] },
+      cell: cellOf(params, { ...r, title }),
     } as OutputRecord;
   });
 }
@@ -136,8 +174,7 @@ export function recordsOf(doc: ResultsDoc): OutputRecord[] {
 export function inlineResults(doc: ResultsDoc): ResultsDoc {
   if (doc.format !== 2) return doc;
   const records = recordsOf(doc).map(({ cell, ...r }) => {
-    const { id: _id, case: _case, title: _title, guests: _guests, ...params } = cell;
-    return { ...r, params };
+    return { ...r, params: cellParams(cell) };
   });
   const { format: _f, cases: _c, cells: _cl, rules: _r, ...rest } = doc;
   return { ...rest, records: records as unknown as StoredRecord[] };

@@ -6,15 +6,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { CellRecord } from '../run/assemble.js';
+import type { CellRecord } from '../core/record.js';
 import type { KernelJobResult } from '../run/kernel-job.js';
 import type { AccelChoice } from '../vm/accel.js';
-import type { CellTime } from './cell-clock.js';
-import type { RunFacts } from './facts.js';
+import type { CellTime } from '../run/cell-clock.js';
+import type { RunFacts } from '../run/facts.js';
 import { OUTPUTS, runView } from './outputs.js';
 import { printRun } from './print-run.js';
 import { recordsOf, storedTables, type OutputRecord, type ResultsDoc } from './results-doc.js';
-import { writeText } from './write.js';
+import { writeText } from '../util/write.js';
 
 export { inlineResults, recordsOf, type CellParams, type OutputRecord, type ResultsDoc, type StoredAnswer, type StoredRecord } from './results-doc.js';
 

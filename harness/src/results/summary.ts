@@ -1,11 +1,13 @@
 // The behaviour matrix: one row per case and guest, one column per kernel × sysctl value,
 // as plain text for the terminal and as Markdown for summary.md.
-import type { CellRecord } from '../run/assemble.js';
-import { observedText } from './format.js';
-import type { Outcome } from './outcome.js';
+import { groupDimensions } from '../core/planned.js';
+import type { CellRecord } from '../core/record.js';
+import { observedText } from '../core/format.js';
+import type { Outcome } from '../core/verdict.js';
 
 export interface MatrixColumn { kernel: string; reuse: string }
-export interface MatrixRow { case: string; guest: string; title: string; params: string; cells: Array<{ text: string; outcome: Outcome } | undefined> }
+/** `params`: the row's dimensions but reuse= ("range=one-port,fam=inet"); `pairs`: the same, one "key=value" each. */
+export interface MatrixRow { case: string; guest: string; title: string; params: string; pairs: string[]; cells: Array<{ text: string; outcome: Outcome } | undefined> }
 
 const MARK: Record<Outcome, string> = { PASS: 'ok', FAIL: 'FAIL', ERROR: 'ERROR', MISS: 'MISS', SKIP: 'skip', NA: 'n/a' };
 
@@ -31,10 +33,11 @@ export function buildMatrix(records: readonly CellRecord[]): Matrix {
   const colIndex = new Map(columns.map((c, i) => [`${c.kernel}|${c.reuse}`, i]));
   const rows = new Map<string, MatrixRow>();
   for (const r of records) {
-    const params = paramsWithoutReuse(r.id);
+    const pairs = groupDimensions(r.cell.dims).map(([k, v]) => `${k}=${v}`);
+    const params = pairs.join(',');
     const key = `${r.guest}|${r.case}/${params}`;
     let row = rows.get(key);
-    if (!row) rows.set(key, row = { case: r.case, guest: r.guest, title: r.title, params, cells: columns.map(() => undefined) });
+    if (!row) rows.set(key, row = { case: r.case, guest: r.guest, title: r.title, params, pairs, cells: columns.map(() => undefined) });
     const i = colIndex.get(colKey(r));
     if (i === undefined) continue;
     row.cells[i] = { text: cellText(r), outcome: r.outcome };
@@ -42,11 +45,6 @@ export function buildMatrix(records: readonly CellRecord[]): Matrix {
   const m = { columns, rows: [...rows.values()] };
   built.set(records, m);
   return m;
-}
-
-/** The cell's parameters from its id, without the case name and the reuse value. */
-function paramsWithoutReuse(id: string): string {
-  return (id.split('/')[1] ?? '').split(',').filter((kv) => !kv.startsWith('reuse=')).join(',');
 }
 
 function cellText(r: CellRecord): string {
@@ -97,9 +95,9 @@ function fitWidths(natural: number[], min: number[], total: number): number[] | 
 }
 
 /** The key=value pairs present, with the same value, in every row's parameters (none for a single row). */
-function commonParams(params: string[]): Set<string> {
+function commonParams(params: string[][]): Set<string> {
   if (params.length < 2) return new Set();
-  const [first, ...rest] = params.map((p) => new Set(p.split(',').filter(Boolean)));
+  const [first, ...rest] = params.map((p) => new Set(p));
   return new Set([...first].filter((kv) => rest.every((r) => r.has(kv))));
 }
 
@@ -113,11 +111,11 @@ export function matrixText(records: readonly CellRecord[], maxRows = 40, width =
   const notes: string[] = [];
   if (rows.length < all.length) notes.push(`(${all.length - rows.length} of ${all.length} rows hidden: same result on every kernel and all ok; see summary.md or report.html)`);
   // Dimensions with one value on every row shown are said once, below, not on every row.
-  const common = commonParams(rows.map((r) => r.params));
+  const common = commonParams(rows.map((r) => r.pairs));
   if (common.size) notes.unshift(`(every row: ${[...common].join(',')})`);
-  const own = (params: string): string => params.split(',').filter((kv) => !common.has(kv)).join(',') || '-';
+  const own = (pairs: string[]): string => pairs.filter((kv) => !common.has(kv)).join(',') || '-';
   let header = ['case', 'cell', 'guest', ...columns.map((c) => `${c.kernel} reuse=${c.reuse}`)];
-  let body = rows.map((r) => [r.case, own(r.params), r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}`.trimEnd() : '-'))]);
+  let body = rows.map((r) => [r.case, own(r.pairs), r.guest, ...r.cells.map((c) => (c ? `${MARK[c.outcome]}  ${c.text}`.trimEnd() : '-'))]);
   // Kernel columns are cut first (to 12 characters: the mark and the start of the results),
   // then case, cell and guest too (to 12, 16 and 5), and kernel columns to their mark.
   const natural = (): number[] => header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

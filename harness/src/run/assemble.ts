@@ -1,37 +1,10 @@
 // Turns what each kernel did into one record per (kernel, guest, cell): oracle answer,
 // observation and outcome. Pure: no I/O.
-import type { GuestCellReport, OpResult } from '../model/cell.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
-import { classify, type CompareContext, type Comparison, type OracleAnswer, type Outcome, type Unlikely } from '../results/outcome.js';
-import type { CrashReport } from '../vm/console.js';
+import type { OpResult } from '../core/cell.js';
+import type { PlannedCell } from '../core/planned.js';
+import type { CellAttempt, CellRecord } from '../core/record.js';
+import { classify, type CompareContext, type Comparison, type OracleAnswer, type Outcome } from '../core/verdict.js';
 import type { CellTry, KernelJobResult } from './kernel-job.js';
-
-export interface CellRecord {
-  kernel: string;
-  release: string;
-  profile: string;
-  guest: GuestKind;
-  id: string;
-  case: string;
-  title: string;
-  cell: PlannedCell;
-  outcome: Outcome;
-  reason: string;
-  expected: OracleAnswer;
-  observed?: GuestCellReport;
-  crash?: CrashReport;
-  /** The attempt (VM number of the kernel, as in console-<kernel>-<attempt>.log) whose result counts. */
-  attempt?: number;
-  /** The lab failed under this cell (ERROR) before it passed on a fresh VM. */
-  flaky?: true;
-  /** Every try, oldest first, when there was more than one. */
-  attempts?: CellAttempt[];
-  /** PASS, but the oracle gives the observed outcome less than 1 %. */
-  unlikely?: Unlikely;
-}
-
-/** One try of a cell. */
-export interface CellAttempt { attempt: number; outcome: Outcome; reason: string }
 
 export type Predictor = (cell: PlannedCell, profile: string) => OracleAnswer;
 export type Comparer = (observed: OpResult[], predicted: OpResult[], range: readonly [number, number], ctx: CompareContext) => Comparison;

@@ -18,8 +18,8 @@
 // A crash none of these explains is charged to the whole batch.
 import type { CrashReport } from '../vm/console.js';
 import { scanConsole } from '../vm/console.js';
-import { markOf } from '../model/wire.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
+import { markOf } from '../core/wire.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
 import type { KernelJobResult } from './kernel-job.js';
 
 const CELL_MARK = /kph: cell ([0-9a-f]{8}) (start|warned)\b/g;

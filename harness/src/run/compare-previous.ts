@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compareRuns, comparisonMarkdown, findPrevious } from '../results/previous.js';
 import type { ResultsDoc } from '../results/results-doc.js';
-import { writeJson, writeText } from '../results/write.js';
+import { writeJson, writeText } from '../util/write.js';
 import type { RunEvent } from './events.js';
 
 /** Writes comparison.json/.md against the previous finished run of the same plan, if any. */

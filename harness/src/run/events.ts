@@ -1,6 +1,6 @@
 // The run as one stream of typed events; the terminal reporter and the event log consume it.
-import type { GuestCellReport } from '../model/cell.js';
-import type { Outcome } from '../results/outcome.js';
+import type { GuestCellReport } from '../core/cell.js';
+import type { Outcome } from '../core/verdict.js';
 
 export type RunEvent =
   | { type: 'run-start'; runId: string; runDir: string; cells: number; kernels: string[] }

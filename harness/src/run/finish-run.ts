@@ -1,10 +1,10 @@
 // The end of the main job: each cell's record from the jobs and the oracle, the run's outputs
 // written from the run document, the comparison with the previous run, the final event.
 import { possibleComparer, type ProfileTable } from '../oracle/adapter.js';
-import type { PlannedCell } from '../plan/default.js';
-import type { CellTime } from '../results/cell-clock.js';
-import type { RunFacts } from '../results/facts.js';
-import { EXIT, exitCodeFor } from '../results/outcome.js';
+import type { PlannedCell } from '../core/planned.js';
+import type { CellTime } from '../run/cell-clock.js';
+import type { RunFacts } from '../run/facts.js';
+import { EXIT, exitCodeFor } from '../core/verdict.js';
 import { writeRunFiles, type RunSummaryInput } from '../results/run-files.js';
 import { assemble } from './assemble.js';
 import { abortedExit } from './build-all.js';

@@ -2,9 +2,9 @@
 // push the guests, stream the cells through them, and attribute console crashes to the cell
 // that was running (./attribution.ts). A VM is never reused after a failure: cells left
 // without an answer go to a fresh VM, a bounded number of times.
-import type { GuestCellReport } from '../model/cell.js';
-import { encodeCell, parseGuestLine } from '../model/wire.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
+import type { GuestCellReport } from '../core/cell.js';
+import { encodeCell, parseGuestLine } from '../core/wire.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
 import { describeExec, type ExecResult } from '../ssh/session.js';
 import { fallBackToTcg, type Accel, type AccelChoice } from '../vm/accel.js';
 import { bootGuest, type BootResult } from '../vm/boot.js';

@@ -6,9 +6,9 @@
 // resource registers its cleanup as it is acquired, and dispose() runs them in reverse.
 import { buildCGuest } from '../guests/index.js';
 import { buildGuestImage, type GuestImage } from '../image/build.js';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { provision } from '../provision.js';
-import { onStorageFailure } from '../results/write.js';
+import { onStorageFailure } from '../util/write.js';
 import { runLogged, type RunLoggedOptions } from '../util/exec.js';
 import { activeFaults, FaultSpecError } from '../util/fault.js';
 import { chooseAccel, type Accel, type AccelChoice } from '../vm/accel.js';

@@ -4,11 +4,11 @@
 import type { Options } from '../cli.js';
 import { kernelSelection } from '../kernel/select.js';
 import type { ProfileTable } from '../oracle/adapter.js';
-import type { PlannedCell } from '../plan/default.js';
-import type { PlanIdentity } from '../plan-identity.js';
-import { cellClock } from '../results/cell-clock.js';
-import { gatherAndRecordRunFacts } from '../results/facts.js';
-import { writeJson } from '../results/write.js';
+import type { PlannedCell } from '../core/planned.js';
+import type { PlanIdentity } from '../plan/identity.js';
+import { cellClock } from '../run/cell-clock.js';
+import { gatherAndRecordRunFacts } from '../run/facts.js';
+import { writeJson } from '../util/write.js';
 import { buildAll } from './build-all.js';
 import { finishRun } from './finish-run.js';
 import type { KernelJobResult } from './kernel-job.js';

@@ -2,7 +2,7 @@
 // never sent), less those a resumed run already answered; and whether its VMs may get vCPUs.
 import fs from 'node:fs';
 import { notApplicable, type ProfileTable } from '../oracle/adapter.js';
-import type { PlannedCell } from '../plan/default.js';
+import type { PlannedCell } from '../core/planned.js';
 import type { RunEvent } from './events.js';
 import type { KernelUnderTest } from './kernel-job.js';
 import { remainingCells, type PriorRun } from './resume.js';

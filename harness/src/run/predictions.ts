@@ -2,8 +2,8 @@
 // VMs boot and run (the harness mostly waits on guests then), so the comparison after the run
 // phase finds them ready instead of simulating 3,480 cells in one go.
 import { oracleAnswer, type ProfileTable } from '../oracle/adapter.js';
-import type { PlannedCell } from '../plan/default.js';
-import type { OracleAnswer } from '../results/outcome.js';
+import type { PlannedCell } from '../core/planned.js';
+import type { OracleAnswer } from '../core/verdict.js';
 import type { Predictor } from './assemble.js';
 
 /** Cells simulated between two yields to the event loop (keeps SSH and boot polling responsive). */

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseOptions } from '../cli.js';
-import { StorageError } from '../results/write.js';
+import { StorageError } from '../util/write.js';
 import type { KernelJobResult } from './kernel-job.js';
 import { readPriorRun, type PriorRun } from './resume.js';
 import { claimRunDir, RunDirError, type OwnedRunDir } from './run-dir.js';

@@ -2,7 +2,7 @@
 // and an emulator that is missing or rejects a flag (QemuConfigError) are the user's setup to
 // fix: exit 2 with the message, never a boot timeout.
 import { ProvisionError } from '../provision.js';
-import { EXIT } from '../results/outcome.js';
+import { EXIT } from '../core/verdict.js';
 import { QemuConfigError } from '../vm/qemu.js';
 
 /** Runs `provision`; undefined when the lab is ready, else the exit code (2) after saying what is missing. */

@@ -4,10 +4,10 @@
 // line after SIGKILL, `null`, garbage) is skipped with a warning naming file:line.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GuestCellReport } from '../model/cell.js';
-import type { GuestKind, PlannedCell } from '../plan/default.js';
-import type { PlanIdentity } from '../plan-identity.js';
-import { writeJsonSync } from '../results/write.js';
+import type { GuestCellReport } from '../core/cell.js';
+import type { GuestKind, PlannedCell } from '../core/planned.js';
+import type { PlanIdentity } from '../plan/identity.js';
+import { writeJsonSync } from '../util/write.js';
 import type { BootAttempt } from './kernel-job.js';
 
 export interface RunManifest {

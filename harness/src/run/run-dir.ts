@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { describeOwner, lockRunDir } from './lock.js';
 
 /** The results folder or run directory the user named cannot be used (input wrong: exit 2). */

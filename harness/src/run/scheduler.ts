@@ -5,7 +5,7 @@
 // outnumber the VMs worth booting. Retries stay per kernel: a cell whose VM failed goes back
 // to the queue for a fresh VM, within the kernel's bounds (kernel-job.ts).
 import os from 'node:os';
-import type { PlannedCell } from '../plan/default.js';
+import type { PlannedCell } from '../core/planned.js';
 import {
   finishKernelRun, mayStartVm, newKernelRun, runVm, unclaimedCells,
   type JobContext, type KernelJobResult, type KernelRun, type KernelUnderTest, type VmPolicy,

@@ -1,4 +1,4 @@
-// The one fault-injection seam (test/faults.test.ts, reliability.md): KPH_FAULT names the faults
+// The one fault-injection seam (test/lab/faults.test.ts, reliability.md): KPH_FAULT names the faults
 // to inject, and this module tells each layer its part, so every fault is still injected the
 // real way: the emulator's by the fault QEMU (harness/fault/qemu-system-x86_64, which runs the
 // real one), the guest's by a kernel command-line word the C guest reads, the harness's in the

@@ -5,7 +5,7 @@
 // as storage failures, which end the run.
 import fs from 'node:fs';
 import path from 'node:path';
-import { reportStorageFailure } from '../results/write.js';
+import { reportStorageFailure } from '../util/write.js';
 
 /** The console log of VM `name` (`<kernel>-<attempt>`) in `runDir`. */
 export function consoleLogPath(runDir: string, name: string): string {

@@ -1,17 +1,9 @@
 // Reads the serial console for signs that the kernel under test broke (markers as used by
 // syzkaller's pkg/report and LAVA), and keeps the excerpt around each finding.
 
-export type CrashKind = 'panic' | 'oops' | 'bug' | 'warning' | 'gpf' | 'soft-lockup' | 'rcu-stall' | 'hung-task' | 'reboot';
+import type { CrashKind, CrashReport } from '../core/crash.js';
 
-export interface CrashReport {
-  kind: CrashKind;
-  /** The line that matched. */
-  title: string;
-  /** Offset (in characters) of the match in the console text. */
-  offset: number;
-  /** Lines around the match (a few before, up to 40 after). */
-  excerpt: string;
-}
+export type { CrashKind, CrashReport } from '../core/crash.js';
 
 const MARKERS: ReadonlyArray<readonly [CrashKind, RegExp]> = [
   ['panic', /Kernel panic - not syncing/],

@@ -9,7 +9,7 @@ import type { AccelChoice } from './accel.js';
 import { consoleLogPath, openConsoleLog } from './console-log.js';
 import { Qmp, parseHostFwdPort } from './qmp.js';
 import { register } from './registry.js';
-import { InputError } from '../model/errors.js';
+import { InputError } from '../core/errors.js';
 import { emulatorFault, FAULT_QEMU, faultCmdline } from '../util/fault.js';
 
 export interface VmSpec {

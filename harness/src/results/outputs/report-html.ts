@@ -1,5 +1,5 @@
 // report.html: the matrix in a browser (kernels side by side, changes and mismatches marked).
-import type { CellRecord } from '../../run/assemble.js';
+import type { CellRecord } from '../../core/record.js';
 import { renderHtml } from '../html.js';
 import type { Output } from './run-view.js';
 

@@ -1,6 +1,6 @@
 // What every output renderer is fed: the run document (results.json, format 2, with its
 // tables) and its records whole, plus what several outputs derive from them, computed once.
-import type { CellRecord } from '../../run/assemble.js';
+import type { CellRecord } from '../../core/record.js';
 import { behaviourChanges, kernelWithoutSysctl, type BehaviourChange } from '../changes.js';
 import type { OutputRecord, ResultsDoc } from '../results-doc.js';
 

@@ -1,9 +1,9 @@
 // summary.md: the counts, the kernels, the matrix, the selftests, the behaviour changes and
 // whether the oracle predicted each, what did not pass and why, the unlikely outcomes, timings.
-import type { CellRecord } from '../../run/assemble.js';
+import type { CellRecord } from '../../core/record.js';
 import { changeSummary, type BehaviourChange } from '../changes.js';
-import { describeSource } from '../../kernel/source.js';
-import { countOutcomes, isProblem } from '../outcome.js';
+import { describeSource } from '../source-text.js';
+import { countOutcomes, isProblem } from '../../core/verdict.js';
 import type { ResultsDoc } from '../results-doc.js';
 import { matrixMarkdown, portCoverageLine, unlikelyMarkdown } from '../summary.js';
 import type { Output, RunView } from './run-view.js';

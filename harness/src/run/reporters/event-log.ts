@@ -1,7 +1,7 @@
 // The event log reporter: appends one JSON line per event to events.jsonl, as it happens (what
 // --resume reads back).
 import fs from 'node:fs';
-import { reportStorageFailure, writeAllSync } from '../../results/write.js';
+import { reportStorageFailure, writeAllSync } from '../../util/write.js';
 import type { Reporter, RunEvent } from '../events.js';
 
 /**

@@ -1,6 +1,6 @@
 // The terminal reporter: human progress on stderr (all of it with -v, only errors and the final
 // line with -q); stdout stays for the summary.
-import { isProblem } from '../../results/outcome.js';
+import { isProblem } from '../../core/verdict.js';
 import type { Reporter, RunEvent } from '../events.js';
 
 /** How much the terminal reporter says (the -q / -v options). */
