@@ -1,14 +1,15 @@
 // The main job: check the input, claim the run directory, open the Lab, run the kernels and
-// write the run directory (run/main-job.ts); every error that is not a test result becomes its
+// write the run directory (main-job.ts); every error that is not a test result becomes its
 // exit code here.
 import { EXIT } from './core/verdict.js';
 import { StorageError } from './util/write.js';
 import { describeError, exitCodeForError, verboseIn } from './core/errors.js';
 import { printOraclePredictions, printPlan } from './plan/print.js';
+import { provision } from './provision.js';
 import { Lab } from './run/lab.js';
-import { runMain } from './run/main-job.js';
-import { prepare } from './run/prepare.js';
-import { claimPriorRun, resumeTarget } from './run/prior.js';
+import { runMain } from './main-job.js';
+import { prepare } from './main-prepare.js';
+import { claimPriorRun, resumeTarget } from './main-prior.js';
 import { absoluteArgv, type PriorRun } from './run/resume.js';
 import { createRunDir, newRunId, RunDirError, type OwnedRunDir } from './run/run-dir.js';
 import { resultsRoot } from './util/paths.js';
@@ -57,6 +58,7 @@ async function prepareAndRun(argv: string[], prior: PriorRun | undefined, resume
     stopping: (sig) => `\nkph: ${sig}: stopping (again to force)\n`,
     interruptedExit: EXIT.interrupted,
     stopOnStorageFailure: true,
+    provision,
   });
   try {
     // A new run gets a new, locked directory in the results folder (checked usable: exit 2 if not).

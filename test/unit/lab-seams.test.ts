@@ -13,7 +13,6 @@ import { OUTPUTS } from '../../harness/src/results/outputs.js';
 import { recordsOf, renderOutputs, type ResultsDoc } from '../../harness/src/results/run-files.js';
 import { createReporters, REPORTERS } from '../../harness/src/run/reporters.js';
 import { emulatorFault, FAULT_QEMU, faultCmdline, oracleFault, parseFaults } from '../../harness/src/util/fault.js';
-import { projectRoot } from '../../harness/src/util/paths.js';
 import { qemuArgs } from '../../harness/src/vm/qemu.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -79,10 +78,10 @@ test('reporters are made by name from one table; -q declines the progress report
 });
 
 test('outputs are one list of pure renderers: renderOutputs gives exactly their files, the same bytes twice', (t) => {
-  const doc = JSON.parse(fs.readFileSync(path.join(projectRoot, 'test/fixtures/results-sample.json'), 'utf8')) as ResultsDoc;
+  // A run that answered nothing: every output still renders, from the document alone.
+  const doc: ResultsDoc = { runId: 'r', complete: true, exitCode: 0, accel: { requested: 'tcg', reason: 'test', timeScale: 3, used: [] }, kernels: [], image: {}, timings: { total: 1 }, records: [] };
   const files = OUTPUTS.map((o) => o.file);
   t.deepEqual(files, ['results.json', 'kcidb.json', 'results.ktap', 'junit.xml', 'summary.md', 'report.html']);
-  t.is(new Set(files).size, files.length);
   const records = recordsOf(doc);
   const a = renderOutputs(doc, records);
   t.deepEqual(Object.keys(a), files);

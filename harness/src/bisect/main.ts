@@ -6,7 +6,7 @@ import { GitSourceError, resolveGit, uncommittedChanges, type GitSource } from '
 import { describeError, EXIT_INPUT, exitCodeForError, verboseIn } from '../core/errors.js';
 import { flippedProfiles, oracleAnswer, possibleComparer } from '../oracle/adapter.js';
 import type { PlannedCell } from '../core/planned.js';
-import { ProvisionError } from '../provision.js';
+import { provision, ProvisionError } from '../provision.js';
 import { assemble } from '../run/assemble.js';
 import { Lab } from '../run/lab.js';
 import { createReporters } from '../run/reporters.js';
@@ -40,7 +40,7 @@ export async function bisectMain(argv: string[]): Promise<number> {
     if (opts.help) { process.stdout.write(HELP + '\n'); return BISECT_EXIT.good; }
     if (opts.version) { process.stdout.write(versionLine() + '\n'); return BISECT_EXIT.good; }
     cells = chooseCells(opts);
-    lab = Lab.open({ say, interruptedExit: BISECT_EXIT.interrupted });
+    lab = Lab.open({ say, interruptedExit: BISECT_EXIT.interrupted, provision });
   } catch (e) {
     return abortFor(e, argv);
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { kernelSelection } from '../kernel/select.js';
 import { flippedProfiles, type ProfileTable } from '../oracle/adapter.js';
 import { PROFILES, type ProfileName } from '../oracle/index.js';
-import { ProvisionError } from '../provision.js';
+import { provision, ProvisionError } from '../provision.js';
 import { EXIT } from '../core/verdict.js';
 import type { RunEvent } from '../run/events.js';
 import { Lab } from '../run/lab.js';
@@ -44,7 +44,7 @@ export async function fuzzMain(argv: string[]): Promise<number> {
     for (const name of Object.keys(opts.profiles)) {
       if (!selection.names.includes(name)) throw new FuzzUsageError(`--profile ${name}=…: no kernel named ${name} in --kernels (${selection.names.join(', ')})`);
     }
-    lab = Lab.open({ say, stopping: (sig) => `kph fuzz: ${sig}: stopping; findings so far are written (again to force)\n`, interruptedExit: EXIT.interrupted });
+    lab = Lab.open({ say, stopping: (sig) => `kph fuzz: ${sig}: stopping; findings so far are written (again to force)\n`, interruptedExit: EXIT.interrupted, provision });
   } catch (e) {
     if (e instanceof FuzzUsageError || (e instanceof Error && /^(--|kernel)/.test(e.message))) { say(e.message); return EXIT.usage; }
     say((e as Error).message);

@@ -7,7 +7,6 @@
 import { buildCGuest } from '../guests/index.js';
 import { buildGuestImage, type GuestImage } from '../image/build.js';
 import { InputError } from '../core/errors.js';
-import { provision } from '../provision.js';
 import { onStorageFailure } from '../util/write.js';
 import { runLogged, type RunLoggedOptions } from '../util/exec.js';
 import { activeFaults, FaultSpecError } from '../util/fault.js';
@@ -30,7 +29,12 @@ export interface LabOptions {
   stopping?: (sig: NodeJS.Signals) => string;
   /** Evidence that cannot be written (disk full) aborts the run with the StorageError (the main job). */
   stopOnStorageFailure?: boolean;
+  /** Installs Debian packages (provision.ts's provision(), given by the entry point: run/ does not import it). */
+  provision: Provisioner;
 }
+
+/** provision.ts's provision(): installs what is missing, throws ProvisionError (exit 2) when it cannot. */
+export type Provisioner = (log: (message: string) => void, opts: { extra?: ReadonlyArray<{ name: string; why: string }> }) => Promise<unknown>;
 
 export class Lab {
   readonly #controller = new AbortController();
@@ -97,7 +101,7 @@ export class Lab {
 
   /** Installs the Debian packages the lab needs (and `extra`); throws ProvisionError (exit 2). */
   async provision(extra?: ReadonlyArray<{ name: string; why: string }>): Promise<void> {
-    await provision((m) => this.emit({ type: 'progress', scope: 'provision', message: m }), { extra });
+    await this.options.provision((m) => this.emit({ type: 'progress', scope: 'provision', message: m }), { extra });
   }
 
   /** The accelerator (`auto` probes KVM), announced. */

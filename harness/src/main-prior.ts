@@ -2,11 +2,11 @@
 // earlier answers added back to each kernel's job after the run.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseOptions } from '../cli.js';
-import { StorageError } from '../util/write.js';
-import type { KernelJobResult } from './kernel-job.js';
-import { readPriorRun, type PriorRun } from './resume.js';
-import { claimRunDir, RunDirError, type OwnedRunDir } from './run-dir.js';
+import { parseOptions } from './cli.js';
+import { StorageError } from './util/write.js';
+import type { KernelJobResult } from './run/kernel-job.js';
+import { readPriorRun, type PriorRun } from './run/resume.js';
+import { claimRunDir, RunDirError, type OwnedRunDir } from './run/run-dir.js';
 
 /** The run directory of `--resume DIR` / `--resume=DIR`, or undefined (argv errors are prepare()'s to report). */
 export function resumeTarget(argv: string[]): string | undefined {

@@ -2,10 +2,10 @@
 // plan in the same results folder (new failures, fixes, still failing, flaky).
 import fs from 'node:fs';
 import path from 'node:path';
-import { compareRuns, comparisonMarkdown, findPrevious } from '../results/previous.js';
-import type { ResultsDoc } from '../results/results-doc.js';
-import { writeJson, writeText } from '../util/write.js';
-import type { RunEvent } from './events.js';
+import { compareRuns, comparisonMarkdown, findPrevious } from './results/previous.js';
+import type { ResultsDoc } from './results/results-doc.js';
+import { writeJson, writeText } from './util/write.js';
+import type { RunEvent } from './run/events.js';
 
 /** Writes comparison.json/.md against the previous finished run of the same plan, if any. */
 export async function compareWithPrevious(runDir: string, runId: string, argv: string[], emit: (e: RunEvent) => void): Promise<void> {

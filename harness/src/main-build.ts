@@ -2,21 +2,21 @@
 // built from its kernel's own source), the guest image, the C guest. A kernel that does not compile is reported (every cell MISS, exit
 // 3); an interrupt is 130; --build-only ends here with exit 0.
 import path from 'node:path';
-import type { Options } from '../cli.js';
-import { KernelBuildError } from '../kernel/build.js';
-import type { kernelSelection } from '../kernel/select.js';
-import { compareResults } from '../oracle/compare.js';
-import { loadSelftests } from '../plan/default.js';
-import type { PlannedCell } from '../core/planned.js';
-import type { RunFacts } from '../run/facts.js';
-import { EXIT } from '../core/verdict.js';
-import { writeRunFiles } from '../results/run-files.js';
-import { StorageError, writeJson } from '../util/write.js';
-import { selftestsPerKernel } from '../selftests/per-kernel.js';
-import type { AccelChoice } from '../vm/accel.js';
-import { assemble } from './assemble.js';
-import type { KernelJobResult } from './kernel-job.js';
-import type { Lab } from './lab.js';
+import type { Options } from './cli.js';
+import { KernelBuildError } from './kernel/build.js';
+import type { kernelSelection } from './kernel/select.js';
+import { compareResults } from './oracle/compare.js';
+import { loadSelftests } from './plan/default.js';
+import type { PlannedCell } from './core/planned.js';
+import type { RunFacts } from './run/facts.js';
+import { EXIT } from './core/verdict.js';
+import { writeRunFiles } from './results/run-files.js';
+import { StorageError, writeJson } from './util/write.js';
+import { selftestsPerKernel } from './selftests/per-kernel.js';
+import type { AccelChoice } from './vm/accel.js';
+import { assemble } from './run/assemble.js';
+import type { KernelJobResult } from './run/kernel-job.js';
+import type { Lab } from './run/lab.js';
 import type { Phase } from './main-job.js';
 
 export interface BuildInput {

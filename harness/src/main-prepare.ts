@@ -2,17 +2,17 @@
 // the kernels, the selected cells (case files, --case, --filter, --no-ts, --shard) and the
 // selftests the cases name. Everything wrong here is an InputError (exit 2).
 import path from 'node:path';
-import { checkFolderOption, HELP, parseOptions, UsageError, type Options } from '../cli.js';
-import { kernelSelection } from '../kernel/select.js';
-import { flippedProfiles, type ProfileTable } from '../oracle/adapter.js';
-import { checkSelftests, loadPlan, loadSelftests } from '../plan/default.js';
-import type { PlannedCell } from '../core/planned.js';
-import { parseFilter, selectCells } from '../plan/filter.js';
-import { planIdentity, type PlanIdentity } from '../plan/identity.js';
-import { EXIT } from '../core/verdict.js';
-import { knownSelftestsOf } from '../selftests/per-kernel.js';
-import { resultsRoot } from '../util/paths.js';
-import { versionLine } from '../util/version.js';
+import { checkFolderOption, HELP, parseOptions, UsageError, type Options } from './cli.js';
+import { kernelSelection } from './kernel/select.js';
+import { flippedProfiles, type ProfileTable } from './oracle/adapter.js';
+import { checkSelftests, loadPlan, loadSelftests } from './plan/default.js';
+import type { PlannedCell } from './core/planned.js';
+import { parseFilter, selectCells } from './plan/filter.js';
+import { planIdentity, type PlanIdentity } from './plan/identity.js';
+import { EXIT } from './core/verdict.js';
+import { knownSelftestsOf } from './selftests/per-kernel.js';
+import { resultsRoot } from './util/paths.js';
+import { versionLine } from './util/version.js';
 
 export interface Prepared { opts: Options; cells: PlannedCell[]; profiles: ProfileTable; plan: PlanIdentity }
 

@@ -1,9 +1,9 @@
 // The main job's exits for a lab that is not ready: missing Debian packages (ProvisionError)
 // and an emulator that is missing or rejects a flag (QemuConfigError) are the user's setup to
 // fix: exit 2 with the message, never a boot timeout.
-import { ProvisionError } from '../provision.js';
-import { EXIT } from '../core/verdict.js';
-import { QemuConfigError } from '../vm/qemu.js';
+import { ProvisionError } from './provision.js';
+import { EXIT } from './core/verdict.js';
+import { QemuConfigError } from './vm/qemu.js';
 
 /** Runs `provision`; undefined when the lab is ready, else the exit code (2) after saying what is missing. */
 export async function provisionOrExit(provision: () => Promise<void>): Promise<number | undefined> {

@@ -1,17 +1,17 @@
 // The end of the main job: each cell's record from the jobs and the oracle, the run's outputs
 // written from the run document, the comparison with the previous run, the final event.
-import { possibleComparer, type ProfileTable } from '../oracle/adapter.js';
-import type { PlannedCell } from '../core/planned.js';
-import type { CellTime } from '../run/cell-clock.js';
-import type { RunFacts } from '../run/facts.js';
-import { EXIT, exitCodeFor } from '../core/verdict.js';
-import { writeRunFiles, type RunSummaryInput } from '../results/run-files.js';
-import { assemble } from './assemble.js';
-import { abortedExit } from './build-all.js';
-import { compareWithPrevious } from './compare-previous.js';
-import type { KernelJobResult } from './kernel-job.js';
-import type { Lab } from './lab.js';
-import type { precompute } from './predictions.js';
+import { possibleComparer, type ProfileTable } from './oracle/adapter.js';
+import type { PlannedCell } from './core/planned.js';
+import type { CellTime } from './run/cell-clock.js';
+import type { RunFacts } from './run/facts.js';
+import { EXIT, exitCodeFor } from './core/verdict.js';
+import { writeRunFiles, type RunSummaryInput } from './results/run-files.js';
+import { assemble } from './run/assemble.js';
+import { abortedExit } from './main-build.js';
+import { compareWithPrevious } from './main-compare.js';
+import type { KernelJobResult } from './run/kernel-job.js';
+import type { Lab } from './run/lab.js';
+import type { precompute } from './run/predictions.js';
 
 export interface FinishInput {
   jobs: KernelJobResult[];

@@ -1,25 +1,25 @@
 // The main job on a Lab, once its input is checked and its run directory owned: the manifest,
 // the reporters, the sweep, provisioning, the run facts, the accelerator and QEMU checks, the
-// builds, the kernels' VMs, then the outputs (run/finish-run.ts).
-import type { Options } from '../cli.js';
-import { kernelSelection } from '../kernel/select.js';
-import type { ProfileTable } from '../oracle/adapter.js';
-import type { PlannedCell } from '../core/planned.js';
-import type { PlanIdentity } from '../plan/identity.js';
-import { cellClock } from '../run/cell-clock.js';
-import { gatherAndRecordRunFacts } from '../run/facts.js';
-import { writeJson } from '../util/write.js';
-import { buildAll } from './build-all.js';
-import { finishRun } from './finish-run.js';
-import type { KernelJobResult } from './kernel-job.js';
-import type { Lab } from './lab.js';
-import { builtWithSmp, workFor } from './plan-work.js';
-import { precompute } from './predictions.js';
-import { withPriorAnswers } from './prior.js';
-import { createReporters } from './reporters.js';
-import { writeManifest, type PriorRun } from './resume.js';
-import { runKernels } from './scheduler.js';
-import { provisionOrExit, qemuConfigExit } from './provision-step.js';
+// builds, the kernels' VMs, then the outputs (main-finish.ts).
+import type { Options } from './cli.js';
+import { kernelSelection } from './kernel/select.js';
+import type { ProfileTable } from './oracle/adapter.js';
+import type { PlannedCell } from './core/planned.js';
+import type { PlanIdentity } from './plan/identity.js';
+import { cellClock } from './run/cell-clock.js';
+import { gatherAndRecordRunFacts } from './run/facts.js';
+import { writeJson } from './util/write.js';
+import { buildAll } from './main-build.js';
+import { finishRun } from './main-finish.js';
+import type { KernelJobResult } from './run/kernel-job.js';
+import type { Lab } from './run/lab.js';
+import { builtWithSmp, workFor } from './run/plan-work.js';
+import { precompute } from './run/predictions.js';
+import { withPriorAnswers } from './main-prior.js';
+import { createReporters } from './run/reporters.js';
+import { writeManifest, type PriorRun } from './run/resume.js';
+import { runKernels } from './run/scheduler.js';
+import { provisionOrExit, qemuConfigExit } from './main-exits.js';
 
 /** Where the run goes: its own locked directory; `argv` has absolute paths. */
 export interface RunPlace { argv: string[]; prior?: PriorRun; runDir: string; runId: string; plan: PlanIdentity }
