@@ -1,6 +1,8 @@
 // The floor of `npm run bench`: on one VM of a kernel, alternate chunks of guest/c/kph-floor
 // (fork; the child enters a fresh netns and binds two SO_REUSEADDR sockets to port 0; exit;
-// waitpid) and chunks of the harness's C guest loop on cells that apply to this kernel.
+// waitpid), of kph-floor --lo (the same, with lo brought up: what every loopback cell needs
+// on top of the floor, so the gap between the floor and the loop splits into lo and the rest)
+// and of the harness's C guest loop on cells that apply to this kernel.
 // Each side is timed inside the guest (kph-floor's own clock, kph-cells --profile's wall: the
 // steady state of a long batch, without a chunk's SSH exec and start-up) and from the host
 // (exec to exit). Alternating chunks keep the comparison fair on a shared host whose load
@@ -23,6 +25,9 @@ export interface FloorFigures {
   floorIterations: number;
   floorSeconds: number;
   floorHostSeconds: number;
+  /** The same for kph-floor --lo (lo up in each namespace), timed in the guest. */
+  floorLoIterations: number;
+  floorLoSeconds: number;
   /** Cells the C guest answered `done` (cells that apply to this kernel), their loop's seconds in the guest, and from the host. */
   loopCells: number;
   loopSeconds: number;
@@ -31,6 +36,7 @@ export interface FloorFigures {
   phases: Record<string, number>;
   /** QEMU CPU milliseconds per floor iteration and per cell. */
   floorCpuMs: number;
+  floorLoCpuMs: number;
   loopCpuMs: number;
 }
 
@@ -74,9 +80,10 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
     // Spread evenly over the plan (its cases differ in cost: connects, listeners), not its first cells.
     const total = o.rounds * o.chunk;
     const cells = Array.from({ length: total }, (_, k) => applicable[Math.floor((k * applicable.length) / total) % applicable.length]);
-    const f: FloorFigures = { kernel: o.kernel.name, floorIterations: 0, floorSeconds: 0, floorHostSeconds: 0, loopCells: 0, loopSeconds: 0, loopHostSeconds: 0, phases: {}, floorCpuMs: 0, loopCpuMs: 0 };
+    const f: FloorFigures = { kernel: o.kernel.name, floorIterations: 0, floorSeconds: 0, floorHostSeconds: 0, floorLoIterations: 0, floorLoSeconds: 0, loopCells: 0, loopSeconds: 0, loopHostSeconds: 0, phases: {}, floorCpuMs: 0, floorLoCpuMs: 0, loopCpuMs: 0 };
     let profiled = 0;
     let floorCpu = 0;
+    let floorLoCpu = 0;
     let loopCpu = 0;
     let next = 0;
     for (let r = 0; r < o.rounds; r++) {
@@ -89,6 +96,14 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
       const fj = JSON.parse(fr.stdout) as { iterations: number; seconds: number };
       f.floorIterations += fj.iterations;
       f.floorSeconds += fj.seconds;
+
+      cpu = cpuMsOf(vm.pid);
+      const lo = await session.exec(`${FLOOR_REMOTE} --lo --count ${o.chunk}`, { deadlineMs });
+      floorLoCpu += cpuMsOf(vm.pid) - cpu;
+      if (lo.kind !== 'exited' || lo.code !== 0) throw new Error(`${o.kernel.name}: kph-floor --lo ${describeExec(lo)}`);
+      const lj = JSON.parse(lo.stdout) as { iterations: number; seconds: number };
+      f.floorLoIterations += lj.iterations;
+      f.floorLoSeconds += lj.seconds;
 
       const chunk = cells.slice(next, next + o.chunk);
       next += o.chunk;
@@ -107,6 +122,7 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
     }
     for (const k of Object.keys(f.phases)) f.phases[k] /= Math.max(1, profiled);
     f.floorCpuMs = floorCpu / Math.max(1, f.floorIterations);
+    f.floorLoCpuMs = floorLoCpu / Math.max(1, f.floorLoIterations);
     f.loopCpuMs = loopCpu / Math.max(1, f.loopCells);
     return f;
   } finally {

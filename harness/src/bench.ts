@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     console.log(`  ${k.name.padEnd(7)} harness ${s(median(ssh))}   bare ${s(median(bare))}   ratio ${(median(ssh) / median(bare)).toFixed(2)}`);
   }
 
-  console.log(`\nThe floor (${rounds} rounds of ${chunk}, alternating on one VM per kernel): kph-floor = fork + unshare(CLONE_NEWNET) + two SO_REUSEADDR sockets bound to port 0 + exit + waitpid; harness = the C guest's loop as the harness runs it, on the cells that apply to the kernel (done reports only); rates timed in the guest (host-timed, with one SSH exec per chunk, in brackets)`);
+  console.log(`\nThe floor (${rounds} rounds of ${chunk}, alternating on one VM per kernel): kph-floor = fork + unshare(CLONE_NEWNET) + two SO_REUSEADDR sockets bound to port 0 + exit + waitpid; floor+lo = the same with lo brought up (what a loopback cell needs); harness = the C guest's loop as the harness runs it, on the cells that apply to the kernel (done reports only); rates timed in the guest (host-timed, with one SSH exec per chunk, in brackets)`);
   const floors: FloorFigures[] = [];
   for (const k of kernels) {
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bench-floor-'));
@@ -157,6 +157,8 @@ async function main(): Promise<void> {
     const loopPerS = f.loopCells / f.loopSeconds;
     const hostRatio = (f.loopCells / f.loopHostSeconds) / (f.floorIterations / f.floorHostSeconds);
     console.log(`  ${k.name.padEnd(7)} floor ${floorPerS.toFixed(1)} cells/s   harness ${loopPerS.toFixed(1)} cells/s   ratio ${(loopPerS / floorPerS).toFixed(2)} (${hostRatio.toFixed(2)})   QEMU CPU per iteration: floor ${f.floorCpuMs.toFixed(1)} ms, cell ${f.loopCpuMs.toFixed(1)} ms, ratio ${(f.floorCpuMs / f.loopCpuMs).toFixed(2)}`);
+    const floorLoPerS = f.floorLoIterations / f.floorLoSeconds;
+    console.log(`          floor+lo ${floorLoPerS.toFixed(1)} cells/s (harness / floor+lo ${(loopPerS / floorLoPerS).toFixed(2)}); QEMU CPU per iteration with lo ${f.floorLoCpuMs.toFixed(1)} ms: of the ${(f.loopCpuMs - f.floorCpuMs).toFixed(1)} ms a cell costs over the floor, lo up is ${(f.floorLoCpuMs - f.floorCpuMs).toFixed(1)} ms`);
     console.log(`          loop phases, ms per cell: ${Object.entries(f.phases).map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}`);
   }
 
@@ -187,6 +189,10 @@ async function main(): Promise<void> {
           floor_cells_per_s: floorPerS,
           ratio: loopPerS / floorPerS,
           floor_iterations: f.floorIterations,
+          // The floor with lo brought up in each namespace: what is left of the gap is the cells' own work.
+          floor_lo_cells_per_s: f.floorLoIterations / f.floorLoSeconds,
+          ratio_to_floor_lo: loopPerS / (f.floorLoIterations / f.floorLoSeconds),
+          cpu_ms_per_floor_lo_iteration: f.floorLoCpuMs,
           host_timed_ratio: (f.loopCells / f.loopHostSeconds) / (f.floorIterations / f.floorHostSeconds),
           loop_phases_ms_per_cell: f.phases,
           cpu_ms_per_cell: f.loopCpuMs,

@@ -48,18 +48,18 @@ export interface ProvisionOptions {
   root?: boolean;
 }
 
-/** The required packages that dpkg does not report as installed. */
+/** The required packages that dpkg does not report as installed (one dpkg-query for all: each call reads dpkg's whole database). */
 export async function missingPackages(packages = REQUIRED_PACKAGES.map(([p]) => p)): Promise<string[]> {
-  const missing: string[] = [];
-  for (const p of packages) {
-    try {
-      const { stdout } = await run('dpkg-query', ['-W', '-f=${Status}', p]);
-      if (!stdout.includes('install ok installed')) missing.push(p);
-    } catch {
-      missing.push(p);
-    }
+  if (packages.length === 0) return [];
+  let stdout: string;
+  try {
+    ({ stdout } = await run('dpkg-query', ['-W', '-f=${Package}\t${Status}\n', ...packages]));
+  } catch (e) {
+    // Exit 1 when a name is unknown to dpkg: the known ones are still listed on stdout.
+    stdout = (e as { stdout?: string }).stdout ?? '';
   }
-  return missing;
+  const installed = new Set(stdout.split('\n').filter((l) => l.endsWith('install ok installed')).map((l) => l.split('\t')[0].split(':')[0]));
+  return packages.filter((p) => !installed.has(p.split(':')[0]));
 }
 
 /** Every package wanted, once, each with why (the first reason given wins). */

@@ -21,10 +21,10 @@ import type { KernelJobResult } from '../../harness/src/run/kernel-job.js';
 import { newClientKey } from '../../harness/src/ssh/keys.js';
 import { chooseAccel } from '../../harness/src/vm/accel.js';
 import { bootGuest } from '../../harness/src/vm/boot.js';
+import { needs, root } from '../helpers/needs.js';
 
-const isRoot = process.getuid?.() === 0;
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot && process.env.CI === 'true') throw new Error('speed.test: CI=true needs root (cells enter network namespaces)');
+/** Tests that run cells on the host: they enter network namespaces (skipped without root, failing under CI=true). */
+const rootTest = needs(root('cells enter network namespaces')).test;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-speed-test-'));
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));

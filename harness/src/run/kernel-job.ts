@@ -257,9 +257,11 @@ function claim(run: KernelRun, ctx: JobContext, guest: GuestKind, size: (availab
 
 /**
  * Runs cells on a ready VM, then stops it (it is never reused): `policy.vcpus` channels take
- * batches of C cells until none is left, and the TS guest's cells run beside them in a channel
- * of their own on the first VM of the kernel that takes them: Node.js's start-up and the TS
- * cells fill the time the C cells leave idle (netns teardown waits), instead of following them.
+ * batches of C cells until none is left; then the TS guest's cells run, on the first VM of the
+ * kernel whose C channels find no C cell left to take. Node.js is CPU-bound under TCG (about a
+ * second per start, one outer process plus one per cell): beside the C loop it only took the
+ * loop's vCPU away from it and added task switches; after it, the C cells end first and a
+ * kernel split over several VMs runs its TS cells on whichever VM finishes its C share first.
  */
 async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: number, run: KernelRun, accel: AccelChoice, ctx: JobContext, policy: VmPolicy): Promise<VmEnd> {
   const { vm, session } = boot;
@@ -303,7 +305,7 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
     };
     // The TS cells are taken before their guest is pushed, so no other VM of this kernel takes them too.
     const tsLane = async (): Promise<void> => {
-      const ts = end ? [] : claim(run, ctx, 'ts', (n) => n);
+      const ts = end || ctx.signal.aborted ? [] : claim(run, ctx, 'ts', (n) => n);
       if (!ts.length) return;
       try {
         const pushed = await push('ts');
@@ -318,8 +320,8 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
       end = await push('c');
       for (let i = 0; i < policy.vcpus && !end; i++) lanes.push(lane((n) => policy.batchSize(run, n)));
     }
-    lanes.push(tsLane());
     await Promise.all(lanes);
+    await tsLane();
     if (end) return end;
     if (ctx.signal.aborted) return { kind: 'lab', detail: 'interrupted' };
     if (kernel.selftests?.length && !result.selftests) {
