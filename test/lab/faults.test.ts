@@ -1,8 +1,9 @@
 // Fault injection (reliability.md, "Faults the test suite should inject"): each test runs the
-// real CLI on a few cells of the real kernels and injects one fault, through a fake
-// qemu-system-x86_64 that wraps the real one (test/fixtures/fake-qemu), the kernel command line
-// (kph.cells_fault= is read by the C guest), or a test hook; then it checks the outcomes in
-// results.json, the exit code, and that no QEMU of the run is left. #1 and #13 are in
+// real CLI on a few cells of the real kernels and injects one fault through the one seam,
+// KPH_FAULT (harness/src/util/fault.ts): the harness hands an emulator fault to the fault QEMU
+// that wraps the real one (harness/fault/), a guest fault to the C guest as a kernel
+// command-line word (kph.cells_fault=), an oracle fault to its own oracle; then it checks the
+// outcomes in results.json, the exit code, and that no QEMU of the run is left. #1 and #13 are in
 // e2e.test.ts; #10, #12, #14 and #15 are tested elsewhere.
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +14,6 @@ import { authorizedKeyCmdline, buildGuestImage } from '../../harness/src/image/b
 import { kernelSelection } from '../../harness/src/kernel/select.js';
 import { newClientKey } from '../../harness/src/ssh/keys.js';
 import { describeExec, GuestSession } from '../../harness/src/ssh/session.js';
-import { projectRoot } from '../../harness/src/util/paths.js';
 import { chooseAccel } from '../../harness/src/vm/accel.js';
 import { bootGuest } from '../../harness/src/vm/boot.js';
 import { qemuGone, startCli, tempResults, type CliRun } from '../helpers/cli.js';
@@ -23,7 +23,6 @@ interface Rec { kernel: string; guest: string; id: string; outcome: string; reas
 interface VmTry { attempt: number; kind: string; accel?: string; kvm?: { enabled: boolean }; ended?: string; detail?: string }
 interface Results { exitCode: number; kernels: Array<{ name: string; attempts: VmTry[]; kvm?: { enabled: boolean } }>; records: Rec[] }
 
-const FAKE_QEMU = path.join(projectRoot, 'test/fixtures/fake-qemu/qemu-system-x86_64');
 const cell = (reuse: string, range: 'one-port' | 'roomy'): string => `commit-repro/reuse=${reuse},range=${range},fam=inet,addr=loopback`;
 // The after kernel runs these in this order (commit-repro: 6 cells, reuse=absent ones are n/a there).
 const ON_AFTER = [cell('0', 'one-port'), cell('0', 'roomy'), cell('1', 'one-port'), cell('1', 'roomy')];
@@ -51,7 +50,7 @@ const vms = (res: Results, kernel: string): VmTry[] => res.kernels.find((k) => k
 const fine = (r: Rec): boolean => r.outcome === 'PASS' || r.outcome === 'SKIP' || r.outcome === 'NA';
 
 test.serial('#2 a WARNING during a cell: that cell FAILs with the excerpt, the batch goes on on the same VM', async (t) => {
-  const { run, res } = await runFault(t, [], { KPH_QEMU: FAKE_QEMU, KPH_FAKE_QEMU_FAULT: `warning@${ON_AFTER[2]}`, KPH_FAKE_QEMU_VM: 'after-1' });
+  const { run, res } = await runFault(t, [], { KPH_FAULT: `after-1:warning@${ON_AFTER[2]}` });
   t.is(run.code, 1, run.stderr.slice(-2000));
   const hit = rec(res, 'after', ON_AFTER[2]);
   t.is(hit.outcome, 'FAIL');
@@ -64,7 +63,7 @@ test.serial('#2 a WARNING during a cell: that cell FAILs with the excerpt, the b
 });
 
 test.serial('#2 a panic during a cell: that cell FAILs, the cells not yet answered run on a fresh VM', async (t) => {
-  const { run, res } = await runFault(t, [], { KPH_QEMU: FAKE_QEMU, KPH_FAKE_QEMU_FAULT: `panic@${ON_AFTER[1]}`, KPH_FAKE_QEMU_VM: 'after-1' });
+  const { run, res } = await runFault(t, [], { KPH_FAULT: `after-1:panic@${ON_AFTER[1]}` });
   t.is(run.code, 1, run.stderr.slice(-2000));
   const hit = rec(res, 'after', ON_AFTER[1]);
   t.is(hit.outcome, 'FAIL');
@@ -90,7 +89,7 @@ test.serial('#3 a guest that never opens SSH: boot deadline, bounded boots, ever
 });
 
 test.serial('#4 a guest that hangs mid-command (QMP stop): inactivity timeout, ERROR, the rest on a fresh VM, then PASS (flaky)', async (t) => {
-  const { run, res } = await runFault(t, ['--timeout-scale', '0.6'], { KPH_QEMU: FAKE_QEMU, KPH_FAKE_QEMU_FAULT: `stop@${ON_AFTER[1]}`, KPH_FAKE_QEMU_VM: 'after-1' });
+  const { run, res } = await runFault(t, ['--timeout-scale', '0.6'], { KPH_FAULT: `after-1:stop@${ON_AFTER[1]}` });
   t.is(run.code, 0, run.stderr.slice(-2000));
   const hung = rec(res, 'after', ON_AFTER[1]);
   t.is(hung.outcome, 'PASS');
@@ -106,8 +105,8 @@ test.serial('#4 a guest that hangs mid-command (QMP stop): inactivity timeout, E
 });
 
 test.serial('#5 SSH drops mid-run (dropbear killed in the guest): ERROR, retried on a fresh VM, then PASS with attempt 2 (flaky)', async (t) => {
-  // Only VM after-1 gets the fault word: the C guest SIGKILLs the dropbear serving it before that cell.
-  const { run, res } = await runFault(t, [], { KPH_QEMU: FAKE_QEMU, KPH_FAKE_QEMU_FAULT: `append=kph.cells_fault=sshd@${ON_AFTER[2]}`, KPH_FAKE_QEMU_VM: 'after-1' });
+  // Only VM after-1 gets the fault word (kph.cells_fault=sshd@…): the C guest SIGKILLs the dropbear serving it before that cell.
+  const { run, res } = await runFault(t, [], { KPH_FAULT: `after-1:sshd@${ON_AFTER[2]}` });
   t.is(run.code, 0, run.stderr.slice(-2000));
   const dropped = rec(res, 'after', ON_AFTER[2]);
   t.like(dropped, { outcome: 'PASS', attempt: 2, flaky: true });
@@ -119,8 +118,8 @@ test.serial('#5 SSH drops mid-run (dropbear killed in the guest): ERROR, retried
 });
 
 test.serial('#6 a cell\'s process killed by a signal: that cell ERROR naming the signal, never PASS', async (t) => {
-  // The word reaches both kernels' VMs, but only after is sent the cell (reuse=0 is NA on before): its child dies by SIGSEGV there.
-  const { run, res } = await runFault(t, ['--append', `kph.cells_fault=crash@${ON_AFTER[0]}`]);
+  // The word (kph.cells_fault=crash@…) reaches both kernels' VMs, but only after is sent the cell (reuse=0 is NA on before): its child dies by SIGSEGV there.
+  const { run, res } = await runFault(t, [], { KPH_FAULT: `crash@${ON_AFTER[0]}` });
   t.is(run.code, 3, run.stderr.slice(-2000));
   const hit = rec(res, 'after', ON_AFTER[0]);
   t.is(hit.outcome, 'ERROR');
@@ -130,7 +129,7 @@ test.serial('#6 a cell\'s process killed by a signal: that cell ERROR naming the
 });
 
 test.serial('#6 the guest command itself killed by a signal: ERROR on every bounded try, never PASS', async (t) => {
-  const { run, res } = await runFault(t, ['--append', `kph.cells_fault=kill@${ON_AFTER[1]}`]);
+  const { run, res } = await runFault(t, [], { KPH_FAULT: `kill@${ON_AFTER[1]}` });
   t.is(run.code, 3, run.stderr.slice(-2000));
   const hit = rec(res, 'after', ON_AFTER[1]);
   t.is(hit.outcome, 'ERROR');
@@ -199,9 +198,9 @@ test.serial('rule 8: a channel that closes with neither exit code nor signal is 
 });
 
 test.serial('#8 KVM present but unusable (--accel kvm): the VM fails, the retry runs on TCG, recorded, timeouts scaled', async (t) => {
-  // Injected on any host: the fake QEMU dies as QEMU does where /dev/kvm opens but KVM cannot
+  // Injected on any host: the fault QEMU dies as QEMU does where /dev/kvm opens but KVM cannot
   // run guests (MSR error, SIGABRT) whenever it is asked for -accel kvm; TCG VMs run for real.
-  const { run, res, ms } = await runFault(t, ['--accel', 'kvm'], { KPH_QEMU: FAKE_QEMU, KPH_FAKE_QEMU_FAULT: 'kvm-unusable' });
+  const { run, res, ms } = await runFault(t, ['--accel', 'kvm'], { KPH_FAULT: 'kvm-unusable' });
   t.is(run.code, 0, run.stderr.slice(-2000));
   for (const k of ['after', 'before']) {
     const v = vms(res, k);
@@ -213,7 +212,7 @@ test.serial('#8 KVM present but unusable (--accel kvm): the VM fails, the retry 
   }
   t.regex(run.stderr, /KVM booted nothing \(qemu-died: QEMU exit SIGABRT.*\); fell back to TCG; timeouts ×3/);
   const console1 = fs.readFileSync(path.join(run.runDir!, 'console-after-1.log'), 'utf8');
-  t.regex(console1, /fake qemu: kvm-unusable injected/, 'the fault was injected, not left to the host');
+  t.regex(console1, /fault qemu: kvm-unusable injected/, 'the fault was injected, not left to the host');
   t.regex(console1, /failed to set MSR 0x10a/, 'QEMU\'s own message is kept');
   t.true(res.records.every(fine));
   t.true(ms < 90_000, `took ${ms} ms`);
@@ -228,26 +227,26 @@ test.serial('#9 QEMU missing: exit 2 within seconds, the message names the binar
 });
 
 test.serial('#9 QEMU rejecting a flag: exit 2 within seconds, the message names the flag, no boot timeout', async (t) => {
-  const { run, ms } = await runFault(t, [], { KPH_QEMU: FAKE_QEMU, KPH_FAKE_QEMU_FAULT: 'bad-flag' });
+  const { run, ms } = await runFault(t, [], { KPH_FAULT: 'bad-flag' });
   t.is(run.code, 2, run.stderr.slice(-2000));
   t.regex(run.stderr, /QEMU rejected its command line.*-kph-no-such-flag: invalid option/);
   t.true(ms < 10_000, `took ${ms} ms`);
 });
 
 test.serial('#11 the oracle throws for one cell: that cell ERROR as a harness bug, not FAIL; the rest PASS', async (t) => {
-  const { run, res } = await runFault(t, [], { KPH_ORACLE_FAULT: ON_AFTER[3] });
+  const { run, res } = await runFault(t, [], { KPH_FAULT: `oracle@${ON_AFTER[3]}` });
   t.is(run.code, 3, run.stderr.slice(-2000));
   const hit = res.records.filter((r) => r.id === ON_AFTER[3]);
   t.true(hit.length > 0);
   for (const r of hit) {
     t.is(r.outcome, 'ERROR');
-    t.regex(r.reason, /harness bug: the oracle threw: .*KPH_ORACLE_FAULT/);
+    t.regex(r.reason, /harness bug: the oracle threw: .*KPH_FAULT oracle@: injected/);
   }
   for (const r of res.records.filter((x) => x.id !== ON_AFTER[3])) t.true(fine(r), `${r.kernel} ${r.id}: ${r.outcome}`);
 });
 
 test.serial('#16 flaky infrastructure (the first QEMU dies while booting): PASS with attempt 2 recorded', async (t) => {
-  const { run, res } = await runFault(t, [], { KPH_QEMU: FAKE_QEMU, KPH_FAKE_QEMU_FAULT: 'die-at-boot', KPH_FAKE_QEMU_VM: 'after-1' });
+  const { run, res } = await runFault(t, [], { KPH_FAULT: 'after-1:die-at-boot' });
   t.is(run.code, 0, run.stderr.slice(-2000));
   t.deepEqual(vms(res, 'after').map((v) => v.kind), ['qemu-died', 'ready']);
   t.deepEqual(vms(res, 'before').map((v) => v.kind), ['ready']);

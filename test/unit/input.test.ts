@@ -117,7 +117,7 @@ test('issue 9 exit codes: bisect tells a harness bug from a bad configuration by
   const bisect = path.join(projectRoot, 'harness', 'bisect.mjs');
   const notGit = fs.mkdtempSync(path.join(scratch, 'not-git-'));
   const cell = 'commit-repro/reuse=1,range=one-port,fam=inet,addr=loopback';
-  const bug = await exec(process.execPath, [bisect, '--profile', '4b01a967+followup', '--case', 'commit-repro'], { cwd: notGit, env: { ...process.env, KPH_ORACLE_FAULT: cell } }).catch((e: { code: number; stderr: string }) => e);
+  const bug = await exec(process.execPath, [bisect, '--profile', '4b01a967+followup', '--case', 'commit-repro'], { cwd: notGit, env: { ...process.env, KPH_FAULT: `oracle@${cell}` } }).catch((e: { code: number; stderr: string }) => e);
   t.is((bug as { code?: number }).code, 200);
   t.regex(bug.stderr, new RegExp(`internal error: the oracle threw on ${cell.replace(/[/=,]/g, '.')}.*\\n\\(exit 200: a harness error; aborting the bisect\\)`, 's'));
   t.notRegex(bug.stderr, /not inside a git working tree/, 'found before looking at the tree');

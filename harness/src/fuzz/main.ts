@@ -1,22 +1,18 @@
-// `npx zx harness/fuzz.mjs`: options, the lab (kernels, guest image, C guest, kselftest
-// headers), one VM per kernel for the whole session, the session, the exit code.
+// `npx zx harness/fuzz.mjs`: options, the Lab (signals, sweep, provisioning, accelerator, QEMU
+// check, guest image and C guest; run/lab.ts), the kernels and kselftest headers, one VM per
+// kernel for the whole session, the session, the exit code.
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildCGuest } from '../guests/index.js';
-import { buildGuestImage } from '../image/build.js';
 import { kernelSelection } from '../kernel/select.js';
 import { flippedProfiles, type ProfileTable } from '../oracle/adapter.js';
 import { PROFILES, type ProfileName } from '../oracle/index.js';
 import { provision, ProvisionError } from '../provision.js';
 import { EXIT } from '../core/verdict.js';
 import type { RunEvent } from '../run/events.js';
-import { jobContext } from '../run/lab.js';
+import { Lab } from '../run/lab.js';
 import { eventLogReporter } from '../run/reporters.js';
 import { resultsRoot } from '../util/paths.js';
-import { chooseAccel } from '../vm/accel.js';
-import { QemuConfigError, resolveQemu } from '../vm/qemu.js';
-import { killAllVms } from '../vm/registry.js';
-import { sweepOrphans } from '../vm/sweep.js';
+import { QemuConfigError } from '../vm/qemu.js';
 import type { FuzzKernel } from './compare.js';
 import { kselftestHeaders } from './kselftest-build.js';
 import { fuzzMergeMain } from './merge.js';
@@ -29,7 +25,7 @@ const say = (s: string): void => { process.stderr.write(`kph fuzz: ${s}\n`); };
 
 /** Terminal lines for the lab events worth seeing; everything goes to events.jsonl too. */
 function terminal(e: RunEvent): void {
-  if (e.type === 'progress') say(`${e.scope}: ${e.message}`);
+  if (e.type === 'progress') say(e.scope === 'accel' ? `accelerator ${e.message}` : `${e.scope}: ${e.message}`);
   else if (e.type === 'vm-boot') say(`${e.kernel}: VM ${e.attempt} ${e.kind} in ${(e.bootMs / 1000).toFixed(1)} s`);
 }
 
@@ -39,6 +35,7 @@ export async function fuzzMain(argv: string[]): Promise<number> {
   let opts: FuzzOptions;
   let table: ProfileTable;
   let selection;
+  let lab: Lab;
   try {
     opts = parseFuzzOptions(argv);
     if (opts.help) { process.stdout.write(HELP + '\n'); return EXIT.ok; }
@@ -47,45 +44,36 @@ export async function fuzzMain(argv: string[]): Promise<number> {
     for (const name of Object.keys(opts.profiles)) {
       if (!selection.names.includes(name)) throw new FuzzUsageError(`--profile ${name}=…: no kernel named ${name} in --kernels (${selection.names.join(', ')})`);
     }
+    lab = Lab.open({ say, stopping: (sig) => `kph fuzz: ${sig}: stopping; findings so far are written (again to force)\n`, interruptedExit: EXIT.interrupted, provision });
   } catch (e) {
     if (e instanceof FuzzUsageError || (e instanceof Error && /^(--|kernel)/.test(e.message))) { say(e.message); return EXIT.usage; }
     say((e as Error).message);
     return EXIT.usage;
   }
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (controller.signal.aborted) { killAllVms(); process.exit(EXIT.interrupted); }
-    say(`${sig}: stopping; findings so far are written (again to force)`);
-    controller.abort(new Error(`interrupted by ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
-    return await fuzz(opts, table, selection, argv, controller.signal);
+    return await fuzz(lab, opts, table, selection, argv);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    await lab.dispose();
   }
 }
 
-async function fuzz(opts: FuzzOptions, table: ProfileTable, selection: ReturnType<typeof kernelSelection>, argv: string[], signal: AbortSignal): Promise<number> {
+async function fuzz(lab: Lab, opts: FuzzOptions, table: ProfileTable, selection: ReturnType<typeof kernelSelection>, argv: string[]): Promise<number> {
+  const { signal } = lab;
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const out = path.resolve(opts.out ?? path.join(resultsRoot(), `fuzz-${opts.seed}-${stamp}`));
   fs.mkdirSync(out, { recursive: true });
   say(`seed ${opts.seed}, budget ${opts.budget.text}, kernels ${selection.names.join(', ')}, mode ${opts.mode} → ${out}`);
-  const log = eventLogReporter(path.join(out, 'events.jsonl'));
-  const emit = (e: RunEvent): void => { terminal(e); log(e); };
-  for (const o of sweepOrphans()) say(`killed QEMU ${o.pid} left by dead harness ${o.harnessPid} (${o.name})`);
+  lab.report([terminal, eventLogReporter(path.join(out, 'events.jsonl'))]);
+  lab.sweep();
   try {
-    await provision((m) => say(`provision: ${m}`));
+    await lab.provision();
   } catch (e) {
     if (e instanceof ProvisionError) { say(e.message); return EXIT.usage; }
     throw e;
   }
-  const accel = chooseAccel(opts.accel === 'auto' ? undefined : opts.accel);
-  say(`accelerator ${accel.accel} (${accel.reason})`);
-  try { resolveQemu(); } catch (e) {
+  const accel = lab.accel(opts.accel);
+  try { lab.checkQemu(); } catch (e) {
     if (e instanceof QemuConfigError) { say(e.message); return EXIT.usage; }
     throw e;
   }
@@ -93,21 +81,20 @@ async function fuzz(opts: FuzzOptions, table: ProfileTable, selection: ReturnTyp
   try {
     built = await Promise.all([
       selection.build({ logDir: out, signal, onProgress: (v, m) => say(`kernel ${v}: ${m}`) }),
-      buildGuestImage({ logDir: out, signal }),
-      buildCGuest({ logDir: out, signal }),
+      lab.guests(out),
       kselftestHeaders(out),
     ]);
   } catch (e) {
     say(signal.aborted ? 'interrupted during the build' : `build failed: ${(e as Error).message}`);
     return signal.aborted ? EXIT.interrupted : EXIT.infrastructure;
   }
-  const [builtKernels, image, cGuest, headers] = built;
+  const [builtKernels, [image, cGuest], headers] = built;
   const kernels: FuzzKernel[] = builtKernels.map((k) => {
     const profile = opts.profiles[k.name] ?? k.profile;
     const flags = PROFILES[profile as ProfileName];
     return { name: k.name, release: k.release, bzImage: k.bzImage, profile, hasSysctl: flags ? flags.autobindReuseSysctl : true };
   });
-  const ctx = jobContext({ runId: `fuzz-${opts.seed}-${stamp}`, runDir: out, accel, image, cGuest: cGuest.path, append: opts.append, bootAttempts: 2, emit, signal });
+  const ctx = lab.jobContext({ runId: `fuzz-${opts.seed}-${stamp}`, runDir: out, accel, image, cGuest: cGuest.path, append: opts.append, bootAttempts: 2 });
   const summary: FuzzSummary = {
     seed: opts.seed, shard: `${opts.shard.index}/${opts.shard.count}`, mode: opts.mode,
     kernels: kernels.map((k) => ({ name: k.name, profile: k.profile, release: k.release, hasSysctl: k.hasSysctl })),

@@ -6,6 +6,7 @@ import type { CompareContext, Comparison, OracleAnswer } from '../core/verdict.j
 import { inapplicable, PROFILES, predict, type ProfileFlags, type ProfileName } from './index.js';
 import { checkPossible } from './possible.js';
 import { InputError } from '../core/errors.js';
+import { oracleFault } from '../util/fault.js';
 
 export type ProfileTable = Record<string, ProfileFlags>;
 
@@ -27,8 +28,8 @@ export function oracleAnswer(cell: Cell, profile: string, table: ProfileTable): 
   const flags = table[profile as ProfileName];
   if (!flags) return { kind: 'oracle-error', message: `unknown oracle profile ${JSON.stringify(profile)}` };
   try {
-    // Test hook (test/lab/faults.test.ts): KPH_ORACLE_FAULT=<cell id> makes the oracle throw for that cell.
-    if (process.env.KPH_ORACLE_FAULT && process.env.KPH_ORACLE_FAULT === cell.id) throw new Error(`KPH_ORACLE_FAULT: injected oracle failure for ${cell.id}`);
+    // The fault seam (util/fault.ts): KPH_FAULT=oracle@<cell id> makes the oracle throw for that cell.
+    if (oracleFault(cell.id)) throw new Error(`KPH_FAULT oracle@: injected oracle failure for ${cell.id}`);
     const v = predict(cell, flags, profile);
     return v.kind === 'predicted' ? { kind: 'predicted', profile, ops: v.ops, ...(v.enoent ? { enoent: v.enoent } : {}) } : v;
   } catch (e) {

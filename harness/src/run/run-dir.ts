@@ -2,6 +2,7 @@
 // mkdir spins forever on a path like /proc/x, where mkdir answers ENOENT under an existing
 // parent), checked to be a writable folder, and each run directory is locked by the process
 // that owns it (run/lock.ts). Problems with the folder the user named are RunDirError (exit 2).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../core/errors.js';
@@ -79,4 +80,10 @@ export function claimRunDir(runDir: string): OwnedRunDir & { tookOverFrom?: stri
     throw new RunDirError(`--resume ${runDir}: the run is still going, owned by ${describeOwner(lock.owner)}; wait for it to end or stop it (kill ${lock.owner.pid}) first (lock: ${lock.file})`);
   }
   return { runDir, release: lock.release, ...(lock.staleOwner ? { tookOverFrom: describeOwner(lock.staleOwner) } : {}) };
+}
+
+/** A run id that sorts by time and never collides: 20261126-093100-ab12cd. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${crypto.randomBytes(3).toString('hex')}`;
 }

@@ -10,6 +10,7 @@ import { consoleLogPath, openConsoleLog } from './console-log.js';
 import { Qmp, parseHostFwdPort } from './qmp.js';
 import { register } from './registry.js';
 import { InputError } from '../core/errors.js';
+import { emulatorFault, FAULT_QEMU, faultCmdline } from '../util/fault.js';
 
 export interface VmSpec {
   /** Short name, unique within the run (e.g. the kernel variant). */
@@ -66,7 +67,8 @@ export function resolveQemu(qemu = process.env.KPH_QEMU || 'qemu-system-x86_64')
 export function qemuArgs(spec: VmSpec, qmpPath: string, pidFile: string): string[] {
   const accel = spec.accel.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
   // loglevel=5 keeps boot quiet but still prints WARNING splats (KERN_WARNING) for the scanner.
-  const append = ['console=ttyS0', 'panic=-1', 'loglevel=5', ...spec.cmdline];
+  // KPH_FAULT's guest fault for this VM, if any, is a kernel command-line word (util/fault.ts).
+  const append = ['console=ttyS0', 'panic=-1', 'loglevel=5', ...spec.cmdline, ...faultCmdline(spec.name)];
   return [
     '-name', `kph:${process.pid}:${spec.runId}:${spec.name}`,
     '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none',
@@ -138,9 +140,12 @@ export class Vm {
     // In the VM's private folder, not the run directory: a full results disk must not stop QEMU.
     const pidFile = path.join(tmpDir, 'qemu.pid');
     const qemu = resolveQemu(spec.qemu);
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', qemu, ...qemuArgs(spec, qmpPath, pidFile)], {
+    // KPH_FAULT's emulator fault for this VM: the fault QEMU runs the real one and injects it.
+    const fault = emulatorFault(spec.name);
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...(fault ? [FAULT_QEMU] : []), qemu, ...qemuArgs(spec, qmpPath, pidFile)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
+      ...(fault ? { env: { ...process.env, KPH_FAULT_QEMU: fault.cell ? `${fault.name}@${fault.cell}` : fault.name } } : {}),
     });
     const vm = new Vm(spec, child, tmpDir, Date.now());
     const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
