@@ -153,7 +153,7 @@ test('a second call is a cache hit that does not rebuild', async (t) => {
   const before = await Promise.all([fs.stat(a.initramfs), fs.stat(a.nodeDisk)]);
   const b = await buildGuestImage({ logDir });
   t.true(b.cached);
-  t.true(b.seconds < 1, `cache hit took ${b.seconds} s`);
+  // No wall-clock bound here (it flaked under load): the same inodes and mtimes below prove nothing was rebuilt.
   t.is(b.initramfs, a.initramfs);
   t.is(b.nodeDisk, a.nodeDisk);
   t.is(b.hostKey, a.hostKey);
