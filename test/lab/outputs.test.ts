@@ -32,6 +32,7 @@ import { renderHtml } from '../../harness/src/results/html.js';
 import { behaviourChanges } from '../../harness/src/results/changes.js';
 import { projectRoot } from '../../harness/src/util/paths.js';
 import { runCli, tempResults } from '../helpers/cli.js';
+import { debianFacts } from '../../harness/src/kernel/source-debian.js';
 
 const XSD = path.join(projectRoot, 'harness/data/junit-10.xsd');
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
@@ -45,8 +46,8 @@ const FACTS: RunFacts = {
   qemu: 'QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)',
   harness: { version: '0.1.0', commit: '0123456789abcdef0123456789abcdef01234567', dirty: false },
   sources: {
-    after: { kind: 'debian', package: 'linux-source-6.1', version: '6.1.192-2', patches: [], patchsetHash: '' },
-    before: { kind: 'debian', package: 'linux-source-6.1', version: '6.1.192-2', patches: ['revert-4b01a967.patch'], patchsetHash: patchsetHash(['x\n']) },
+    after: debianFacts({ package: 'linux-source-6.1', version: '6.1.192-2', patches: [], patchsetHash: '' }),
+    before: debianFacts({ package: 'linux-source-6.1', version: '6.1.192-2', patches: ['revert-4b01a967.patch'], patchsetHash: patchsetHash(['x\n']) }),
   },
 };
 const KERNELS = [

@@ -10,7 +10,9 @@ import addFormatsModule from 'ajv-formats';
 import { gatherRunFacts, type RunFacts } from '../../harness/src/run/facts.js';
 import { LOG_EXCERPT_MAX, toKcidb, type KcidbDoc, type KcidbOutcome, type RunForKcidb } from '../../harness/src/results/kcidb.js';
 import { patchsetHash } from '../../harness/src/kernel/source.js';
+import { describeSource } from '../../harness/src/results/source-text.js';
 import { projectRoot } from '../../harness/src/util/paths.js';
+import { debianFacts } from '../../harness/src/kernel/source-debian.js';
 
 // ajv-formats is CommonJS: its default export arrives as module.exports under NodeNext.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
@@ -30,8 +32,8 @@ const FACTS: RunFacts = {
   qemu: 'QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)',
   harness: { version: '0.1.0', commit: 'fec6e45e40e0a4a2b4f6a1c8a9b1d2e3f4a5b6c7', dirty: false },
   sources: {
-    after: { kind: 'debian', package: 'linux-source-6.1', version: '6.1.192-2', patches: [], patchsetHash: '' },
-    before: { kind: 'debian', package: 'linux-source-6.1', version: '6.1.192-2', patches: ['revert-4b01a967.patch'], patchsetHash: patchsetHash(['patch text\n']) },
+    after: debianFacts({ package: 'linux-source-6.1', version: '6.1.192-2', patches: [], patchsetHash: '' }),
+    before: debianFacts({ package: 'linux-source-6.1', version: '6.1.192-2', patches: ['revert-4b01a967.patch'], patchsetHash: patchsetHash(['patch text\n']) }),
   },
 };
 
@@ -134,6 +136,30 @@ test('synthetic run with every outcome and crashes: valid KCIDB v5.3, statuses 1
   t.regex(checkout('before').patchset_hash!, /^[0-9a-f]{64}$/);
   t.is(checkout('before').misc!.source_version, '6.1.192-2');
   t.is(doc.builds[0].compiler, FACTS.compiler);
+});
+
+test('issue 11: a kind of source the outputs have never heard of shows in KCIDB and summary.md from its own facts alone', (t) => {
+  // Outputs read only the checkout a kind makes (key, label, comment, fields, misc): no switch on the kind.
+  const tarball = {
+    kind: 'upstream-tarball', fromSource: true, patches: [], patchsetHash: '', compiler: 'gcc 99', localversion: '-x',
+    checkout: { key: 'linux-6.13.tar.xz', label: 'kernel.org linux-6.13.tar.xz', comment: 'kernel.org tarball 6.13', fields: { tree_name: 'kernel.org-6.13', git_commit_hash: 'a'.repeat(40) }, misc: { url: 'https://cdn.kernel.org/x' } },
+  } as unknown as RunFacts['sources'][string];
+  const run = syntheticRun();
+  run.facts = { ...FACTS, sources: { ...FACTS.sources, after: tarball } };
+  const doc = toKcidb(run, 'kph');
+  t.is(errorsOf(doc), '');
+  const checkout = doc.checkouts.find((c) => c.id.endsWith(':linux-6.13.tar.xz'));
+  t.truthy(checkout, doc.checkouts.map((c) => c.id).join(', '));
+  t.is(checkout!.tree_name, 'kernel.org-6.13');
+  t.is(checkout!.git_commit_hash, 'a'.repeat(40));
+  t.regex(checkout!.comment!, /^kernel\.org tarball 6\.13 \(kernel "after"/);
+  t.is((checkout!.misc as Record<string, unknown>).url, 'https://cdn.kernel.org/x');
+  t.is(doc.builds.find((b) => b.id.endsWith(':after'))!.compiler, 'gcc 99');
+  t.is(describeSource(tarball), 'kernel.org linux-6.13.tar.xz');
+  // And no output file names a kind.
+  for (const f of ['kcidb.ts', 'source-text.ts']) {
+    t.notRegex(fs.readFileSync(path.join(projectRoot, 'harness', 'src', 'results', f), 'utf8'), /'(debian|git|bzImage)'/, f);
+  }
 });
 
 test('a real results.json (trimmed fixture) converts to valid KCIDB v5.3', (t) => {

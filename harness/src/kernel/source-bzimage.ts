@@ -31,7 +31,9 @@ export const bzImageKind: SourceKind<BzImageSource> = {
     const s = spec.source;
     return {
       packages: [],
-      async facts() { return { kind: 'bzImage', path: s.path }; },
+      async facts() {
+        return { kind: 'bzImage', path: s.path, fromSource: false, checkout: { label: `prebuilt ${s.path}`, comment: `prebuilt ${s.path}`, fields: {}, misc: { bzImage: s.path } } };
+      },
       build: (opts) => prebuiltKernel({ name: spec.name, profile: spec.profile, bzImage: s.path, release: s.release, logDir: opts.logDir }),
     };
   },

@@ -4,7 +4,7 @@
 import { buildKernels } from './build.js';
 import { compilerIdentity } from './keys.js';
 import { answer } from './proc.js';
-import { patchFacts, type KernelSource, type SourceKind } from './source.js';
+import { defined, keyWithPatches, patchFacts, plusPatches, withPatches, type KernelFacts, type KernelSource, type SourceCheckout, type SourceKind } from './source.js';
 
 export interface DebianSource { kind: 'debian'; package: string; tarball: string }
 
@@ -28,7 +28,7 @@ export const debianKind: SourceKind<DebianSource> = {
           answer('dpkg-query', ['-W', '-f=${Version}', s.package]),
           compilerIdentity().catch(() => undefined),
         ]);
-        return { kind: 'debian', package: s.package, version, tarball: s.tarball, ...patchFacts(spec.patches), compiler, localversion: spec.localversion };
+        return debianFacts({ package: s.package, version, tarball: s.tarball, ...patchFacts(spec.patches), compiler, localversion: spec.localversion });
       },
       async build(opts) {
         const variant = { name: spec.name, localversion: spec.localversion ?? '', patches: spec.patches, profile: spec.profile };
@@ -38,3 +38,15 @@ export const debianKind: SourceKind<DebianSource> = {
     };
   },
 };
+
+/** A Debian source's facts with how it shows in the outputs (pure: the facts themselves are gathered by facts()). */
+export function debianFacts(f: Omit<Extract<KernelFacts, { kind: 'debian' }>, 'kind' | 'checkout' | 'fromSource'>): KernelFacts {
+  const checkout: SourceCheckout = {
+    key: keyWithPatches(f.package, f.patches),
+    label: `Debian ${f.package}${f.version ? ` ${f.version}` : ''}${plusPatches(f.patches)}`,
+    comment: `Debian ${f.package}${f.version ? ` ${f.version}` : ''}${withPatches(f.patches) || ' as shipped'}`,
+    fields: { tree_name: f.package, patchset_hash: f.patchsetHash },
+    misc: defined({ source_package: f.package, source_version: f.version, patches: f.patches, patch_sha256: f.patchHashes }),
+  };
+  return { kind: 'debian', ...f, fromSource: true, checkout };
+}

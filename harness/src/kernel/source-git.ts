@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { compilerIdentity } from './keys.js';
 import { buildGitKernel, resolveGit } from './git.js';
 import { answer } from './proc.js';
-import { expandPath, patchFacts, type KernelSource, type SourceKind } from './source.js';
+import { defined, expandPath, keyWithPatches, patchFacts, plusPatches, withPatches, type KernelFacts, type KernelSource, type SourceCheckout, type SourceKind } from './source.js';
 
 export interface GitTreeSource { kind: 'git'; repo: string; ref: string }
 
@@ -63,10 +63,7 @@ export const gitKind: SourceKind<GitTreeSource> = {
           answer('git', ['-C', s.repo, 'remote', 'get-url', 'origin']),
           compilerIdentity().catch(() => undefined),
         ]);
-        return {
-          kind: 'git', tree: s.repo, ref: s.ref, commit, subject, branch, url: remote ? httpsUrl(remote) : undefined,
-          ...patchFacts(spec.patches), compiler, localversion: spec.localversion,
-        };
+        return gitFacts({ tree: s.repo, ref: s.ref, commit, subject, branch, url: remote ? httpsUrl(remote) : undefined, ...patchFacts(spec.patches), compiler, localversion: spec.localversion });
       },
       async build(opts) {
         const source = await resolveGit(s.repo, s.ref);
@@ -79,3 +76,22 @@ export const gitKind: SourceKind<GitTreeSource> = {
     };
   },
 };
+
+/** A git source's facts with how it shows in the outputs (pure: the facts themselves are gathered by facts()). */
+export function gitFacts(f: Omit<Extract<KernelFacts, { kind: 'git' }>, 'kind' | 'checkout' | 'fromSource'>): KernelFacts {
+  const checkout: SourceCheckout = {
+    key: f.commit ? keyWithPatches(`git-${f.commit.slice(0, 12)}`, f.patches) : undefined,
+    label: `git ${f.url ?? f.tree} ${f.branch ? `${f.branch} ` : ''}${f.commit?.slice(0, 12) ?? f.ref}${plusPatches(f.patches)}`,
+    comment: `git ${f.ref}${f.commit ? ` (${f.commit.slice(0, 12)})` : ''}${withPatches(f.patches)}`,
+    fields: defined({
+      tree_name: f.tree.split('/').filter(Boolean).pop(),
+      git_repository_url: f.url,
+      git_repository_branch: f.branch,
+      git_commit_hash: f.commit && /^[0-9a-f]{40}$/.test(f.commit) ? f.commit : undefined,
+      git_commit_message: f.subject,
+      patchset_hash: f.patchsetHash,
+    }),
+    misc: defined({ tree: f.tree, ref: f.ref, patches: f.patches, patch_sha256: f.patchHashes }),
+  };
+  return { kind: 'git', ...f, fromSource: true, checkout };
+}

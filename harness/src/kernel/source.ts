@@ -27,8 +27,32 @@ interface BuiltFacts {
   localversion?: string;
 }
 
+/**
+ * How a source shows in the outputs, made by its own kind, so that KCIDB and summary.md read
+ * these fields and never switch on the kind (a new kind needs no change there).
+ */
+export interface SourceCheckout {
+  /** What identifies the tree plus its patches (the KCIDB checkout id's tail); absent: the kernel's name. */
+  key?: string;
+  /** One line for humans (summary.md), e.g. "Debian linux-source-6.12 6.12.118-1~deb12u1 + revert.patch". */
+  label: string;
+  /** KCIDB checkout comment, without which kernel it is (the renderer adds that). */
+  comment: string;
+  /** The KCIDB v5.3 checkout fields this kind knows. */
+  fields: { tree_name?: string; git_repository_url?: string; git_repository_branch?: string; git_commit_hash?: string; git_commit_message?: string; patchset_hash?: string };
+  /** Kind-specific facts for KCIDB's misc. */
+  misc: Record<string, unknown>;
+}
+
+/** What every kind records, whatever it is. */
+interface CommonFacts {
+  checkout: SourceCheckout;
+  /** Built here from source (so the run's compiler built it unless `compiler` says otherwise). */
+  fromSource: boolean;
+}
+
 /** Where one kernel comes from (recorded in run.json and results.json; KCIDB's checkouts and builds are made of it). */
-export type KernelFacts =
+export type KernelFacts = CommonFacts & (
   | (BuiltFacts & {
     kind: 'debian';
     /** The Debian source package, e.g. 'linux-source-6.12'. */
@@ -51,7 +75,19 @@ export type KernelFacts =
     /** The remote's https:// URL (KCIDB's git_repository_url), when the tree has one. */
     url?: string;
   })
-  | { kind: 'bzImage'; path: string };
+  | { kind: 'bzImage'; path: string; compiler?: undefined; localversion?: undefined });
+
+/** The object without its undefined members, so facts are the same before and after a JSON round trip. */
+export const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+/** " with a.patch, b.patch" (or '') for a checkout comment. */
+export const withPatches = (patches: readonly string[]): string => (patches.length ? ` with ${patches.join(', ')}` : '');
+
+/** " + a.patch + b.patch" (or '') for a label. */
+export const plusPatches = (patches: readonly string[]): string => patches.map((p) => ` + ${p}`).join('');
+
+/** A checkout key: a base plus the patch names without their .patch/.diff suffix. */
+export const keyWithPatches = (base: string, patches: readonly string[]): string => [base, ...patches.map((p) => p.replace(/\.(patch|diff)$/, ''))].join('+');
 
 /**
  * The source tree a kernel's selftests are built from: a source tarball (its Debian package

@@ -178,45 +178,14 @@ function crashText(c: KcidbCrash): string {
   return `kernel ${c.kind}: ${c.title}${c.excerpt ? `\n${c.excerpt}` : ''}`;
 }
 
-/** The checkout key of a kernel's source: what identifies the source tree plus its patches. */
-function checkoutKey(variant: string, src: SourceFacts | undefined): string {
-  if (!src || src.kind === 'bzImage') return variant;
-  const base = src.kind === 'debian' ? src.package : src.commit ? `git-${src.commit.slice(0, 12)}` : `git-${variant}`;
-  return [base, ...src.patches.map((p) => p.replace(/\.(patch|diff)$/, ''))].join('+');
-}
+/** The checkout key of a kernel's source: what its kind says identifies the tree plus its patches, else the kernel's name. */
+const checkoutKey = (variant: string, src: SourceFacts | undefined): string => src?.checkout?.key ?? variant;
 
-/** The compiler a kernel's facts name, if any. */
-const compilerOf = (src: SourceFacts | undefined): string | undefined => (src && src.kind !== 'bzImage' ? src.compiler : undefined);
-
-const localversionOf = (src: SourceFacts | undefined): string | undefined => (src && src.kind !== 'bzImage' ? src.localversion : undefined);
-
-/** The checkout of a kernel's source (without id and origin). */
+/** The checkout of a kernel's source (without id and origin), from the fields its kind made (no switch on the kind here). */
 function checkoutOfSource(src: SourceFacts | undefined, variant: string, profile: string | undefined): Omit<KcidbCheckout, 'id' | 'origin'> {
   const who = `kernel "${variant}"${profile ? `, profile ${profile}` : ''}`;
-  if (!src) return { comment: `source of ${who} not recorded` };
-  const withPatches = src.kind !== 'bzImage' && src.patches.length ? ` with ${src.patches.join(', ')}` : '';
-  switch (src.kind) {
-    case 'debian':
-      return {
-        tree_name: src.package,
-        patchset_hash: src.patchsetHash,
-        comment: `Debian ${src.package}${src.version ? ` ${src.version}` : ''}${withPatches || ' as shipped'} (${who})`,
-        misc: { source_package: src.package, source_version: src.version, patches: src.patches, patch_sha256: src.patchHashes },
-      };
-    case 'git':
-      return {
-        tree_name: src.tree.split('/').filter(Boolean).pop(),
-        git_repository_url: src.url,
-        git_repository_branch: src.branch,
-        git_commit_hash: src.commit && /^[0-9a-f]{40}$/.test(src.commit) ? src.commit : undefined,
-        git_commit_message: src.subject,
-        patchset_hash: src.patchsetHash,
-        comment: `git ${src.ref}${src.commit ? ` (${src.commit.slice(0, 12)})` : ''}${withPatches} (${who})`,
-        misc: { tree: src.tree, ref: src.ref, patches: src.patches, patch_sha256: src.patchHashes },
-      };
-    case 'bzImage':
-      return { comment: `prebuilt ${src.path} (${who})`, misc: { bzImage: src.path } };
-  }
+  if (!src?.checkout) return { comment: `source of ${who} not recorded` };
+  return { ...src.checkout.fields, comment: `${src.checkout.comment} (${who})`, misc: src.checkout.misc };
 }
 
 /** Compact "bind(s0)=p1 bind(s1)=EADDRINUSE" of results, or undefined without the cell's ops. */
@@ -273,13 +242,13 @@ export function toKcidb(run: RunForKcidb, origin = 'kph'): KcidbDoc {
       architecture: 'x86_64',
       config_name: 'kph-tinyconfig+fragment',
       // The kernel's own compiler (its facts); a prebuilt image's is not known.
-      compiler: compilerOf(facts?.sources[name]) ?? (facts?.sources[name]?.kind === 'bzImage' ? undefined : facts?.compiler),
+      compiler: facts?.sources[name]?.compiler ?? (facts?.sources[name]?.fromSource === false ? undefined : facts?.compiler),
       start_time: k?.built ? buildStart : undefined,
       duration: k?.built?.seconds,
       status: k?.buildFailure ? 'FAIL' : k?.built ? 'PASS' : undefined,
       log_excerpt: k?.buildFailure ? excerpt(k.buildFailure.tail.slice(-LOG_EXCERPT_MAX)) : undefined,
       comment: `kernel ${name} (${k?.release ?? 'release unknown'})`,
-      misc: { kernel: name, release: k?.release, profile: k?.profile, localversion: localversionOf(facts?.sources[name]), cached: k?.built?.cached, harness },
+      misc: { kernel: name, release: k?.release, profile: k?.profile, localversion: facts?.sources[name]?.localversion, cached: k?.built?.cached, harness },
     };
   });
 
