@@ -2,13 +2,12 @@
 // kernel jobs, owned in one place: one AbortController per run and the SIGINT/SIGTERM handlers
 // (a second signal kills every VM and exits at once), the event sinks, the orphan sweep,
 // provisioning, the accelerator, the QEMU and KPH_FAULT checks, the guest image and C guest,
-// the job context and one command runner. Created once with Lab.open(), disposed once: each
+// the job context; every build takes the lab's signal, so its commands (util/exec.ts runLogged) stop with the run. Created once with Lab.open(), disposed once: each
 // resource registers its cleanup as it is acquired, and dispose() runs them in reverse.
 import { buildCGuest } from '../guests/index.js';
 import { buildGuestImage, type GuestImage } from '../image/build.js';
 import { InputError } from '../core/errors.js';
 import { onStorageFailure } from '../util/write.js';
-import { runLogged, type RunLoggedOptions } from '../util/exec.js';
 import { activeFaults, FaultSpecError } from '../util/fault.js';
 import { chooseAccel, type Accel, type AccelChoice } from '../vm/accel.js';
 import { resolveQemu } from '../vm/qemu.js';
@@ -122,10 +121,5 @@ export class Lab {
   /** The context kernel jobs run in: this lab's signal and event sinks, a fresh client key. */
   jobContext(o: Omit<JobContextOptions, 'emit' | 'signal'>): JobContext {
     return jobContext({ ...o, emit: this.emit, signal: this.signal });
-  }
-
-  /** The one command runner: a host command with its output in a log, killed (its group) when the run stops. */
-  exec(cmd: string, args: readonly string[], opts: Omit<RunLoggedOptions, 'signal'>): Promise<void> {
-    return runLogged(cmd, args, { ...opts, signal: this.signal });
   }
 }
