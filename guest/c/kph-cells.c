@@ -745,8 +745,9 @@ static void run_cell(const struct cell *c, struct buf *out)
 	lap(PH_JSON, &t);
 }
 
-// Test hook: a fault, read from $KPH_CELLS_FAULT or else from the kernel command line word
-// kph.cells_fault= (so a VM can be given one with --append), as <mode>[@<cell id>]: without
+// Test hook: a fault, from the harness's one fault seam: $KPH_FAULT when run on a host (its first
+// unscoped guest entry; harness/src/util/fault.ts has the grammar), else the kernel command-line
+// word kph.cells_fault= that the harness makes of KPH_FAULT for a VM; as <mode>[@<cell id>]: without
 // "@id" every cell misbehaves, with it only that cell. Modes hang|crash|silent act in the
 // cell's child (timeout / signal / missing-report paths); sshd and kill act in the parent
 // before the cell: sshd SIGKILLs the SSH server process serving this command (the
@@ -757,8 +758,22 @@ static const char *fault_cell;
 // Reads the test hook's fault (above) and kph.cells_mark=1 (start marks, as --mark).
 static void load_fault(int *mark)
 {
-	static char cmdline[4096], word[1024];
-	const char *f = getenv("KPH_CELLS_FAULT"), *from_cmdline = NULL;
+	static char cmdline[4096], word[1024], env[1024];
+	const char *f = NULL, *from_cmdline = NULL;
+	const char *e = getenv("KPH_FAULT");
+	if (e) {
+		// The first entry without a VM scope that names a guest fault.
+		snprintf(env, sizeof env, "%s", e);
+		for (char *w = strtok(env, " \t\n"); w && !f; w = strtok(NULL, " \t\n")) {
+			size_t len = strcspn(w, "@");
+			if (strchr(w, ':'))
+				continue;
+			static const char *const guest_faults[] = { "crash", "hang", "silent", "kill", "sshd" };
+			for (size_t i = 0; i < sizeof guest_faults / sizeof *guest_faults; i++)
+				if (strlen(guest_faults[i]) == len && !strncmp(w, guest_faults[i], len))
+					f = w;
+		}
+	}
 	FILE *fp = fopen("/proc/cmdline", "r");
 	size_t n = fp ? fread(cmdline, 1, sizeof cmdline - 1, fp) : 0;
 	if (fp)
@@ -1193,7 +1208,7 @@ static void usage(FILE *f)
 		"                other reports, and all before waiting for input, go at once\n"
 		"  --version     print the protocol version and exit\n"
 		"Limits: %d sockets, %d ops, %d destinations per cell.\n"
-		"Test hook: KPH_CELLS_FAULT (or kph.cells_fault= on the kernel command line) =\n"
+		"Test hook: KPH_FAULT (or kph.cells_fault= on the kernel command line) =\n"
 		"  hang|crash|silent|sshd|kill[@CELL_ID] makes every cell (or that one) misbehave.\n",
 		MAX_SOCKS, MAX_OPS, MAX_DSTS);
 }

@@ -195,12 +195,12 @@ test('C guest: malformed lines answer error naming the bad token', async (t) => 
 
 test('C guest: a stuck child is killed at the deadline, a crash and a silent exit are reported', async (t) => {
   const line = encodeCell(commitRepro(1));
-  const hang = await runC([line], ['--timeout', '0.5'], { KPH_CELLS_FAULT: 'hang' });
+  const hang = await runC([line], ['--timeout', '0.5'], { KPH_FAULT: 'hang' });
   t.like(hang.reports[0], { id: 'repro-reuse1', status: 'error' });
   t.regex(JSON.stringify(hang.reports[0]), /timeout/);
-  const crash = await runC([line], [], { KPH_CELLS_FAULT: 'crash' });
+  const crash = await runC([line], [], { KPH_FAULT: 'crash' });
   t.regex(JSON.stringify(crash.reports[0]), /"status":"error".*signal 11 \(SIGSEGV\)/);
-  const silent = await runC([line], [], { KPH_CELLS_FAULT: 'silent' });
+  const silent = await runC([line], [], { KPH_FAULT: 'silent' });
   t.regex(JSON.stringify(silent.reports[0]), /"status":"error".*exited with status 3 without a report/);
 });
 

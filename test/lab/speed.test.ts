@@ -179,7 +179,7 @@ function pidsNamed(comm: string): number[] {
 rootTest('C guest: each cell runs in a child named kc-<mark>, so a splat in its context names the cell', async (t) => {
   const id = 'speed/comm';
   let seen: number[] = [];
-  const run = await runCells([encodeCell(cell(id))], ['--timeout', '3'], { KPH_CELLS_FAULT: `hang@${id}`, KPH_CELLS_KMSG: path.join(tmp, 'kmsg-comm') }, async () => {
+  const run = await runCells([encodeCell(cell(id))], ['--timeout', '3'], { KPH_FAULT: `hang@${id}`, KPH_CELLS_KMSG: path.join(tmp, 'kmsg-comm') }, async () => {
     for (let i = 0; i < 40 && seen.length === 0; i++) { await sleep(50); seen = pidsNamed(`kc-${markOf(id)}`); }
   });
   t.is(seen.length, 1, `no process named kc-${markOf(id)} while the cell hung`);
@@ -193,7 +193,7 @@ rootTest('C guest: no console line per cell; when the WARNING/oops counters move
   fs.writeFileSync(kmsg, '');
   const [x, y, z] = ['speed/x', 'speed/y', 'speed/z'];
   // y hangs until its deadline; meanwhile "the kernel" counts a WARNING.
-  const run = await runCells([x, y, z].map((id) => encodeCell(cell(id))), ['--timeout', '1.5'], { KPH_CELLS_FAULT: `hang@${y}`, KPH_CELLS_COUNTERS: counter, KPH_CELLS_KMSG: kmsg }, async () => {
+  const run = await runCells([x, y, z].map((id) => encodeCell(cell(id))), ['--timeout', '1.5'], { KPH_FAULT: `hang@${y}`, KPH_CELLS_COUNTERS: counter, KPH_CELLS_KMSG: kmsg }, async () => {
     await sleep(700);
     fs.writeFileSync(counter, '1\n');
   });
@@ -272,7 +272,7 @@ test('real VM: the C loop writes no console bytes per cell, the kernel has the W
 rootTest('C guest --flush-ms: reports held for the window still reach the host before a fault between cells, and all of them at the end', async (t) => {
   const [a, b, c] = ['speed/f1', 'speed/f2', 'speed/f3'];
   // kph-cells SIGKILLs itself before c: a and b were held (a 100 s window), yet are delivered.
-  const run = await runCells([a, b, c].map((id) => encodeCell(cell(id))), ['--flush-ms', '100000'], { KPH_CELLS_FAULT: `kill@${c}`, KPH_CELLS_KMSG: path.join(tmp, 'kmsg-flush') });
+  const run = await runCells([a, b, c].map((id) => encodeCell(cell(id))), ['--flush-ms', '100000'], { KPH_FAULT: `kill@${c}`, KPH_CELLS_KMSG: path.join(tmp, 'kmsg-flush') });
   t.deepEqual(run.lines.map((l) => parseGuestLine(l)?.report.id), [a, b]);
   const all = await runCells([a, b].map((id) => encodeCell(cell(id))), ['--flush-ms', '100000'], { KPH_CELLS_KMSG: path.join(tmp, 'kmsg-flush') });
   t.deepEqual(all.lines.map((l) => parseGuestLine(l)?.report.status), ['done', 'done']);
