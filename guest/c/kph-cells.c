@@ -37,6 +37,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <linux/sockios.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -803,6 +805,24 @@ static int fault_applies(const struct cell *c, const char *mode)
 	return !strcmp(fault_mode, mode) && (!fault_cell || !strcmp(fault_cell, c->id));
 }
 
+// Waits (up to 2 s) until what stdout holds has been taken by its reader (the SSH server), so
+// the reports of the cells before a fault reach the host before the fault strikes: FIONREAD
+// counts a pipe's unread bytes, SIOCOUTQ a socket's unsent ones.
+static void drain_stdout(void)
+{
+	struct stat st;
+	if (fstat(STDOUT_FILENO, &st))
+		return;
+	unsigned long req = S_ISFIFO(st.st_mode) ? FIONREAD : S_ISSOCK(st.st_mode) ? SIOCOUTQ : 0;
+	for (int i = 0; req && i < 200; i++) {
+		int left = 0;
+		if (ioctl(STDOUT_FILENO, req, &left) || left <= 0)
+			break;
+		usleep(10000);
+	}
+	usleep(100000); // the reader forwards what it took to the network
+}
+
 // The parent's faults: the SSH connection or kph-cells itself dies before the cell runs.
 static void maybe_inject_parent_fault(const struct cell *c)
 {
@@ -813,6 +833,7 @@ static void maybe_inject_parent_fault(const struct cell *c)
 		kill(getpid(), SIGKILL);
 	if (!fault_applies(c, "sshd"))
 		return;
+	drain_stdout();
 	// Walk up the parents to the nearest dropbear: the process that serves this connection.
 	for (pid_t p = getppid(); p > 1;) {
 		char path[64], stat[512];
