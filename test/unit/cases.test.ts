@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { SourceErrors } from '../../harness/src/core/source-error.js';
+import { caseErrors as errorsOf } from '../helpers/case-errors.js';
 import { expandCases } from '../../harness/src/cases/expand.js';
 import { loadCaseDir, loadCaseFile } from '../../harness/src/cases/load.js';
 
@@ -21,17 +21,6 @@ exclude:
   - { family: inet6, all.euid: 1000 }
 `;
 
-function errorsOf(text: string): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-cases-'));
-  fs.writeFileSync(path.join(dir, 'bad.yaml'), text);
-  try {
-    expandCases(loadCaseDir(dir));
-  } catch (e) {
-    if (e instanceof SourceErrors) return e.errors.map((x) => x.message.replace(/^[^:]*bad\.yaml/, "bad.yaml"));
-    throw e;
-  }
-  return [];
-}
 
 test('a well-formed file expands into the product minus exclusions, with stable ids', (t) => {
   const cells = expandCases([loadCaseFile('/x/demo.yaml', GOOD)]);

@@ -3,13 +3,10 @@
 // ports, the port getsockname() shows after a failed op) and the stricter verdicts (the exact
 // port where the oracle is certain; ops compared with an unknown port are counted). Pure: the
 // real cases/wide-*.yaml files and the oracle, no QEMU (their runs are in the report).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import test from 'ava';
-import { SourceErrors } from '../../harness/src/core/source-error.js';
+import { caseErrors as errorsOf } from '../helpers/case-errors.js';
 import { expandCases } from '../../harness/src/cases/expand.js';
-import { loadCaseDir, loadCaseFile } from '../../harness/src/cases/load.js';
+import { loadCaseFile } from '../../harness/src/cases/load.js';
 import type { OpResult } from '../../harness/src/core/cell.js';
 import { encodeCell, parseReportLine } from '../../harness/src/core/wire.js';
 import { flippedProfiles, oracleAnswer, possibleComparer } from '../../harness/src/oracle/adapter.js';
@@ -34,18 +31,6 @@ function cell(id: string): PlannedCell {
   return c;
 }
 
-// Errors (file:line:col: key: problem) of a case text.
-function errorsOf(text: string): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-wide-'));
-  fs.writeFileSync(path.join(dir, 'bad.yaml'), text);
-  try {
-    expandCases(loadCaseDir(dir));
-  } catch (e) {
-    if (e instanceof SourceErrors) return e.errors.map((x) => x.message.replace(/^[^:]*bad\.yaml/, 'bad.yaml'));
-    throw e;
-  }
-  return [];
-}
 
 const WIDE = `name: wide
 title: every new key
