@@ -240,6 +240,21 @@ static int parse_num(const char *s, unsigned long min, unsigned long max, unsign
 	return 0;
 }
 
+// Parses "<lo>-<hi>" (ports, 1 <= lo <= hi <= 65535): 0 when good, -1 when it is not of that
+// form, -2 when the numbers are out of range or reversed.
+static int parse_port_range(const char *v, unsigned long *lo, unsigned long *hi)
+{
+	char tmp[16];
+	const char *dash = strchr(v, '-');
+	if (!dash || (size_t)(dash - v) >= sizeof tmp)
+		return -1;
+	memcpy(tmp, v, (size_t)(dash - v));
+	tmp[dash - v] = '\0';
+	if (parse_num(tmp, 1, 65535, lo) || parse_num(dash + 1, 1, 65535, hi) || *lo > *hi)
+		return -2;
+	return 0;
+}
+
 __attribute__((format(printf, 3, 4))) static int parse_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -374,13 +389,10 @@ static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 			else return parse_fail(err, errlen, "bad token '%s': addr must be lo or any", shown(t));
 			break;
 		case K_RANGE: {
-			char tmp[16];
-			const char *dash = strchr(v, '-');
-			if (!dash || (size_t)(dash - v) >= sizeof tmp)
+			int r = parse_port_range(v, &lo, &hi);
+			if (r == -1)
 				return parse_fail(err, errlen, "bad token '%s': range must be <lo>-<hi>", shown(t));
-			memcpy(tmp, v, (size_t)(dash - v));
-			tmp[dash - v] = '\0';
-			if (parse_num(tmp, 1, 65535, &lo) || parse_num(dash + 1, 1, 65535, &hi) || lo > hi)
+			if (r)
 				return parse_fail(err, errlen, "bad token '%s': range must be <lo>-<hi> with 1 <= lo <= hi <= 65535", shown(t));
 			c->range_lo = (int)lo;
 			c->range_hi = (int)hi;
@@ -401,17 +413,14 @@ static int parse_cell(char *line, struct cell *c, char *err, size_t errlen)
 			c->tw = (int)n;
 			break;
 		case K_RESV: {
-			char tmp[16];
-			const char *dash = strchr(v, '-');
 			if (!strcmp(v, "none")) {
 				c->resv = 1;
 				break;
 			}
-			if (!dash || (size_t)(dash - v) >= sizeof tmp)
+			int r = parse_port_range(v, &lo, &hi);
+			if (r == -1)
 				return parse_fail(err, errlen, "bad token '%s': resv must be none or <lo>-<hi>", shown(t));
-			memcpy(tmp, v, (size_t)(dash - v));
-			tmp[dash - v] = '\0';
-			if (parse_num(tmp, 1, 65535, &lo) || parse_num(dash + 1, 1, 65535, &hi) || lo > hi)
+			if (r)
 				return parse_fail(err, errlen, "bad token '%s': resv must be none or <lo>-<hi> with 1 <= lo <= hi <= 65535", shown(t));
 			c->resv = 2;
 			c->resv_lo = (int)lo;
