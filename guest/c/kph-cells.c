@@ -15,6 +15,9 @@
 // Each cell runs in a child process (kselftest style; cloned with CLONE_VM, see child_main)
 // that enters a fresh network namespace; the parent relays the child's report, or reports the
 // child's timeout / crash itself. --profile prints where the loop's time goes, per phase.
+// --exec 'PROG ARGS' hands each cell to another guest instead (the TypeScript one): the child
+// enters the fresh namespace, brings lo up and runs `PROG ARGS --in-netns '<cell line>'`, whose
+// one JSON line on stdout is the report; timeouts, crashes and faults are handled as for a C cell.
 // Diagnostics go to stderr; stdout carries only the JSON lines.
 //
 // Build: gcc -static -O2 -Wall -Wextra -Werror -o kph-cells kph-cells.c
@@ -1018,6 +1021,72 @@ static int ensure_shared(size_t need)
 static char *child_stack;
 static struct buf child_out;
 
+// --exec: the program's argv (PROG ARGS, then --in-netns, the line, NULL), the line of the cell
+// now running (untouched: the program parses it) and the write end of the pipe for its stdout.
+#define MAX_EXEC_ARGS 16
+static char *exec_argv[MAX_EXEC_ARGS + 3];
+static int exec_argn;
+static const char *exec_line;
+static int exec_out = -1;
+
+// The child of an --exec cell: the namespace and lo as for a C cell, then the program. Only a
+// failure before the program runs is reported here (in the shared area, as run_cell would).
+static void child_exec(const struct cell *c)
+{
+	char reason[200];
+	struct buf *out = &child_out;
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	out->len = 0;
+	if (unshare(CLONE_NEWNET)) {
+		snprintf(reason, sizeof reason, "unshare(CLONE_NEWNET) failed: %s", errname(errno));
+	} else if (lo_up()) {
+		snprintf(reason, sizeof reason, "bringing lo up failed: %s", errname(errno));
+	} else if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(exec_out, STDOUT_FILENO) < 0) {
+		snprintf(reason, sizeof reason, "setting up the stdin and stdout of %s failed: %s", exec_argv[0], errname(errno));
+	} else {
+		exec_argv[exec_argn] = "--in-netns";
+		exec_argv[exec_argn + 1] = (char *)exec_line;
+		exec_argv[exec_argn + 2] = NULL;
+		execvp(exec_argv[0], exec_argv);
+		snprintf(reason, sizeof reason, "cannot run %s: %s", exec_argv[0], errname(errno));
+	}
+	report_status(out, c->id, "error", reason);
+	if (out->len <= shared_cap) {
+		memcpy(shared->text, out->p, out->len);
+		__atomic_store_n(&shared->len, out->len, __ATOMIC_RELEASE);
+	}
+	_exit(0);
+}
+
+// Takes the --exec program's report from what it printed: its first line that is a report of
+// this cell ({"id":<the id>,…}); copies it into the shared area, where a C child leaves its own.
+static void take_exec_report(int fd, const char *id)
+{
+	static struct buf got, prefix;
+	char chunk[4096];
+	ssize_t r;
+	got.len = 0;
+	while ((r = read(fd, chunk, sizeof chunk)) > 0)
+		if (got.len < (1 << 20))
+			buf_add(&got, chunk, (size_t)r);
+	prefix.len = 0;
+	buf_add(&prefix, "{\"id\":", 6);
+	buf_json_str(&prefix, id);
+	buf_add(&prefix, ",", 1);
+	for (size_t at = 0; at < got.len;) {
+		char *nl = memchr(got.p + at, '\n', got.len - at);
+		if (!nl)
+			break;
+		size_t len = (size_t)(nl - (got.p + at)) + 1;
+		if (len > prefix.len && !memcmp(got.p + at, prefix.p, prefix.len) && len <= shared_cap) {
+			memcpy(shared->text, got.p + at, len);
+			__atomic_store_n(&shared->len, len, __ATOMIC_RELEASE);
+			return;
+		}
+		at += len;
+	}
+}
+
 static void child_main(const struct cell *c)
 {
 	struct buf *out = &child_out;
@@ -1025,6 +1094,8 @@ static void child_main(const struct cell *c)
 	snprintf(comm, sizeof comm, "kc-%08x", fnv1a(c->id));
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
 	maybe_inject_fault(c);
+	if (exec_argn)
+		child_exec(c);
 	out->len = 0;
 	run_cell(c, out);
 	double t = prof ? now_s() : 0;
@@ -1132,11 +1203,28 @@ static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 		}
 		child_stack = st;
 	}
-	// The child leaves by _exit: stdio buffers are never written by it.
+	// --exec: the program's stdout is a pipe, read once it has ended (a report is one short line;
+	// the pipe is made roomy so a chattier program does not block on it).
+	int pipefd[2] = { -1, -1 };
+	if (exec_argn) {
+		if (pipe2(pipefd, O_CLOEXEC)) {
+			snprintf(reason, sizeof reason, "pipe for %s's report failed: %s", exec_argv[0], errname(errno));
+			report_status(out, c->id, "error", reason);
+			return;
+		}
+		fcntl(pipefd[0], F_SETPIPE_SZ, 1 << 20);
+		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+		exec_out = pipefd[1];
+	}
+	// The child leaves by _exit (or exec): stdio buffers are never written by it.
 	pid = clone(child_entry, child_stack + CHILD_STACK, CLONE_VM | SIGCHLD, (void *)c);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
 	if (pid < 0) {
 		snprintf(reason, sizeof reason, "clone failed: %s", errname(errno));
 		report_status(out, c->id, "error", reason);
+		if (pipefd[0] >= 0)
+			close(pipefd[0]);
 		return;
 	}
 	setpgid(pid, pid);
@@ -1150,6 +1238,11 @@ static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 			;
 	}
 	lap(PH_CHILD_WAIT, &t);
+	if (pipefd[0] >= 0) {
+		if (!__atomic_load_n(&shared->len, __ATOMIC_ACQUIRE))
+			take_exec_report(pipefd[0], c->id);
+		close(pipefd[0]);
+	}
 
 	size_t len = __atomic_load_n(&shared->len, __ATOMIC_ACQUIRE);
 	const char *got = shared->text;
@@ -1229,13 +1322,16 @@ static void print_profile(long cells, double wall)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kph-cells [--timeout SECONDS] [--flush-ms MS] [--mark] [--profile] [--version]\n"
+		"usage: kph-cells [--timeout SECONDS] [--flush-ms MS] [--mark] [--profile] [--exec 'PROG ARGS'] [--version]\n"
 		"Reads cell lines on stdin, writes one JSON report line per cell on stdout.\n"
 		"  --timeout S   per-cell deadline in seconds (default 10); a stuck cell is killed and reported as error\n"
 		"  --mark        write \"kph: cell <fnv1a(id)> start\" to /dev/kmsg before each cell (or kph.cells_mark=1)\n"
 		"  --profile     time each phase of the loop; print the totals on stderr at the end\n"
 		"  --flush-ms MS send \"done\" reports together, at most MS ms apart (default 0: each at once);\n"
 		"                other reports, and all before waiting for input, go at once\n"
+		"  --exec 'PROG ARGS'  run each cell as PROG ARGS --in-netns '<line>' in the cell's fresh network\n"
+		"                namespace (lo up) and relay the one report line it prints (the TypeScript guest:\n"
+		"                --exec 'node app-guest.mjs'); words are split on spaces\n"
 		"  --version     print the protocol version and exit\n"
 		"Limits: %d sockets, %d ops, %d destinations per cell.\n"
 		"Test hook: KPH_FAULT (or kph.cells_fault= on the kernel command line) =\n"
@@ -1268,6 +1364,20 @@ int main(int argc, char **argv)
 			if (prof == MAP_FAILED) {
 				fprintf(stderr, "kph-cells: --profile: mmap failed: %s\n", errname(errno));
 				return 70;
+			}
+			continue;
+		} else if (!strcmp(a, "--exec") && i + 1 < argc) {
+			exec_argn = 0;
+			for (char *w = strtok(argv[++i], " "); w; w = strtok(NULL, " ")) {
+				if (exec_argn == MAX_EXEC_ARGS) {
+					fprintf(stderr, "kph-cells: --exec takes at most %d words\n", MAX_EXEC_ARGS);
+					return 2;
+				}
+				exec_argv[exec_argn++] = w;
+			}
+			if (!exec_argn) {
+				fprintf(stderr, "kph-cells: --exec wants a program, got ''\n");
+				return 2;
 			}
 			continue;
 		} else if (!strcmp(a, "--flush-ms") && i + 1 < argc) {
@@ -1322,7 +1432,18 @@ int main(int argc, char **argv)
 			return 70;
 		}
 		const char *id = find_id(copy);
-		int bad = parse_cell(line, &c, err, sizeof err);
+		int bad;
+		if (exec_argn) {
+			// The program parses the line itself: kph-cells needs only the id.
+			memset(&c, 0, sizeof c);
+			c.id = id;
+			exec_line = line;
+			bad = !id;
+			if (bad)
+				snprintf(err, sizeof err, "no id= in the cell line");
+		} else {
+			bad = parse_cell(line, &c, err, sizeof err);
+		}
 		lap(PH_PARSE, &t);
 		if (bad) {
 			report_status(&out, id, "error", err);

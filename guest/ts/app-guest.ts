@@ -15,11 +15,15 @@
 // Every other cell is answered "unsupported", with the reason.
 //
 // Each cell needs its own network namespace: the outer process re-executes this file per cell
-// as `unshare -n node app-guest.js --in-netns '<cell line>'`; the inner process sets lo up,
-// writes the sysctls, starts the destination listeners, runs the cell and prints the report.
+// as `unshare -n node app-guest.js --in-netns '<cell line>'`; the inner process sets lo up (unless
+// it is up), writes the sysctls, starts the destination listeners, runs the cell and prints the
+// report. In the VM the harness skips the outer Node process (a second Node start under TCG):
+// the C guest runs each cell as `kph-cells --exec 'node app-guest.mjs'`, which makes the
+// namespace, brings lo up and starts the inner process itself.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -242,7 +246,13 @@ function errnoOf(err: unknown): string {
   return typeof e?.code === 'string' ? e.code : `EUNKNOWN(${e?.message ?? String(err)})`;
 }
 
+/** Whether lo is up already (kph-cells --exec brings it up before starting this process): it then has 127.0.0.1. */
+function loopbackIsUp(): boolean {
+  return (os.networkInterfaces().lo ?? []).some((a) => a.address === '127.0.0.1');
+}
+
 function setLoopbackUp(): void {
+  if (loopbackIsUp()) return;
   const attempts: Array<[string, string[]]> = [['ip', ['link', 'set', 'lo', 'up']], ['ifconfig', ['lo', 'up']]];
   const failures: string[] = [];
   for (const [cmd, args] of attempts) {

@@ -222,6 +222,26 @@ rootTest('TS guest: app cell, reuse=1: both connect from the same local port (ru
   ]);
 });
 
+rootTest('TS guest under the C guest (kph-cells --exec, how the VM runs it): a namespace per cell, its report relayed, failures reported by the C guest', async (t) => {
+  const alone = path.join(fs.mkdtempSync(path.join(tmp, 'ts-exec-')), TS_GUEST_REMOTE_NAME);
+  fs.copyFileSync(tsGuestPath(), alone);
+  const exec = ['--exec', `${process.execPath} ${alone}`];
+  const c = appCell(1);
+  const unsupported = cell({ id: 'ts-reuseport', sockets: [sock('110:0')], ops: [{ op: 'bind', sock: 0 }, { op: 'listen', sock: 0 }] });
+  // Two cells in a row: the second finds port 32768 free again, so each had a namespace of its own.
+  const run = await runC([encodeCell(c), encodeCell(c), encodeCell(unsupported)], exec);
+  t.deepEqual(run.reports.map((r) => [r.id, r.status]), [[c.id, 'done'], [c.id, 'done'], ['ts-reuseport', 'unsupported']]);
+  for (const r of run.reports.slice(0, 2)) {
+    t.deepEqual(r.status === 'done' ? r.results : r, [{ ok: true, port: 32768 }, { ok: true, port: 32768 }, { ok: true, port: 32768 }, { ok: true, port: 32768 }]);
+  }
+  const missing = await runC([encodeCell(c)], ['--exec', path.join(tmp, 'no-such-program')]);
+  t.regex(JSON.stringify(missing.reports[0]), /"status":"error".*cannot run .*no-such-program: ENOENT/);
+  const hang = await runC([encodeCell(c)], ['--timeout', '1', ...exec], { KPH_FAULT: 'hang' });
+  t.regex(JSON.stringify(hang.reports[0]), /"status":"error".*timeout/);
+  const quiet = await runC([encodeCell(c)], ['--exec', '/bin/true']);
+  t.regex(JSON.stringify(quiet.reports[0]), /"status":"error".*exited with status 0 without a report/);
+});
+
 test('TS guest: cells Node cannot express answer unsupported with the reason', async (t) => {
   const cells = [
     cell({ id: 'ts-reuseport', sockets: [sock('110:0')], ops: [{ op: 'bind', sock: 0 }, { op: 'listen', sock: 0 }] }),

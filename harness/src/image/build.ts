@@ -1,4 +1,4 @@
-// The guest image: a small gzip'd newc initramfs (busybox-static, dropbear and its libraries,
+// The guest image: a small uncompressed newc initramfs (busybox-static, dropbear and its libraries,
 // a host key generated here, guest/image/init) plus a read-only ext2 disk holding Node.js and
 // the libraries only Node needs. Node stays out of the initramfs because unpacking a large
 // initramfs costs seconds of boot under TCG; the guest mounts the disk (/dev/vda) on /opt/node.
@@ -10,15 +10,15 @@ import { cacheEntry, contentKey } from '../util/cache.js';
 import { runLogged } from '../util/exec.js';
 import { projectRoot } from '../util/paths.js';
 import { parseOpenSshPublicKey } from './cmdline.js';
-import { type CpioEntry, archivePath, writeGzipCpio } from './cpio.js';
+import { type CpioEntry, archivePath, writeCpio } from './cpio.js';
 
 export { authorizedKeyCmdline } from './cmdline.js';
 
 /** Bump when the recipe below changes what ends up in the image. */
-export const RECIPE_VERSION = 'guest-image/3';
+export const RECIPE_VERSION = 'guest-image/4';
 
 export interface GuestImage {
-  /** absolute path of the gzip cpio (in the cache) */
+  /** absolute path of the cpio archive (in the cache) */
   initramfs: string;
   /** absolute path of a raw read-only ext2 image holding Node.js and the libraries only it needs */
   nodeDisk: string;
@@ -36,7 +36,7 @@ const HOST_KEY_PATH = 'etc/dropbear/dropbear_ed25519_host_key';
 const BUSYBOX = '/bin/busybox';
 const DROPBEAR = '/usr/sbin/dropbear';
 const DROPBEARKEY = '/usr/bin/dropbearkey';
-const FILES = { initramfs: 'initramfs.cpio.gz', nodeDisk: 'node.ext2', hostKey: 'host_key.pub', manifest: 'manifest.json' };
+const FILES = { initramfs: 'initramfs.cpio', nodeDisk: 'node.ext2', hostKey: 'host_key.pub', manifest: 'manifest.json' };
 
 const execFileP = promisify(execFile);
 
@@ -235,7 +235,7 @@ export async function buildGuestImage(opts: { logDir: string; signal?: AbortSign
     const { privateKey, publicKey } = await generateHostKey(tmp, log, opts.signal);
     opts.signal?.throwIfAborted();
     const entries = await initramfsEntries(inputs, privateKey);
-    await writeGzipCpio(path.join(tmp, FILES.initramfs), entries);
+    await writeCpio(path.join(tmp, FILES.initramfs), entries);
     opts.signal?.throwIfAborted();
     await buildNodeDisk(inputs, tmp, log, opts.signal);
     await fs.writeFile(path.join(tmp, FILES.hostKey), `${publicKey}\n`);

@@ -2,8 +2,6 @@
 // ourselves gives root-owned entries, device nodes (/dev/console) and fixed timestamps
 // without root privileges or a staging tree, and makes the archive reproducible.
 import fs from 'node:fs/promises';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -92,9 +90,13 @@ export function newcArchive(entries: readonly CpioEntry[]): Buffer {
   return Buffer.concat(chunks);
 }
 
-/** Writes the entries as a gzip-compressed newc archive (what the kernel's RD_GZIP unpacks). */
-export async function writeGzipCpio(file: string, entries: readonly CpioEntry[]): Promise<number> {
-  const gz = await promisify(zlib.gzip)(newcArchive(entries), { level: 9 });
-  await fs.writeFile(file, gz);
-  return gz.length;
+/**
+ * Writes the entries as an uncompressed newc archive. The kernel takes it as it is: inflating
+ * the gzip'd 3 MB took ~0.13 s of every TCG boot (median of 5 boots each, 1.63 s against 1.76 s
+ * to SSH), and twice the bytes in the cache cost nothing.
+ */
+export async function writeCpio(file: string, entries: readonly CpioEntry[]): Promise<number> {
+  const archive = newcArchive(entries);
+  await fs.writeFile(file, archive);
+  return archive.length;
 }

@@ -94,6 +94,13 @@ export const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } 
 export const C_GUEST_FLUSH_MS = 100;
 /** The C guest's command line (also what npm run bench times against the floor): no per-cell console marks, reports sent together. */
 export const cGuestCommand = (scale: number): string => `${REMOTE.c} --timeout ${10 * scale} --flush-ms ${C_GUEST_FLUSH_MS}`;
+/**
+ * The TS guest's command line: the C guest makes each cell's namespace, brings lo up and starts
+ * `node app-guest.mjs --in-netns '<line>'` in it, so no outer Node process starts (each Node
+ * start costs ~0.3–1 s of the VM's one vCPU under TCG); it relays the report, or reports the
+ * timeout or crash itself.
+ */
+export const tsGuestCommand = (scale: number): string => `${REMOTE.c} --timeout ${20 * scale} --exec 'node ${REMOTE.ts}'`;
 /** Fresh VMs granted after the kernel crashed under a cell (each crash settles one cell as FAIL). */
 const MAX_CRASH_RESTARTS = 3;
 
@@ -178,10 +185,20 @@ export function finishKernelRun(run: KernelRun, ctx: JobContext): KernelJobResul
  * updates the kernel's retry counters. Throws only QemuConfigError (the user's setup).
  */
 export async function runVm(run: KernelRun, ctx: JobContext, policy: VmPolicy): Promise<void> {
-  const { kernel, result } = run;
+  const { kernel } = run;
   const attempt = ++run.vms;
   const accel = run.accel;
   ctx.emit({ type: 'vm-starting', kernel: kernel.name, attempt });
+  try {
+    await bootAndRun(run, attempt, accel, ctx, policy);
+  } finally {
+    ctx.emit({ type: 'vm-end', kernel: kernel.name, attempt });
+  }
+}
+
+/** VM number `attempt` of a kernel: boot it, run cells on it, stop it; note how it ended. */
+async function bootAndRun(run: KernelRun, attempt: number, accel: AccelChoice, ctx: JobContext, policy: VmPolicy): Promise<void> {
+  const { kernel, result } = run;
   const boot = await bootOnce(kernel, attempt, accel, ctx, policy.vcpus);
   const detail = boot.kind === 'kernel-crash' ? boot.crash.title : boot.kind === 'no-ssh' ? boot.lastError : boot.kind === 'qemu-died' ? `QEMU exit ${boot.exit.signal ?? boot.exit.code}${boot.early ? ' during start-up' : ''}` : undefined;
   const entry: BootAttempt = { attempt, kind: boot.kind, bootMs: boot.bootMs, detail, accel: accel.accel };
@@ -258,8 +275,8 @@ function claim(run: KernelRun, ctx: JobContext, guest: GuestKind, size: (availab
 /**
  * Runs cells on a ready VM, then stops it (it is never reused): `policy.vcpus` channels take
  * batches of C cells until none is left; then the TS guest's cells run, on the first VM of the
- * kernel whose C channels find no C cell left to take. Node.js is CPU-bound under TCG (about a
- * second per start, one outer process plus one per cell): beside the C loop it only took the
+ * kernel whose C channels find no C cell left to take. Node.js is CPU-bound under TCG (0.3–1 s
+ * per start, one per TS cell, see tsGuestCommand): beside the C loop it only took the
  * loop's vCPU away from it and added task switches; after it, the C cells end first and a
  * kernel split over several VMs runs its TS cells on whichever VM finishes its C share first.
  */
@@ -273,7 +290,10 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
     if (uname.kind !== 'exited' || uname.code !== 0) return { kind: 'lab', detail: `uname -r in the guest ${describeExec(uname)}` };
     result.unameR = uname.stdout.trim();
     if (result.unameR !== kernel.release) return { kind: 'wrong-kernel', detail: `wrong kernel answered: uname -r says ${result.unameR}, expected ${kernel.release}` };
+    const pushed = new Set<GuestKind>();
     const push = async (guest: GuestKind): Promise<VmEnd | undefined> => {
+      if (pushed.has(guest)) return undefined;
+      pushed.add(guest);
       const t = Date.now();
       try {
         await session.push(ctx.guests[guest], REMOTE[guest], guest === 'c' ? '0755' : '0644', cmd.deadlineMs);
@@ -308,8 +328,9 @@ async function runOnVm(boot: Extract<BootResult, { kind: 'ready' }>, attempt: nu
       const ts = end || ctx.signal.aborted ? [] : claim(run, ctx, 'ts', (n) => n);
       if (!ts.length) return;
       try {
-        const pushed = await push('ts');
-        if (pushed) end ??= pushed;
+        // The C guest runs the TS cells (tsGuestCommand): a VM with no C cell left to run has not pushed it yet.
+        const failed = (await push('c')) ?? (await push('ts'));
+        if (failed) end ??= failed;
         else if (!end) end = await runBatch('ts', ts, attempt, boot, scale, kernel, ctx, result);
       } finally {
         for (const c of ts) run.claimed.delete(claimKey('ts', c.id));
@@ -344,7 +365,7 @@ async function runBatch(guest: GuestKind, batch: PlannedCell[], attempt: number,
   const { vm, session } = boot;
   const from = vm.consoleText.length;
   const t = Date.now();
-  const command = guest === 'c' ? cGuestCommand(scale) : `node ${REMOTE.ts} --timeout ${20 * scale}`;
+  const command = guest === 'c' ? cGuestCommand(scale) : tsGuestCommand(scale);
   const warned = new Map<string, number>();
   const perCell = guest === 'c' ? ctx.budgets.perCellMs : ctx.budgets.perCellMs * 4;
   const r = await session.exec(command, {
