@@ -249,6 +249,16 @@ test('fuzz-1-002: the follow-up rule does not see a closed connection as TIME_WA
   // The orphan is a full socket in the ehash: a bind()+connect() to the same 4-tuple is refused, not recycled.
   const again = results(cell([sock(true, true, 1000), sock(true, true)], [connect(1, 0), close(1), bind(0), connect(0, 0)]), '4b01a967+followup');
   t.deepEqual(again.slice(2), [{ ok: true, port: 32768 }, { ok: false, errno: 'EADDRNOTAVAIL', port: 32768 }]);
+  // Seen once in a bench run: the guest stalled between the bind and the connect, so the bind met
+  // the FIN_WAIT1 orphan (shared its port) and the connect met its TIME_WAIT (recycled it). The
+  // verdict allows the ACK to arrive before any op after the close; a port that no timing gives stays impossible.
+  const reconnect = cell([sock(true, true, 1000), sock(true, true)], [connect(1, 0), close(1), bind(0), connect(0, 0)]);
+  const observed = (last: OpResult): OpResult[] => [{ ok: true, port: 32768 }, { ok: true, port: null }, { ok: true, port: 32768 }, last];
+  t.true(checkPossible(reconnect, PROFILES['4b01a967+followup'], observed({ ok: true, port: 32768 }), 'syscall').possible);
+  t.true(checkPossible(reconnect, PROFILES['4b01a967+followup'], observed({ ok: false, errno: 'EADDRNOTAVAIL', port: 32768 }), 'syscall').possible);
+  const wrong = checkPossible(reconnect, PROFILES['4b01a967+followup'], observed({ ok: true, port: 32769 }), 'syscall');
+  t.false(wrong.possible);
+  t.like(wrong, { index: 3 });
 });
 
 test('every prediction names a rule id and the kernel function it models; predict is deterministic', (t) => {

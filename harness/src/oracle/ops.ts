@@ -136,8 +136,8 @@ function orphanOnClose(env: Env, sk: Sk): Sk {
 
 // Models tcp_time_wait() after a late ACK (env.lateAck): the closed connection's TIME_WAIT sock
 // (substate FIN_WAIT2) takes over sk's place in the tables.
-function enterTimeWait(env: Env, sk: Sk): Sk {
-  const tw: Sk = { ...sk, name: `tw(${sk.name})`, state: 'TIME_WAIT', reuseportCb: false, connected: false, fdClosed: true };
+function enterTimeWait(env: Env, sk: Sk, name = `tw(${sk.name})`): Sk {
+  const tw: Sk = { ...sk, name, state: 'TIME_WAIT', reuseportCb: false, connected: false, fdClosed: true };
   if (sk.family === 'AF_INET') tw.ipv6only = false;
   const { tb, tb2 } = sk;
   if (tb) tb.owners[tb.owners.indexOf(sk)] = tw;
@@ -147,6 +147,15 @@ function enterTimeWait(env: Env, sk: Sk): Sk {
   sk.tb2 = null;
   sk.num = 0;
   return tw;
+}
+
+// Models the peers' delayed ACKs arriving between two ops of a stalled guest: every FIN_WAIT1
+// orphan moves on to FIN_WAIT2 and tcp_time_wait() (tcp_rcv_state_process()), so its TIME_WAIT
+// sock takes its place in the tables. Returns how many orphans were ACKed.
+export function ackOrphans(env: Env): number {
+  const orphans = env.ns.ehash.filter((e) => e.state === 'FIN_WAIT1');
+  for (const o of orphans) enterTimeWait(env, o, o.name.replace(/^orphan\((.*)\)$/, 'tw($1)'));
+  return orphans.length;
 }
 
 // Models close(sock).

@@ -11,6 +11,7 @@ import { choose, UNLIKELY, type Choice, type Guide } from './choice.js';
 import type { Env } from './env.js';
 import { possibleOutcomes, showProb, whyImpossible } from './explain.js';
 import { cellEnv, inapplicable, step, type ProfileFlags } from './index.js';
+import { ackOrphans } from './ops.js';
 import { massOf, relaxedAt, type Draw } from './scan.js';
 
 /**
@@ -103,25 +104,37 @@ function differs(o: OpResult, e: OpResult): string | null {
 
 // Replays a cell against an observation: possible (with the path's probability) or not (where and why).
 // A closed connection is a FIN_WAIT1 orphan; an observation only the late ACK of a stalled guest
-// explains (every closed connection a TIME_WAIT instead, env.ts lateAck) is possible too.
+// explains is possible too: every closed connection a TIME_WAIT at once (env.ts lateAck), or the
+// ACKs of the orphans so far arriving just before one later op (the guest stalled there: seen
+// as a bind that still met the orphan, then a connect that recycled its TIME_WAIT).
 export function checkPossible(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View): Possibility {
-  const first = replay(cell, flags, observed, view, false);
-  if (first.possible || !cell.ops.some((o) => o.op === 'close') || inapplicable(cell, flags)) return first;
-  const late = replay(cell, flags, observed, view, true);
-  return late.possible ? late : first;
+  const first = replay(cell, flags, observed, view, 'never');
+  const firstClose = cell.ops.findIndex((o) => o.op === 'close');
+  if (first.possible || firstClose < 0 || inapplicable(cell, flags)) return first;
+  const late = replay(cell, flags, observed, view, 'at-close');
+  if (late.possible) return late;
+  for (let i = firstClose + 1; i < cell.ops.length; i++) {
+    const ackedBefore = replay(cell, flags, observed, view, i);
+    if (ackedBefore.possible) return ackedBefore;
+  }
+  return first;
 }
 
-// One guided replay; `lateAck`: every close() of a connection left a TIME_WAIT rather than a FIN_WAIT1 orphan.
-function replay(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View, lateAck: boolean): Possibility {
+/** When the peers' delayed ACKs of closed connections arrive: never in the script, at each close, or just before op i. */
+type AckTiming = 'never' | 'at-close' | number;
+
+// One guided replay under one timing of the late ACKs.
+function replay(cell: Cell, flags: ProfileFlags, observed: readonly OpResult[], view: View, ack: AckTiming): Possibility {
   const why = inapplicable(cell, flags);
   if (why) return { possible: false, index: 0, reason: `the oracle says not applicable (${why}), but the cell ran`, rule: '' };
   const env = cellEnv(cell, flags);
-  env.lateAck = lateAck;
+  env.lateAck = ack === 'at-close';
   const results: OpResult[] = [];
   const taken: Branch[] = [];
   const firstOp = new Map<number, number>();
   const n = Math.min(observed.length, cell.ops.length);
   for (let i = 0; i < n; i++) {
+    if (ack === i) ackOrphans(env);
     const masked = view === 'application' && maskedByBind(cell, i, results);
     const branches: Branch[] = [];
     env.guide = masked ? choose : follow(env, i, observed[i], firstOp, branches);
