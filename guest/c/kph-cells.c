@@ -1331,7 +1331,7 @@ static void usage(FILE *f)
 		"                other reports, and all before waiting for input, go at once\n"
 		"  --exec 'PROG ARGS'  run each cell as PROG ARGS --in-netns '<line>' in the cell's fresh network\n"
 		"                namespace (lo up) and relay the one report line it prints (the TypeScript guest:\n"
-		"                --exec 'node app-guest.mjs'); words are split on spaces\n"
+		"                --exec 'node app-guest.cjs'); words are split on spaces\n"
 		"  --version     print the protocol version and exit\n"
 		"Limits: %d sockets, %d ops, %d destinations per cell.\n"
 		"Test hook: KPH_FAULT (or kph.cells_fault= on the kernel command line) =\n"

@@ -213,7 +213,7 @@ rootTest('TS guest: app cell, reuse=0: the second bind(0)+connect fails with EAD
   ]);
 });
 
-rootTest('TS guest: app cell, reuse=1: both connect from the same local port (run as the VM runs it, .mjs alone)', async (t) => {
+rootTest('TS guest: app cell, reuse=1: both connect from the same local port (run as the VM runs it, .cjs alone)', async (t) => {
   const alone = path.join(fs.mkdtempSync(path.join(tmp, 'ts-')), TS_GUEST_REMOTE_NAME);
   fs.copyFileSync(tsGuestPath(), alone);
   const c = appCell(1);

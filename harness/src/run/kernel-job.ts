@@ -92,14 +92,14 @@ export interface KernelJobResult {
 }
 
 /** Where the guests go in the VM. */
-export const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.mjs' } as const;
+export const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.cjs' } as const;
 /** How long the C guest may hold "done" reports to send them together (one SSH packet for several cells). */
 export const C_GUEST_FLUSH_MS = 100;
 /** The C guest's command line (also what npm run bench times against the floor): no per-cell console marks, reports sent together. */
 export const cGuestCommand = (scale: number): string => `${REMOTE.c} --timeout ${10 * scale} --flush-ms ${C_GUEST_FLUSH_MS}`;
 /**
  * The TS guest's command line: the C guest makes each cell's namespace, brings lo up and starts
- * `node app-guest.mjs --in-netns '<line>'` in it, so no outer Node process starts (each Node
+ * `node app-guest.cjs --in-netns '<line>'` in it, so no outer Node process starts (each Node
  * start costs ~0.3–1 s of the VM's one vCPU under TCG); it relays the report, or reports the
  * timeout or crash itself.
  */

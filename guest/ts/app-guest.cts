@@ -1,4 +1,6 @@
 // app-guest: what an *application* sees of a cell through Node's own `net` API.
+// A CommonJS module (.cts → .cjs): under TCG Node starts it ~0.05–0.1 s sooner than an ES module,
+// and the VM starts one Node process per TS cell.
 //
 // Speaks the same line protocol as guest/c/kph-cells.c (see harness/src/core/wire.ts): one
 // cell line in on stdin, one JSON report line out on stdout, in input order. This file is
@@ -15,17 +17,16 @@
 // Every other cell is answered "unsupported", with the reason.
 //
 // Each cell needs its own network namespace: the outer process re-executes this file per cell
-// as `unshare -n node app-guest.js --in-netns '<cell line>'`; the inner process sets lo up (unless
+// as `unshare -n node app-guest.cjs --in-netns '<cell line>'`; the inner process sets lo up (unless
 // it is up), writes the sysctls, starts the destination listeners, runs the cell and prints the
 // report. In the VM the harness skips the outer Node process (a second Node start under TCG):
-// the C guest runs each cell as `kph-cells --exec 'node app-guest.mjs'`, which makes the
+// the C guest runs each cell as `kph-cells --exec 'node app-guest.cjs'`, which makes the
 // namespace, brings lo up and starts the inner process itself.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 const PROTOCOL_VERSION = 1;
 const DST_PORT_BASE = 10000;
@@ -405,7 +406,7 @@ interface Options {
 
 /** Runs one cell line in a fresh network namespace through a re-executed copy of this file. */
 function runCellInNetns(line: string, id: string, opts: Options): Promise<Report> {
-  const script = fileURLToPath(import.meta.url);
+  const script = __filename;
   return new Promise((resolve) => {
     const child = spawn(opts.unshare, ['-n', process.execPath, script, '--in-netns', line], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -463,7 +464,7 @@ async function answer(line: string, opts: Options): Promise<Report> {
   return runCellInNetns(line, cell.id, opts);
 }
 
-const USAGE = `usage: node app-guest.js [--timeout SECONDS] [--unshare PATH] [--version]
+const USAGE = `usage: node app-guest.cjs [--timeout SECONDS] [--unshare PATH] [--version]
 Reads cell lines on stdin, writes one JSON report line per cell on stdout.
   --timeout S     per-cell deadline in seconds (default ${DEFAULT_TIMEOUT_S})
   --unshare PATH  unshare command used to enter a fresh network namespace (default: unshare on PATH)
@@ -522,4 +523,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv.slice(2));
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`app-guest: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.exitCode = 70;
+});
