@@ -76,8 +76,12 @@ export function newNetns(): Netns {
 
 // Creates a socket record with the given identity and address.
 export function newSk(name: string, addr: SkAddr, opts: { reuse: boolean; reuseport: boolean; noPort: boolean; uid: number }): Sk {
+  // Every field spelled out (no object spread): one object shape for every socket, which V8 reads
+  // fast; the spread version was the oracle's costliest function (~70 ms per prediction of the plan).
   return {
-    ...addr, ...opts, name, state: 'CLOSE', num: 0, tb: null, tb2: null,
+    family: addr.family, v4: addr.v4, v6: addr.v6, ipv6only: addr.ipv6only,
+    reuse: opts.reuse, reuseport: opts.reuseport, noPort: opts.noPort, uid: opts.uid,
+    name, state: 'CLOSE', num: 0, tb: null, tb2: null,
     bindAddrLock: false, bindPortLock: false, reuseportCb: false, dst: null, connected: false, fdClosed: false, sport: 0,
   };
 }
