@@ -6,7 +6,7 @@ import type { CellTime } from './run/cell-clock.js';
 import type { RunFacts } from './run/facts.js';
 import { EXIT, exitCodeFor } from './core/verdict.js';
 import { writeRunFiles, type RunSummaryInput } from './results/run-files.js';
-import { assemble } from './run/assemble.js';
+import { assemble, type Comparer } from './run/assemble.js';
 import { abortedExit } from './main-build.js';
 import { compareWithPrevious } from './main-compare.js';
 import type { KernelJobResult } from './run/kernel-job.js';
@@ -18,6 +18,8 @@ export interface FinishInput {
   cells: PlannedCell[];
   profiles: ProfileTable;
   predictor: ReturnType<typeof precompute>['predictor'];
+  /** The possible-outcome comparer, memoized (run/comparisons.ts); default: a fresh one. */
+  comparer?: Comparer;
   runId: string;
   runDir: string;
   accel: RunSummaryInput['accel'];
@@ -35,7 +37,7 @@ export interface FinishInput {
 export async function finishRun(lab: Lab, f: FinishInput): Promise<number> {
   const { signal, emit } = lab;
   const { runDir, runId, timings } = f;
-  const records = assemble(f.jobs, f.cells, f.predictor, possibleComparer(f.profiles));
+  const records = assemble(f.jobs, f.cells, f.predictor, f.comparer ?? possibleComparer(f.profiles));
   for (const r of records) emit({ type: 'cell-result', kernel: r.kernel, guest: r.guest, id: r.id, outcome: r.outcome, reason: r.reason });
   const exitCode = signal.aborted ? abortedExit(signal) : exitCodeFor(records.map((r) => r.outcome));
   timings.total = Date.now() - f.t0;

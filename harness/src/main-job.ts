@@ -14,6 +14,7 @@ import { finishRun } from './main-finish.js';
 import type { KernelJobResult } from './run/kernel-job.js';
 import type { Lab } from './run/lab.js';
 import { builtWithSmp, workFor } from './run/plan-work.js';
+import { comparisons } from './run/comparisons.js';
 import { precompute } from './run/predictions.js';
 import { withPriorAnswers } from './main-prior.js';
 import { createReporters } from './run/reporters.js';
@@ -37,7 +38,9 @@ export async function runMain(lab: Lab, opts: Options, cells: PlannedCell[], pro
     await writeJson(runDir, 'results.json', { runId, complete: false, note: 'run in progress or interrupted; events.jsonl has what was observed; finish it with --resume', plannedCells: cells.length });
   }
   const clock = cellClock();
-  lab.report([...createReporters(['terminal', 'progress', 'event-log'], { runDir, verbosity: opts.verbosity, out: process.stderr }), clock.reporter]);
+  // Each observation's verdict is computed as it arrives; assembling the records then finds it ready.
+  const verdicts = comparisons(profiles);
+  lab.report([...createReporters(['terminal', 'progress', 'event-log'], { runDir, verbosity: opts.verbosity, out: process.stderr }), clock.reporter, verdicts.reporter]);
   const timings: Record<string, number> = {};
   const phase: Phase = async (name, fn) => {
     const t = Date.now();
@@ -68,10 +71,11 @@ export async function runMain(lab: Lab, opts: Options, cells: PlannedCell[], pro
   const ctx = lab.jobContext({ runId, runDir, accel, image, cGuest: cGuest.path, append: opts.append, bootAttempts: opts.bootAttempts });
   // The oracle's answers are computed while the VMs boot and run; the comparison then finds them ready.
   const predictions = precompute(cells, kernels.map((k) => k.profile), profiles, signal);
+  verdicts.prepare(cells, new Map(kernels.map((k) => [k.name, k.profile])));
   const work = kernels.map((k) => workFor({ name: k.name, release: k.release, bzImage: k.bzImage, profile: k.profile, smp: builtWithSmp(k.config), selftests: selftests.get(k.name) }, cells, profiles, prior, emit));
   const jobs: KernelJobResult[] | number = await phase('run', async () => (await runKernels(work, ctx, { jobs: opts.jobs })).map((j) => withPriorAnswers(j, prior, signal))).catch(qemuConfigExit);
-  if (typeof jobs === 'number') { predictions.stop(); return jobs; }
+  if (typeof jobs === 'number') { predictions.stop(); verdicts.stop(); return jobs; }
   await phase('oracle', () => predictions.done);
-  return finishRun(lab, { jobs, cells, profiles, predictor: predictions.predictor, runId, runDir, accel, timings, t0, kernels, image, facts: await facts, cellTimes: clock.times, argv: prior?.manifest.argv ?? place.argv });
+  return finishRun(lab, { jobs, cells, profiles, predictor: predictions.predictor, comparer: verdicts.comparer, runId, runDir, accel, timings, t0, kernels, image, facts: await facts, cellTimes: clock.times, argv: prior?.manifest.argv ?? place.argv });
 }
 
