@@ -12,8 +12,6 @@ export type RunEvent =
   | { type: 'kernel-cells'; kernel: string; cells: number }
   | { type: 'vm-starting'; kernel: string; attempt: number }
   | { type: 'vm-boot'; kernel: string; attempt: number; kind: string; bootMs: number; detail?: string }
-  /** The VM has stopped (or never booted): its vCPU's core is free again. */
-  | { type: 'vm-end'; kernel: string; attempt: number }
   /** A guest's answer for one cell, logged whole so an interrupted run can be resumed. */
   /** `us`: the cell's duration as the guest timed it, when the guest does (the C guest). */
   | { type: 'cell-observed'; kernel: string; guest: string; id: string; status: string; report: GuestCellReport; us?: number }

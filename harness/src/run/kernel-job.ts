@@ -188,20 +188,10 @@ export function finishKernelRun(run: KernelRun, ctx: JobContext): KernelJobResul
  * updates the kernel's retry counters. Throws only QemuConfigError (the user's setup).
  */
 export async function runVm(run: KernelRun, ctx: JobContext, policy: VmPolicy): Promise<void> {
-  const { kernel } = run;
+  const { kernel, result } = run;
   const attempt = ++run.vms;
   const accel = run.accel;
   ctx.emit({ type: 'vm-starting', kernel: kernel.name, attempt });
-  try {
-    await bootAndRun(run, attempt, accel, ctx, policy);
-  } finally {
-    ctx.emit({ type: 'vm-end', kernel: kernel.name, attempt });
-  }
-}
-
-/** VM number `attempt` of a kernel: boot it, run cells on it, stop it; note how it ended. */
-async function bootAndRun(run: KernelRun, attempt: number, accel: AccelChoice, ctx: JobContext, policy: VmPolicy): Promise<void> {
-  const { kernel, result } = run;
   const boot = await bootOnce(kernel, attempt, accel, ctx, policy.vcpus);
   const detail = boot.kind === 'kernel-crash' ? boot.crash.title : boot.kind === 'no-ssh' ? boot.lastError : boot.kind === 'qemu-died' ? `QEMU exit ${boot.exit.signal ?? boot.exit.code}${boot.early ? ' during start-up' : ''}` : undefined;
   const entry: BootAttempt = { attempt, kind: boot.kind, bootMs: boot.bootMs, detail, accel: accel.accel };

@@ -38,7 +38,6 @@ export function terminalReporter(out: NodeJS.WritableStream = process.stderr, le
       case 'kernel-cells': break;
       case 'vm-starting': say(`${e.kernel}: booting (attempt ${e.attempt})`); break;
       case 'vm-boot': say(`${e.kernel}: ${e.kind === 'ready' ? 'SSH ready' : e.kind} after ${secs(e.bootMs)}${e.detail ? ` (${e.detail})` : ''}`); break;
-      case 'vm-end': if (level === 'verbose') say(`${e.kernel}: VM ${e.attempt} stopped`); break;
       case 'cell-observed': if (level === 'verbose') say(`${e.kernel} ${e.guest} ${e.id}: ${e.status}`); break;
       case 'cell-result': if (level === 'verbose' || isProblem(e.outcome)) say(`${e.outcome} ${e.kernel} ${e.guest} ${e.id}: ${e.reason}`); break;
       case 'run-end': {
