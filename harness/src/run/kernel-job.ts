@@ -7,6 +7,7 @@ import { encodeCell, parseGuestLine } from '../core/wire.js';
 import type { GuestKind, PlannedCell } from '../core/planned.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { TS_GUEST_REMOTE_NAME } from '../guests/index.js';
 import { newcArchive } from '../image/cpio.js';
 import { describeExec, type ExecResult, type GuestSession } from '../ssh/session.js';
 import { fallBackToTcg, type Accel, type AccelChoice } from '../vm/accel.js';
@@ -92,7 +93,7 @@ export interface KernelJobResult {
 }
 
 /** Where the guests go in the VM. */
-export const REMOTE = { c: '/tmp/kph/kph-cells', ts: '/tmp/kph/app-guest.cjs' } as const;
+export const REMOTE = { c: '/tmp/kph/kph-cells', ts: `/tmp/kph/${TS_GUEST_REMOTE_NAME}` } as const;
 /** How long the C guest may hold "done" reports to send them together (one SSH packet for several cells). */
 export const C_GUEST_FLUSH_MS = 100;
 /** The C guest's command line (also what npm run bench times against the floor): no per-cell console marks, reports sent together. */
