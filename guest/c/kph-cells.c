@@ -13,8 +13,9 @@
 // in a cell's line when the kernel's WARNING/oops counters moved while it ran (see "crash
 // attribution" below).
 // Each cell runs in a child process (kselftest style; cloned with CLONE_VM, see child_main)
-// that enters a fresh network namespace; the parent relays the child's report, or reports the
-// child's timeout / crash itself. --profile prints where the loop's time goes, per phase.
+// that enters a network namespace holding no socket: the pooled one while the cells before
+// left it clean, else a fresh one (see "the namespace pool"; --fresh-netns: always fresh); the
+// parent relays the child's report, or reports the child's timeout / crash itself. --profile prints where the loop's time goes, per phase.
 // --exec 'PROG ARGS' hands each cell to another guest instead (the TypeScript one): the child
 // enters the fresh namespace, brings lo up and runs `PROG ARGS --in-netns '<cell line>'`, whose
 // one JSON line on stdout is the report; timeouts, crashes and faults are handled as for a C cell.
@@ -67,11 +68,33 @@ static const char SYSCTL_REUSE[] = "/proc/sys/net/ipv4/ip_autobind_reuse";
 static const char SYSCTL_TW_REUSE[] = "/proc/sys/net/ipv4/tcp_tw_reuse";
 static const char SYSCTL_RESERVED[] = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 
-// What this kernel has, found once at start-up (a sysctl exists in every netns or in none),
-// and the values a fresh netns starts with (-1: unknown): a cell skips writing a value its
-// namespace already has.
+// What this kernel has, found once at start-up (a sysctl exists in every netns or in none).
 static int have_range, have_reuse;
-static int fresh_range_lo = -1, fresh_range_hi = -1, fresh_reuse = -1;
+
+// The values of the sysctls a cell may write, as one namespace has them; -1: unknown (written
+// whatever the cell wants). Reserved ports: resv_lo = resv_hi = 0 is none. A cell writes only
+// the values its namespace does not already have.
+struct ns_vals {
+	int range_lo, range_hi, reuse, tw, resv_lo, resv_hi;
+};
+#define NS_VALS_UNKNOWN { -1, -1, -1, -1, -1, -1 }
+// What a fresh netns starts with, probed once at start-up.
+static struct ns_vals fresh = NS_VALS_UNKNOWN;
+
+// The namespace pool. Creating and tearing down a netns is most of a cell's cost under TCG
+// (unshare, lo up, and the kernel's cleanup_net afterwards), so cells share one namespace
+// while the cells before left nothing in it: after each cell the parent reads the namespace's
+// /proc/net/sockstat{,6}; any TCP socket still there (a FIN_WAIT orphan, a TIME_WAIT, an
+// established pair) and the namespace is dropped, as it is after a cell that did not end with
+// a report or whose sysctl writes are unknown. The next cell then starts in a fresh one.
+// What remains is exactly what a fresh namespace has: no socket, no bind bucket, lo up, and
+// the sysctls each cell writes back to the fresh value when it does not set them itself.
+// --fresh-netns gives every cell its own namespace, as before.
+static int pool_on = 1;
+static int home_ns = -1;			  // the parent's own netns
+static int pool_ns = -1, pool_stat4 = -1, pool_stat6 = -1; // the pooled netns and its sockstat files
+static struct ns_vals pool_vals;		  // its sysctls, as the last cell left them
+static long netns_created, netns_reused;
 
 enum family { FAM_INET, FAM_INET6, FAM_MAPPED };
 enum op_kind { OP_BIND, OP_CONNECT, OP_LISTEN, OP_CLOSE };
@@ -613,6 +636,83 @@ static int set_int_opt(int fd, int level, int name, int value)
 	return setsockopt(fd, level, name, &value, sizeof value);
 }
 
+// The child's report goes into a page shared with the parent (no pipe: the parent sleeps on
+// the child's pidfd and wakes once, when it exits). len is set last, when the text is whole.
+// vals_ok says the child left its namespace's sysctls as vals.
+struct shared_report {
+	struct ns_vals vals;
+	volatile int vals_ok;
+	volatile size_t len;
+	char text[];
+};
+static struct shared_report *shared;
+static size_t shared_cap; // bytes of text
+
+// In the cell's child: enters the pooled namespace, or else a fresh one with lo up (counted in
+// netns_created, which the child shares with the parent). 0, or -1 with the reason.
+static int enter_netns(char *reason, size_t len, double *t)
+{
+	if (pool_ns >= 0) {
+		shared->vals_ok = 0; // the namespace is this cell's now: unknown until its writes are done
+		if (setns(pool_ns, CLONE_NEWNET) == 0)
+			return 0;
+		snprintf(reason, len, "setns into the pooled network namespace failed: %s", errname(errno));
+		return -1;
+	}
+	if (unshare(CLONE_NEWNET)) {
+		snprintf(reason, len, "unshare(CLONE_NEWNET) failed: %s", errname(errno));
+		return -1;
+	}
+	netns_created++;
+	lap(PH_UNSHARE, t);
+	if (lo_up()) {
+		snprintf(reason, len, "bringing lo up failed: %s", errname(errno));
+		return -1;
+	}
+	lap(PH_LO, t);
+	return 0;
+}
+
+// Writes text to a sysctl; on failure, the reason names both (the text without its newline).
+static int put_sysctl(const char *path, const char *text, char *reason, size_t len)
+{
+	if (!write_file(path, text))
+		return 0;
+	snprintf(reason, len, "writing '%.*s' to %s failed: %s", (int)strcspn(text, "\n"), text, path, errname(errno));
+	return -1;
+}
+
+// Writes what want has and the namespace may not (have differs or is unknown; a -1 in want
+// is left alone). 0, or -1 with the reason.
+static int apply_vals(const struct ns_vals *want, const struct ns_vals *have, char *reason, size_t len)
+{
+	char text[40];
+	if (want->range_lo >= 0 && (want->range_lo != have->range_lo || want->range_hi != have->range_hi || have->range_lo < 0)) {
+		snprintf(text, sizeof text, "%d %d\n", want->range_lo, want->range_hi);
+		if (put_sysctl(SYSCTL_RANGE, text, reason, len))
+			return -1;
+	}
+	if (have_reuse && want->reuse >= 0 && (want->reuse != have->reuse || have->reuse < 0)) {
+		snprintf(text, sizeof text, "%d\n", want->reuse);
+		if (put_sysctl(SYSCTL_REUSE, text, reason, len))
+			return -1;
+	}
+	if (want->tw >= 0 && (want->tw != have->tw || have->tw < 0)) {
+		snprintf(text, sizeof text, "%d\n", want->tw);
+		if (put_sysctl(SYSCTL_TW_REUSE, text, reason, len))
+			return -1;
+	}
+	if (want->resv_lo >= 0 && (want->resv_lo != have->resv_lo || want->resv_hi != have->resv_hi || have->resv_lo < 0)) {
+		if (want->resv_lo > 0)
+			snprintf(text, sizeof text, "%d-%d\n", want->resv_lo, want->resv_hi);
+		else
+			snprintf(text, sizeof text, "\n");
+		if (put_sysctl(SYSCTL_RESERVED, text, reason, len))
+			return -1;
+	}
+	return 0;
+}
+
 // Runs one cell; fills out with exactly one report line. Returns nothing: every outcome is a report.
 static void run_cell(const struct cell *c, struct buf *out)
 {
@@ -632,31 +732,33 @@ static void run_cell(const struct cell *c, struct buf *out)
 	if (c->reuse >= 0 && !c->reuse_keep && !c->reuse_try && !have_reuse)
 		FAIL("unsupported", "reuse=%d needs net.ipv4.ip_autobind_reuse, which this kernel does not have", c->reuse);
 	lap(PH_SYSCTL_CHECK, &t);
-	if (unshare(CLONE_NEWNET))
-		FAIL("error", "unshare(CLONE_NEWNET) failed: %s", errname(errno));
-	lap(PH_UNSHARE, &t);
-	if (lo_up())
-		FAIL("error", "bringing lo up failed: %s", errname(errno));
-	lap(PH_LO, &t);
-
-	// The namespace is fresh: a value it starts with is not written again.
-	snprintf(reason, sizeof reason, "%d %d\n", c->range_lo, c->range_hi);
-	if ((c->range_lo != fresh_range_lo || c->range_hi != fresh_range_hi) && write_file(SYSCTL_RANGE, reason))
-		FAIL("error", "writing '%d %d' to %s failed: %s", c->range_lo, c->range_hi, SYSCTL_RANGE, errname(errno));
-	if (c->reuse >= 0 && !c->reuse_keep && c->reuse != fresh_reuse && write_file(SYSCTL_REUSE, c->reuse ? "1\n" : "0\n")) {
-		if (!(c->reuse_try && errno == ENOENT))
-			FAIL("error", "writing %d to %s failed: %s", c->reuse, SYSCTL_REUSE, errname(errno));
-		enoent_reuse = 1; // try-N on a kernel without the sysctl: recorded, and the cell goes on
+	if (enter_netns(reason, sizeof reason, &t)) {
+		report_status(out, c->id, "error", reason);
+		return;
 	}
-	snprintf(reason, sizeof reason, "%d\n", c->tw);
-	if (c->tw >= 0 && write_file(SYSCTL_TW_REUSE, reason))
-		FAIL("error", "writing %d to %s failed: %s", c->tw, SYSCTL_TW_REUSE, errname(errno));
-	if (c->resv == 2)
-		snprintf(reason, sizeof reason, "%d-%d\n", c->resv_lo, c->resv_hi);
-	else
-		snprintf(reason, sizeof reason, "\n");
-	if (c->resv && write_file(SYSCTL_RESERVED, reason))
-		FAIL("error", "writing '%s' to %s failed: %s", c->resv == 2 ? "range" : "", SYSCTL_RESERVED, errname(errno));
+	lap(PH_UNSHARE, &t);
+	// What the cell sets, and the fresh value of what it leaves alone.
+	const struct ns_vals *have = pool_ns >= 0 ? &pool_vals : &fresh;
+	struct ns_vals want = {
+		.range_lo = c->range_lo,
+		.range_hi = c->range_hi,
+		.reuse = have_reuse ? (c->reuse >= 0 && !c->reuse_keep ? c->reuse : fresh.reuse) : -1,
+		.tw = c->tw >= 0 ? c->tw : fresh.tw,
+		.resv_lo = c->resv == 2 ? c->resv_lo : c->resv == 1 ? 0 : fresh.resv_lo,
+		.resv_hi = c->resv == 2 ? c->resv_hi : c->resv == 1 ? 0 : fresh.resv_hi,
+	};
+	if (apply_vals(&want, have, reason, sizeof reason)) {
+		report_status(out, c->id, "error", reason);
+		return;
+	}
+	// try-N on a kernel without the sysctl: the write is made, its ENOENT recorded, and the cell goes on
+	if (!have_reuse && c->reuse >= 0 && c->reuse_try && write_file(SYSCTL_REUSE, c->reuse ? "1\n" : "0\n")) {
+		if (errno != ENOENT)
+			FAIL("error", "writing %d to %s failed: %s", c->reuse, SYSCTL_REUSE, errname(errno));
+		enoent_reuse = 1;
+	}
+	shared->vals = want;
+	shared->vals_ok = 1;
 	lap(PH_SYSCTL_WRITE, &t);
 
 	for (int j = 0; j < c->ndst; j++) {
@@ -987,14 +1089,6 @@ static void add_field(struct buf *out, const char *key, long n)
 
 // ---------------------------------------------------------------- the cell's child
 
-// The child's report goes into a page shared with the parent (no pipe: the parent sleeps on
-// the child's pidfd and wakes once, when it exits). len is set last, when the text is whole.
-struct shared_report {
-	volatile size_t len;
-	char text[];
-};
-static struct shared_report *shared;
-static size_t shared_cap; // bytes of text
 
 // Makes the shared report area hold at least need bytes; -1 if mmap fails.
 static int ensure_shared(size_t need)
@@ -1029,6 +1123,18 @@ static int exec_argn;
 static const char *exec_line;
 static int exec_out = -1;
 
+// The child of an --exec cell in the pooled namespace: every sysctl a cell may write goes back
+// to its fresh value, so the program finds what a fresh namespace has; what it then writes is
+// unknown, and the next cell writes all of them again.
+static int restore_for_exec(char *reason, size_t len)
+{
+	if (apply_vals(&fresh, &pool_vals, reason, len))
+		return -1;
+	shared->vals = (struct ns_vals)NS_VALS_UNKNOWN;
+	shared->vals_ok = 1;
+	return 0;
+}
+
 // The child of an --exec cell: the namespace and lo as for a C cell, then the program. Only a
 // failure before the program runs is reported here (in the shared area, as run_cell would).
 static void child_exec(const struct cell *c)
@@ -1036,11 +1142,12 @@ static void child_exec(const struct cell *c)
 	char reason[200];
 	struct buf *out = &child_out;
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	double t = 0;
 	out->len = 0;
-	if (unshare(CLONE_NEWNET)) {
-		snprintf(reason, sizeof reason, "unshare(CLONE_NEWNET) failed: %s", errname(errno));
-	} else if (lo_up()) {
-		snprintf(reason, sizeof reason, "bringing lo up failed: %s", errname(errno));
+	if (enter_netns(reason, sizeof reason, &t)) {
+		// reason says why
+	} else if (pool_ns >= 0 && restore_for_exec(reason, sizeof reason)) {
+		// reason says why
 	} else if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(exec_out, STDOUT_FILENO) < 0) {
 		snprintf(reason, sizeof reason, "setting up the stdin and stdout of %s failed: %s", exec_argv[0], errname(errno));
 	} else {
@@ -1180,6 +1287,88 @@ static int wait_child(pid_t pid, double deadline, int *status)
 }
 
 // Forks the child for one cell, relays its report or reports its failure.
+// Closes the pooled namespace (the kernel tears it down once nothing holds it).
+static void pool_close(void)
+{
+	int *fds[] = { &pool_ns, &pool_stat4, &pool_stat6 };
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+// Reads the first "<key> inuse N ..." line of a sockstat file; the count of TCP sockets in use
+// plus, with tw, those in TIME_WAIT. -1 if it cannot be read.
+static long sockstat_tcp(int fd, const char *key, int with_tw)
+{
+	char text[1024];
+	ssize_t n = pread(fd, text, sizeof text - 1, 0);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	const char *at = strstr(text, key);
+	long inuse, tw;
+	if (!at)
+		return -1;
+	if (!with_tw)
+		return sscanf(at + strlen(key), " inuse %ld", &inuse) == 1 ? inuse : -1;
+	return sscanf(at + strlen(key), " inuse %ld orphan %*d tw %ld", &inuse, &tw) == 2 ? inuse + tw : -1;
+}
+
+// Whether the pooled namespace holds no TCP socket of any state (IPv4 and IPv6, TIME_WAIT too).
+static int pool_clean(void)
+{
+	return sockstat_tcp(pool_stat4, "TCP:", 1) == 0 && (pool_stat6 < 0 || sockstat_tcp(pool_stat6, "TCP6:", 0) == 0);
+}
+
+static int read_line(const char *path, char *text, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int ok = f && fgets(text, (int)len, f);
+	if (f)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+// The parent enters a new namespace, brings lo up, keeps it (and its sockstat files) as the
+// pooled one and returns to its own namespace. With probe, it first reads what a fresh
+// namespace starts with into fresh. 0, or -1 (the pool is off: every cell unshares its own).
+static int pool_create(int probe)
+{
+	char text[64];
+	int lo, hi;
+	if (home_ns < 0 && (home_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	if (probe) {
+		if (!read_line(SYSCTL_RANGE, text, sizeof text) && sscanf(text, "%d %d", &lo, &hi) == 2)
+			fresh.range_lo = lo, fresh.range_hi = hi;
+		if (have_reuse && !read_line(SYSCTL_REUSE, text, sizeof text) && sscanf(text, "%d", &lo) == 1)
+			fresh.reuse = lo;
+		if (!read_line(SYSCTL_TW_REUSE, text, sizeof text) && sscanf(text, "%d", &lo) == 1)
+			fresh.tw = lo;
+		if (!read_line(SYSCTL_RESERVED, text, sizeof text) && text[strspn(text, " \t\n")] == '\0')
+			fresh.resv_lo = fresh.resv_hi = 0;
+	}
+	int ok = !lo_up();
+	pool_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	pool_stat4 = open("/proc/self/net/sockstat", O_RDONLY | O_CLOEXEC);
+	pool_stat6 = open("/proc/self/net/sockstat6", O_RDONLY | O_CLOEXEC); // none without IPv6
+	if (setns(home_ns, CLONE_NEWNET)) {
+		fprintf(stderr, "kph-cells: cannot return to the first network namespace: %s\n", errname(errno));
+		exit(70);
+	}
+	if (!ok || pool_ns < 0 || pool_stat4 < 0 || sockstat_tcp(pool_stat4, "TCP:", 1) < 0) {
+		pool_close();
+		return -1;
+	}
+	netns_created++;
+	pool_vals = fresh;
+	return 0;
+}
+
 static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 {
 	int status = 0;
@@ -1194,6 +1383,13 @@ static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 		return;
 	}
 	shared->len = 0;
+	if (pool_on && pool_ns < 0 && pool_create(0)) {
+		fprintf(stderr, "kph-cells: cannot make a pooled network namespace (%s): a fresh one per cell from now on\n", errname(errno));
+		pool_on = 0;
+	}
+	lap(PH_UNSHARE, &t);
+	shared->vals = pool_vals; // a cell that never enters the namespace leaves it as it was
+	shared->vals_ok = 1;
 	if (!child_stack) {
 		void *st = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 		if (st == MAP_FAILED) {
@@ -1248,6 +1444,14 @@ static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 	const char *got = shared->text;
 	int complete = len > 1 && len <= shared_cap && got[len - 1] == '\n' && got[0] == '{' &&
 		memchr(got, '\n', len) == got + len - 1;
+	if (pool_ns >= 0) {
+		if (complete && !timed_out && WIFEXITED(status) && shared->vals_ok && pool_clean()) {
+			pool_vals = shared->vals;
+			netns_reused++;
+		} else {
+			pool_close();
+		}
+	}
 	if (timed_out && !complete) {
 		snprintf(reason, sizeof reason, "timeout: the cell's child ran longer than %gs and was killed", timeout);
 		report_status(out, c->id, "error", reason);
@@ -1267,47 +1471,21 @@ static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 	lap(PH_REAP, &t);
 }
 
-// What the kernel has (the sysctls) and what a fresh netns starts with, probed once in a
-// throw-away child: a cell then skips writing a sysctl value its namespace already has.
+// What the kernel has (the sysctls) and what a fresh netns starts with, probed once, in the
+// first pooled namespace: a cell then skips writing a sysctl value its namespace already has.
+// The pool stays off when a fresh value is unknown (a cell could not put it back).
 static void probe_kernel(void)
 {
 	have_range = file_exists(SYSCTL_RANGE);
 	have_reuse = file_exists(SYSCTL_REUSE);
-	if (ensure_shared(4096))
-		return;
-	shared->len = 0;
-	pid_t pid = fork();
-	if (pid < 0)
-		return;
-	if (pid == 0) {
-		char b[64] = "", r[16] = "";
-		if (unshare(CLONE_NEWNET))
-			_exit(1);
-		FILE *f = fopen(SYSCTL_RANGE, "r");
-		if (!f || !fgets(b, sizeof b, f))
-			_exit(1);
-		fclose(f);
-		f = have_reuse ? fopen(SYSCTL_REUSE, "r") : NULL;
-		if (f && !fgets(r, sizeof r, f))
-			r[0] = '\0';
-		if (f)
-			fclose(f);
-		int n = snprintf(shared->text, shared_cap, "%.40s %.8s", b, r[0] ? r : "-1");
-		__atomic_store_n(&shared->len, (size_t)n, __ATOMIC_RELEASE);
-		_exit(0);
-	}
-	int status;
-	if (wait_child(pid, now_s() + 10, &status) != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	if (pool_create(1)) {
+		pool_on = 0;
 		return;
 	}
-	int lo, hi, reuse;
-	if (WIFEXITED(status) && !WEXITSTATUS(status) && shared->len &&
-	    sscanf(shared->text, "%d %d %d", &lo, &hi, &reuse) == 3) {
-		fresh_range_lo = lo;
-		fresh_range_hi = hi;
-		fresh_reuse = reuse;
+	if (!pool_on || fresh.range_lo < 0 || fresh.tw < 0 || fresh.resv_lo < 0 || (have_reuse && fresh.reuse < 0)) {
+		pool_on = 0;
+		pool_close();
+		netns_created = 0; // the probe's namespace was no cell's
 	}
 }
 
@@ -1317,16 +1495,19 @@ static void print_profile(long cells, double wall)
 	fprintf(stderr, "kph-cells profile: %ld cells in %.3f s (%.1f cells/s)\n", cells, wall, cells ? cells / wall : 0.0);
 	for (int i = 0; i < PH_COUNT; i++)
 		fprintf(stderr, "  %-13s %9.1f ms  %7.3f ms/cell\n", phase_names[i], prof[i] * 1e3, cells ? prof[i] * 1e3 / (double)cells : 0.0);
+	fprintf(stderr, "  netns: %ld created, %ld cells left the pooled one clean for the next\n", netns_created, netns_reused);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kph-cells [--timeout SECONDS] [--flush-ms MS] [--mark] [--profile] [--exec 'PROG ARGS'] [--version]\n"
+		"usage: kph-cells [--timeout SECONDS] [--flush-ms MS] [--mark] [--profile] [--fresh-netns] [--exec 'PROG ARGS'] [--version]\n"
 		"Reads cell lines on stdin, writes one JSON report line per cell on stdout.\n"
 		"  --timeout S   per-cell deadline in seconds (default 10); a stuck cell is killed and reported as error\n"
 		"  --mark        write \"kph: cell <fnv1a(id)> start\" to /dev/kmsg before each cell (or kph.cells_mark=1)\n"
 		"  --profile     time each phase of the loop; print the totals on stderr at the end\n"
+		"  --fresh-netns a new network namespace for every cell (default: cells share one while\n"
+		"                the cells before left no TCP socket in it)\n"
 		"  --flush-ms MS send \"done\" reports together, at most MS ms apart (default 0: each at once);\n"
 		"                other reports, and all before waiting for input, go at once\n"
 		"  --exec 'PROG ARGS'  run each cell as PROG ARGS --in-netns '<line>' in the cell's fresh network\n"
@@ -1356,6 +1537,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(a, "--fresh-netns")) {
+			pool_on = 0;
+			continue;
 		} else if (!strcmp(a, "--mark")) {
 			mark = 1;
 			continue;

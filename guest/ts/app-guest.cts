@@ -21,7 +21,8 @@
 // it is up), writes the sysctls, starts the destination listeners, runs the cell and prints the
 // report. In the VM the harness skips the outer Node process (a second Node start under TCG):
 // the C guest runs each cell as `kph-cells --exec 'node app-guest.cjs'`, which makes the
-// namespace, brings lo up and starts the inner process itself.
+// namespace (or reuses one the cells before left with no socket, its sysctls put back), brings
+// lo up and starts the inner process itself.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -348,7 +349,7 @@ async function runSteps(cell: WireCell, steps: Step[]): Promise<OpResult[]> {
   return results;
 }
 
-/** The inner process: already in a fresh network namespace; returns the cell's report. */
+/** The inner process: already in a network namespace as fresh (no socket, sysctls at their start values); returns the cell's report. */
 async function runCellHere(line: string): Promise<Report> {
   let cell: WireCell;
   try {

@@ -2,7 +2,9 @@
 // (fork; the child enters a fresh netns and binds two SO_REUSEADDR sockets to port 0; exit;
 // waitpid), of kph-floor --lo (the same, with lo brought up: what every loopback cell needs
 // on top of the floor, so the gap between the floor and the loop splits into lo and the rest)
-// and of the harness's C guest loop on cells that apply to this kernel.
+// and of the harness's C guest loop on cells that apply to this kernel, twice: as the harness
+// runs it (the namespace pooled while cells leave it clean) and with --fresh-netns (a namespace
+// per cell, as the floor makes), so the pool's gain is measured beside the floor.
 // Each side is timed inside the guest (kph-floor's own clock, kph-cells --profile's wall: the
 // steady state of a long batch, without a chunk's SSH exec and start-up) and from the host
 // (exec to exit). Alternating chunks keep the comparison fair on a shared host whose load
@@ -13,7 +15,7 @@ import type { GuestImage } from './image/build.js';
 import { encodeCell, parseReportLine } from './core/wire.js';
 import { defaultPlan } from './plan/default.js';
 import { cGuestCommand, REMOTE } from './run/kernel-job.js';
-import { describeExec } from './ssh/session.js';
+import { describeExec, type GuestSession } from './ssh/session.js';
 import type { AccelChoice } from './vm/accel.js';
 import { bootGuest } from './vm/boot.js';
 
@@ -34,6 +36,11 @@ export interface FloorFigures {
   loopHostSeconds: number;
   /** kph-cells --profile: milliseconds per cell of each phase of the loop. */
   phases: Record<string, number>;
+  /** Network namespaces the loop created (kph-cells --profile's count), over loopCells. */
+  loopNetns: number;
+  /** The same chunks with kph-cells --fresh-netns: done cells and their seconds in the guest. */
+  freshCells: number;
+  freshSeconds: number;
   /** QEMU CPU milliseconds per floor iteration and per cell. */
   floorCpuMs: number;
   floorLoCpuMs: number;
@@ -59,6 +66,23 @@ function cpuMsOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
+interface LoopChunk { done: number; seconds: number; profiled: number; netns: number; phases: Record<string, number> }
+
+/** One chunk of the C guest's loop with --profile (plus extra flags): its done cells and profile totals. */
+async function loopChunk(session: GuestSession, kernel: string, command: string, lines: string, deadlineMs: number): Promise<LoopChunk> {
+  const lr = await session.exec(command, { stdin: lines, deadlineMs });
+  if (lr.kind !== 'exited' || lr.code !== 0) throw new Error(`${kernel}: kph-cells ${describeExec(lr)}`);
+  const wall = /kph-cells profile: (\d+) cells in ([\d.]+) s/.exec(lr.stderr);
+  const netns = /netns: (\d+) created/.exec(lr.stderr);
+  if (!wall || !netns) throw new Error(`${kernel}: kph-cells --profile printed no totals: ${lr.stderr.slice(-500)}`);
+  const phases: Record<string, number> = {};
+  for (const m of lr.stderr.matchAll(/^ {2}(\S+) +([\d.]+) ms/gm)) phases[m[1]] = Number(m[2]);
+  return {
+    done: lr.stdout.split('\n').filter((l) => parseReportLine(l)?.status === 'done').length,
+    seconds: Number(wall[2]), profiled: Number(wall[1]), netns: Number(netns[1]), phases,
+  };
+}
+
 /** Boots the kernel once, pushes kph-cells and kph-floor, and runs the alternating chunks. */
 export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
   const [cGuest, floor] = await Promise.all([buildCGuest({ logDir: o.logDir }), buildFloor({ logDir: o.logDir })]);
@@ -80,7 +104,7 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
     // Spread evenly over the plan (its cases differ in cost: connects, listeners), not its first cells.
     const total = o.rounds * o.chunk;
     const cells = Array.from({ length: total }, (_, k) => applicable[Math.floor((k * applicable.length) / total) % applicable.length]);
-    const f: FloorFigures = { kernel: o.kernel.name, floorIterations: 0, floorSeconds: 0, floorHostSeconds: 0, floorLoIterations: 0, floorLoSeconds: 0, loopCells: 0, loopSeconds: 0, loopHostSeconds: 0, phases: {}, floorCpuMs: 0, floorLoCpuMs: 0, loopCpuMs: 0 };
+    const f: FloorFigures = { kernel: o.kernel.name, floorIterations: 0, floorSeconds: 0, floorHostSeconds: 0, floorLoIterations: 0, floorLoSeconds: 0, loopCells: 0, loopSeconds: 0, loopHostSeconds: 0, phases: {}, loopNetns: 0, freshCells: 0, freshSeconds: 0, floorCpuMs: 0, floorLoCpuMs: 0, loopCpuMs: 0 };
     let profiled = 0;
     let floorCpu = 0;
     let floorLoCpu = 0;
@@ -105,20 +129,22 @@ export async function measureFloor(o: FloorOptions): Promise<FloorFigures> {
       f.floorLoIterations += lj.iterations;
       f.floorLoSeconds += lj.seconds;
 
-      const chunk = cells.slice(next, next + o.chunk);
+      const lines = cells.slice(next, next + o.chunk).map(encodeCell).join('\n') + '\n';
       next += o.chunk;
       cpu = cpuMsOf(vm.pid);
       t = Date.now();
-      const lr = await session.exec(`${cGuestCommand(o.accel.timeScale)} --profile`, { stdin: chunk.map(encodeCell).join('\n') + '\n', deadlineMs });
+      const pooled = await loopChunk(session, o.kernel.name, `${cGuestCommand(o.accel.timeScale)} --profile`, lines, deadlineMs);
       f.loopHostSeconds += (Date.now() - t) / 1000;
       loopCpu += cpuMsOf(vm.pid) - cpu;
-      if (lr.kind !== 'exited' || lr.code !== 0) throw new Error(`${o.kernel.name}: kph-cells ${describeExec(lr)}`);
-      f.loopCells += lr.stdout.split('\n').filter((l) => parseReportLine(l)?.status === 'done').length;
-      const wall = /kph-cells profile: (\d+) cells in ([\d.]+) s/.exec(lr.stderr);
-      if (!wall) throw new Error(`${o.kernel.name}: kph-cells --profile printed no totals: ${lr.stderr.slice(-500)}`);
-      f.loopSeconds += Number(wall[2]);
-      profiled += Number(wall[1]);
-      for (const m of lr.stderr.matchAll(/^ {2}(\S+) +([\d.]+) ms/gm)) f.phases[m[1]] = (f.phases[m[1]] ?? 0) + Number(m[2]);
+      f.loopCells += pooled.done;
+      f.loopSeconds += pooled.seconds;
+      f.loopNetns += pooled.netns;
+      profiled += pooled.profiled;
+      for (const [k, ms] of Object.entries(pooled.phases)) f.phases[k] = (f.phases[k] ?? 0) + ms;
+
+      const fresh = await loopChunk(session, o.kernel.name, `${cGuestCommand(o.accel.timeScale)} --profile --fresh-netns`, lines, deadlineMs);
+      f.freshCells += fresh.done;
+      f.freshSeconds += fresh.seconds;
     }
     for (const k of Object.keys(f.phases)) f.phases[k] /= Math.max(1, profiled);
     f.floorCpuMs = floorCpu / Math.max(1, f.floorIterations);

@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     console.log(`  ${k.name.padEnd(7)} harness ${s(median(ssh))}   bare ${s(median(bare))}   ratio ${(median(ssh) / median(bare)).toFixed(2)}`);
   }
 
-  console.log(`\nThe floor (${rounds} rounds of ${chunk}, alternating on one VM per kernel): kph-floor = fork + unshare(CLONE_NEWNET) + two SO_REUSEADDR sockets bound to port 0 + exit + waitpid; floor+lo = the same with lo brought up (what a loopback cell needs); harness = the C guest's loop as the harness runs it, on the cells that apply to the kernel (done reports only); rates timed in the guest (host-timed, with one SSH exec per chunk, in brackets)`);
+  console.log(`\nThe floor (${rounds} rounds of ${chunk}, alternating on one VM per kernel): kph-floor = fork + unshare(CLONE_NEWNET) + two SO_REUSEADDR sockets bound to port 0 + exit + waitpid; floor+lo = the same with lo brought up (what a loopback cell needs); harness = the C guest's loop as the harness runs it, on the cells that apply to the kernel (done reports only; the namespace pooled while cells leave it clean), fresh-netns = the same chunks with kph-cells --fresh-netns (a namespace per cell, as the floor); rates timed in the guest (host-timed, with one SSH exec per chunk, in brackets)`);
   const floors: FloorFigures[] = [];
   for (const k of kernels) {
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-bench-floor-'));
@@ -159,6 +159,7 @@ async function main(): Promise<void> {
     console.log(`  ${k.name.padEnd(7)} floor ${floorPerS.toFixed(1)} cells/s   harness ${loopPerS.toFixed(1)} cells/s   ratio ${(loopPerS / floorPerS).toFixed(2)} (${hostRatio.toFixed(2)})   QEMU CPU per iteration: floor ${f.floorCpuMs.toFixed(1)} ms, cell ${f.loopCpuMs.toFixed(1)} ms, ratio ${(f.floorCpuMs / f.loopCpuMs).toFixed(2)}`);
     const floorLoPerS = f.floorLoIterations / f.floorLoSeconds;
     console.log(`          floor+lo ${floorLoPerS.toFixed(1)} cells/s (harness / floor+lo ${(loopPerS / floorLoPerS).toFixed(2)}); QEMU CPU per iteration with lo ${f.floorLoCpuMs.toFixed(1)} ms: of the ${(f.loopCpuMs - f.floorCpuMs).toFixed(1)} ms a cell costs over the floor, lo up is ${(f.floorLoCpuMs - f.floorCpuMs).toFixed(1)} ms`);
+    console.log(`          fresh-netns ${(f.freshCells / f.freshSeconds).toFixed(1)} cells/s (pooled / fresh ${(loopPerS / (f.freshCells / f.freshSeconds)).toFixed(2)}); the pooled loop made ${f.loopNetns} namespaces for ${f.loopCells} cells`);
     console.log(`          loop phases, ms per cell: ${Object.entries(f.phases).map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}`);
   }
 
@@ -195,6 +196,10 @@ async function main(): Promise<void> {
           cpu_ms_per_floor_lo_iteration: f.floorLoCpuMs,
           host_timed_ratio: (f.loopCells / f.loopHostSeconds) / (f.floorIterations / f.floorHostSeconds),
           loop_phases_ms_per_cell: f.phases,
+          // The same chunks with a fresh namespace per cell (kph-cells --fresh-netns), and how many the pooled loop made.
+          fresh_netns_cells_per_s: f.freshCells / f.freshSeconds,
+          pool_gain: loopPerS / (f.freshCells / f.freshSeconds),
+          netns_per_cell: f.loopNetns / Math.max(1, f.loopCells),
           cpu_ms_per_cell: f.loopCpuMs,
           cpu_ms_per_floor_iteration: f.floorCpuMs,
           cpu_ratio: f.floorCpuMs / f.loopCpuMs,

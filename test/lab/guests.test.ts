@@ -1,6 +1,6 @@
 // The two guests, run on the host against the host kernel (which has net.ipv4.ip_autobind_reuse,
-// so it behaves like the "after" kernel). Every cell runs in a fresh network namespace, which
-// needs root: those tests are declared with needs(root(…)), skipped locally without it and
+// so it behaves like the "after" kernel). Every cell runs in a network namespace the harness
+// made (fresh, or pooled: left clean by the cells before), which needs root: those tests are declared with needs(root(…)), skipped locally without it and
 // failing under CI=true.
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
@@ -16,7 +16,7 @@ import { needs, root } from '../helpers/needs.js';
 
 const hostKernelHasReuse = fs.existsSync('/proc/sys/net/ipv4/ip_autobind_reuse');
 /** Tests that enter network namespaces on the host. */
-const rootTest = needs(root('each cell runs in a fresh network namespace')).test;
+const rootTest = needs(root('each cell runs in a network namespace kph-cells makes')).test;
 
 // Each test file runs in its own worker: point the cache at a private folder for this run.
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kph-guests-test-'));
@@ -176,6 +176,24 @@ rootTest('C guest: the wider case language (own family, address and IPV6_V6ONLY,
   t.regex(reasons[1], /IPV6_V6ONLY on an AF_INET socket/);
 });
 
+rootTest('C guest: cells share one namespace while it stays clean, and find there what a fresh one has (reserved ports, ip_autobind_reuse)', async (t) => {
+  // The first cell reserves 32768 and sets reuse=1 (the host has the sysctl) or keeps it; the
+  // second sets neither. Had either stayed, its first bind would fail or its second succeed.
+  const reuse = hostKernelHasReuse ? '1' : 'absent';
+  const keep = hostKernelHasReuse ? 'keep' : 'absent';
+  const lines = [
+    `cell id=sets fam=4 addr=lo range=32768-32769 reuse=${reuse} dst=0 tw=0 resv=32768-32768 s=100:0 op=b0`,
+    `cell id=leaves fam=4 addr=lo range=32768-32768 reuse=${keep} dst=0 s=100:0 s=100:0 op=b0 op=b1`,
+  ];
+  const expected = [[{ ok: true, port: 32769 }], [{ ok: true, port: 32768 }, { ok: false, errno: 'EADDRINUSE', port: 0 }]];
+  const pooled = await runC(lines, ['--profile']);
+  t.deepEqual(pooled.reports.map((r) => (r.status === 'done' ? r.results : r)), expected);
+  t.regex(pooled.stderr, /netns: 1 created, 2 cells left the pooled one clean/);
+  const fresh = await runC(lines, ['--profile', '--fresh-netns']);
+  t.deepEqual(fresh.reports.map((r) => (r.status === 'done' ? r.results : r)), expected);
+  t.regex(fresh.stderr, /netns: 2 created, 0 cells left/);
+});
+
 test('C guest: malformed lines answer error naming the bad token', async (t) => {
   const run = await runC([
     'cell id=bad1 fam=5 addr=lo range=32768-32768 reuse=0 dst=0',
@@ -222,13 +240,13 @@ rootTest('TS guest: app cell, reuse=1: both connect from the same local port (ru
   ]);
 });
 
-rootTest('TS guest under the C guest (kph-cells --exec, how the VM runs it): a namespace per cell, its report relayed, failures reported by the C guest', async (t) => {
+rootTest('TS guest under the C guest (kph-cells --exec, how the VM runs it): each cell in a namespace as fresh, its report relayed, failures reported by the C guest', async (t) => {
   const alone = path.join(fs.mkdtempSync(path.join(tmp, 'ts-exec-')), TS_GUEST_REMOTE_NAME);
   fs.copyFileSync(tsGuestPath(), alone);
   const exec = ['--exec', `${process.execPath} ${alone}`];
   const c = appCell(1);
   const unsupported = cell({ id: 'ts-reuseport', sockets: [sock('110:0')], ops: [{ op: 'bind', sock: 0 }, { op: 'listen', sock: 0 }] });
-  // Two cells in a row: the second finds port 32768 free again, so each had a namespace of its own.
+  // Two cells in a row: the second finds port 32768 free again, so nothing of the first is left.
   const run = await runC([encodeCell(c), encodeCell(c), encodeCell(unsupported)], exec);
   t.deepEqual(run.reports.map((r) => [r.id, r.status]), [[c.id, 'done'], [c.id, 'done'], ['ts-reuseport', 'unsupported']]);
   for (const r of run.reports.slice(0, 2)) {
@@ -240,6 +258,63 @@ rootTest('TS guest under the C guest (kph-cells --exec, how the VM runs it): a n
   t.regex(JSON.stringify(hang.reports[0]), /"status":"error".*timeout/);
   const quiet = await runC([encodeCell(c)], ['--exec', '/bin/true']);
   t.regex(JSON.stringify(quiet.reports[0]), /"status":"error".*exited with status 0 without a report/);
+});
+
+rootTest('kph-cells --exec: the program finds the pooled namespace as a fresh one; after a cell that leaves a socket behind, the next gets a new namespace', async (t) => {
+  // The program reports what its namespace is and has; "sets" changes the four sysctls a cell
+  // may write, "dirty" also leaves a TIME_WAIT behind.
+  const prog = path.join(tmp, 'ns-report.cjs');
+  fs.writeFileSync(prog, `
+const fs = require('fs'), net = require('net');
+const sys = (n) => '/proc/sys/net/ipv4/' + n;
+const names = ['ip_local_port_range', 'ip_local_reserved_ports', 'tcp_tw_reuse', 'ip_autobind_reuse'].filter((n) => fs.existsSync(sys(n)));
+const id = /id=(\\S+)/.exec(process.argv[process.argv.indexOf('--in-netns') + 1])[1];
+const state = () => names.map((n) => n + '=' + fs.readFileSync(sys(n), 'utf8').trim().replace(/\\s+/g, '-')).join(' ');
+// A namespace's mark: ip_default_ttl, which no cell writes. 64 (the default): a namespace no
+// cell saw, which this one marks; else the mark an earlier cell left.
+const ttl = '/proc/sys/net/ipv4/ip_default_ttl';
+const mark = fs.readFileSync(ttl, 'utf8').trim();
+const ns = mark === '64' ? 'new:' + (65 + (process.pid % 190)) : 'seen:' + mark;
+if (mark === '64') fs.writeFileSync(ttl, ns.slice(4));
+const report = () => console.log(JSON.stringify({ id, status: 'unsupported', reason: ns + ' ' + state() }));
+if (id !== 'sets' && id !== 'dirty') report();
+else {
+  for (const [n, v] of [['ip_local_port_range', '40000 40009'], ['ip_local_reserved_ports', '40000'], ['tcp_tw_reuse', '0'], ['ip_autobind_reuse', '1']]) {
+    if (names.includes(n)) fs.writeFileSync(sys(n), v);
+  }
+  if (id === 'sets') report();
+  else {
+    // The server closes first, so its side of the connection stays in TIME_WAIT.
+    const server = net.createServer((s) => s.end()).listen(0, '127.0.0.1', () => {
+      const c = net.connect(server.address().port, '127.0.0.1');
+      c.resume();
+      c.on('close', () => server.close(() => setTimeout(report, 50)));
+    });
+  }
+}
+`);
+  const lines = ['first', 'sets', 'after-sets', 'dirty', 'after-dirty', 'again'].map((id) => `cell id=${id}`);
+  const exec = ['--exec', `${process.execPath} ${prog}`];
+  const seen = async (extra: string[]): Promise<Array<{ ns: string; state: string }>> => {
+    const run = await runC(lines, [...exec, ...extra]);
+    t.deepEqual(run.reports.map((r) => [r.id, r.status]), lines.map((l) => [l.slice(8), 'unsupported']), run.stderr);
+    return run.reports.map((r) => {
+      const [ns, ...state] = (r.status === 'unsupported' ? r.reason : '').split(' ');
+      return { ns, state: state.join(' ') };
+    });
+  };
+  const [first, sets, afterSets, dirty, afterDirty, again] = await seen([]);
+  const m = first.ns.slice(4);
+  t.regex(first.ns, /^new:\d+$/);
+  t.regex(first.state, /ip_local_port_range=\d+-\d+ ip_local_reserved_ports= tcp_tw_reuse=\d/);
+  t.deepEqual([sets.ns, afterSets.ns, dirty.ns], [`seen:${m}`, `seen:${m}`, `seen:${m}`], 'clean cells share the namespace');
+  t.not(sets.state, first.state, 'the program did change the sysctls');
+  t.is(afterSets.state, first.state, 'a cell after one that wrote sysctls finds the fresh values');
+  t.regex(afterDirty.ns, /^new:/, 'a TIME_WAIT left behind: the next cell gets a new namespace');
+  t.is(afterDirty.state, first.state);
+  t.is(again.ns, `seen:${afterDirty.ns.slice(4)}`, 'and the new one is pooled in turn');
+  const fresh = await seen(['--fresh-netns']);
+  t.deepEqual(fresh.map((x) => x.ns.slice(0, 4)), lines.map(() => 'new:'), '--fresh-netns: a namespace per cell');
 });
 
 test('TS guest: cells Node cannot express answer unsupported with the reason', async (t) => {

@@ -248,13 +248,23 @@ test('real VM: the C loop writes no console bytes per cell, the kernel has the W
     const cells = defaultPlan().filter((c) => c.guests.includes('c') && c.autobindReuse !== 'absent').slice(0, 60);
     const before = vm.consoleText.length;
     const started = Date.now();
-    const r = await session.exec('/tmp/kph/kph-cells --timeout 30', { stdin: cells.map(encodeCell).join('\n') + '\n', deadlineMs: 300_000 });
+    const r = await session.exec('/tmp/kph/kph-cells --timeout 30 --profile', { stdin: cells.map(encodeCell).join('\n') + '\n', deadlineMs: 300_000 });
     const cellsMs = Date.now() - started;
     const grown = vm.consoleText.slice(before);
     const reports = r.stdout.split('\n').filter(Boolean).map((l) => parseGuestLine(l));
     t.is(reports.length, cells.length);
     t.true(reports.every((g) => g?.report.status === 'done' && g.kernelWarned === 0), r.stdout.slice(0, 2000));
     t.false(/kph: cell/.test(grown), `no per-cell console line: ${grown.slice(0, 500)}`);
+    // The namespace pool: far fewer namespaces than cells, and the same outcomes as a fresh one per cell.
+    const netns = /netns: (\d+) created/.exec(r.stderr);
+    t.truthy(netns, r.stderr);
+    t.true(Number(netns?.[1]) < cells.length / 2, r.stderr);
+    const fresh = await session.exec('/tmp/kph/kph-cells --timeout 30 --fresh-netns', { stdin: cells.map(encodeCell).join('\n') + '\n', deadlineMs: 300_000 });
+    const outcomes = (stdout: string): string[][] => stdout.split('\n').filter(Boolean).map((l) => {
+      const g = parseGuestLine(l)?.report;
+      return g?.status === 'done' ? g.results.map((x) => (x.ok ? 'ok' : x.errno)) : [String(g?.status)];
+    });
+    t.deepEqual(outcomes(fresh.stdout), outcomes(r.stdout), 'pooled and fresh namespaces: the same outcomes');
     const floorStarted = Date.now();
     const f = await session.exec('/tmp/kph/kph-floor --count 60', { deadlineMs: 120_000 });
     const floorMs = Date.now() - floorStarted;

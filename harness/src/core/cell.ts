@@ -1,5 +1,5 @@
-// The reproduction matrix's unit: one cell = one fresh network namespace, a few sockets,
-// an operation script. Shared by the planner, the oracle, the guest wire format and reports.
+// The reproduction matrix's unit: one cell = one network namespace as fresh (no socket, the
+// sysctls at their start values), a few sockets, an operation script. Shared by the planner, the oracle, the guest wire format and reports.
 
 /** Address family of every test socket in a cell. `v4mapped` = AF_INET6 sockets using ::ffff:127.0.0.1 / :: without IPV6_V6ONLY. */
 export type Family = 'inet' | 'inet6' | 'v4mapped';
