@@ -870,6 +870,11 @@ static void run_cell(const struct cell *c, struct buf *out)
 // connection drops mid-run), kill SIGKILLs kph-cells itself (the command ends by a signal).
 static char fault_mode[32];
 static const char *fault_cell;
+// kph.cells_hold=<cell id> (the harness adds it for an emulator fault timed on that cell): the
+// cell's child waits HOLD_S seconds after its start mark, so the fault the fault QEMU injects
+// when it sees the mark lands while the cell runs, as a real panic or WARNING in the cell would.
+static char hold_cell[1024];
+#define HOLD_S 2
 
 // Reads the test hook's fault (above) and kph.cells_mark=1 (start marks, as --mark).
 static void load_fault(int *mark)
@@ -900,6 +905,8 @@ static void load_fault(int *mark)
 			from_cmdline = w + 16;
 		else if (!strcmp(w, "kph.cells_mark=1"))
 			*mark = 1;
+		else if (!strncmp(w, "kph.cells_hold=", 15))
+			snprintf(hold_cell, sizeof hold_cell, "%s", w + 15);
 	}
 	if (!f || !*f)
 		f = from_cmdline;
@@ -974,6 +981,11 @@ static void maybe_inject_parent_fault(const struct cell *c)
 
 static void maybe_inject_fault(const struct cell *c)
 {
+	if (hold_cell[0] && !strcmp(hold_cell, c->id)) {
+		struct timespec left = { HOLD_S, 0 };
+		while (nanosleep(&left, &left) && errno == EINTR)
+			;
+	}
 	if (!fault_mode[0] || (fault_cell && strcmp(fault_cell, c->id)))
 		return;
 	if (!strcmp(fault_mode, "hang"))

@@ -36,11 +36,11 @@ test('KPH_FAULT: a wrong entry is refused, naming it and what was expected', (t)
   t.throws(() => parseFaults('die-at-boot bad-flag'), { message: /"bad-flag": a second emulator fault/ });
 });
 
-test('KPH_FAULT: the emulator fault goes to its VMs only, with start marks; the guest fault is a command-line word; the oracle fault to its cell', (t) => {
+test('KPH_FAULT: the emulator fault goes to its VMs only, with start marks and its cell held; the guest fault is a command-line word; the oracle fault to its cell', (t) => {
   const env = { KPH_FAULT: `after-1:stop@${CELL} before-1:sshd@${CELL} oracle@${CELL}` };
   t.like(emulatorFault('after-1', env), { name: 'stop', cell: CELL });
   t.is(emulatorFault('after-2', env), undefined);
-  t.deepEqual(faultCmdline('after-1', env), ['kph.cells_mark=1']);
+  t.deepEqual(faultCmdline('after-1', env), ['kph.cells_mark=1', `kph.cells_hold=${CELL}`]);
   t.deepEqual(faultCmdline('before-1', env), [`kph.cells_fault=sshd@${CELL}`]);
   t.deepEqual(faultCmdline('before-2', env), []);
   t.true(oracleFault(CELL, env));

@@ -6,7 +6,9 @@
 //   KPH_FAULT='[<vm>[+<vm>…]:]<name>[@<cell id>] …'
 // <vm> limits an entry to those VMs (after-1, before-2: kernel and VM number; default: every VM).
 //   emulator: warning@ID oops@ID (a recorded splat after the cell's console start mark),
-//             panic@ID, stop@ID (CPUs paused over QMP), die-at-boot, bad-flag, kvm-unusable
+//             panic@ID, stop@ID (CPUs paused over QMP), die-at-boot, bad-flag, kvm-unusable;
+//             the guest holds cell ID 2 s after its mark (kph.cells_hold=ID), so the fault
+//             strikes while it runs
 //   guest:    crash hang silent kill sshd, each [@ID] (kph.cells_fault=<name>[@ID])
 //   harness:  oracle@ID (the oracle throws for that cell)
 import path from 'node:path';
@@ -70,8 +72,12 @@ export function faultCmdline(vm: string, env: NodeJS.ProcessEnv = process.env): 
   const words: string[] = [];
   const guest = activeFaults(env).find((f) => f.layer === 'guest' && onVm(f, vm));
   if (guest) words.push(`kph.cells_fault=${guest.name}${guest.cell ? `@${guest.cell}` : ''}`);
-  // The C guest writes no per-cell console line unless asked: the fault QEMU times its fault on it.
-  if (emulatorFault(vm, env)?.cell) words.push('kph.cells_mark=1');
+  // The C guest writes no per-cell console line unless asked: the fault QEMU times its fault on
+  // it. A cell takes a millisecond or two, less than the mark takes to reach the fault QEMU, so
+  // the guest holds that cell a while after its mark (kph.cells_hold): the fault strikes during
+  // the cell, as a real one would, and not during a later one.
+  const emulator = emulatorFault(vm, env);
+  if (emulator?.cell) words.push('kph.cells_mark=1', `kph.cells_hold=${emulator.cell}`);
   return words;
 }
 
