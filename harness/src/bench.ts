@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     const hostRatio = (f.loopCells / f.loopHostSeconds) / (f.floorIterations / f.floorHostSeconds);
     console.log(`  ${k.name.padEnd(7)} floor ${floorPerS.toFixed(1)} cells/s   harness ${loopPerS.toFixed(1)} cells/s   ratio ${(loopPerS / floorPerS).toFixed(2)} (${hostRatio.toFixed(2)})   QEMU CPU per iteration: floor ${f.floorCpuMs.toFixed(1)} ms, cell ${f.loopCpuMs.toFixed(1)} ms, ratio ${(f.floorCpuMs / f.loopCpuMs).toFixed(2)}`);
     const floorLoPerS = f.floorLoIterations / f.floorLoSeconds;
-    console.log(`          floor+lo ${floorLoPerS.toFixed(1)} cells/s (harness / floor+lo ${(loopPerS / floorLoPerS).toFixed(2)}); QEMU CPU per iteration with lo ${f.floorLoCpuMs.toFixed(1)} ms: of the ${(f.loopCpuMs - f.floorCpuMs).toFixed(1)} ms a cell costs over the floor, lo up is ${(f.floorLoCpuMs - f.floorCpuMs).toFixed(1)} ms`);
+    console.log(`          floor+lo ${floorLoPerS.toFixed(1)} cells/s (harness / floor+lo ${(loopPerS / floorLoPerS).toFixed(2)}); QEMU CPU per iteration with lo ${f.floorLoCpuMs.toFixed(1)} ms: lo up costs ${(f.floorLoCpuMs - f.floorCpuMs).toFixed(1)} ms of a fresh namespace, and a cell ${f.loopCpuMs > f.floorCpuMs ? `${(f.loopCpuMs - f.floorCpuMs).toFixed(1)} ms more` : `${(f.floorCpuMs - f.loopCpuMs).toFixed(1)} ms less`} than the floor`);
     console.log(`          fresh-netns ${(f.freshCells / f.freshSeconds).toFixed(1)} cells/s (pooled / fresh ${(loopPerS / (f.freshCells / f.freshSeconds)).toFixed(2)}); the pooled loop made ${f.loopNetns} namespaces for ${f.loopCells} cells`);
     console.log(`          loop phases, ms per cell: ${Object.entries(f.phases).map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}`);
   }
