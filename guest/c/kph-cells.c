@@ -895,7 +895,8 @@ static void load_fault(int *mark)
 					f = w;
 		}
 	}
-	FILE *fp = fopen("/proc/cmdline", "r");
+	const char *cmdline_path = getenv("KPH_CELLS_CMDLINE"); // test hook: a file instead of the kernel's
+	FILE *fp = fopen(cmdline_path ? cmdline_path : "/proc/cmdline", "r");
 	size_t n = fp ? fread(cmdline, 1, sizeof cmdline - 1, fp) : 0;
 	if (fp)
 		fclose(fp);
@@ -905,6 +906,8 @@ static void load_fault(int *mark)
 			from_cmdline = w + 16;
 		else if (!strcmp(w, "kph.cells_mark=1"))
 			*mark = 1;
+		else if (!strcmp(w, "kph.fresh_netns=1"))
+			pool_on = 0; // as --fresh-netns: for a whole run, through the harness's --append
 		else if (!strncmp(w, "kph.cells_hold=", 15))
 			snprintf(hold_cell, sizeof hold_cell, "%s", w + 15);
 	}
@@ -1519,7 +1522,7 @@ static void usage(FILE *f)
 		"  --mark        write \"kph: cell <fnv1a(id)> start\" to /dev/kmsg before each cell (or kph.cells_mark=1)\n"
 		"  --profile     time each phase of the loop; print the totals on stderr at the end\n"
 		"  --fresh-netns a new network namespace for every cell (default: cells share one while\n"
-		"                the cells before left no TCP socket in it)\n"
+		"                the cells before left no TCP socket in it; or kph.fresh_netns=1)\n"
 		"  --flush-ms MS send \"done\" reports together, at most MS ms apart (default 0: each at once);\n"
 		"                other reports, and all before waiting for input, go at once\n"
 		"  --exec 'PROG ARGS'  run each cell as PROG ARGS --in-netns '<line>' in the cell's fresh network\n"

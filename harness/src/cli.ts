@@ -63,7 +63,9 @@ Options:
   --kernels NAME[,NAME…] run the kernels described in kernels/NAME.yaml (or a path to a
                          .yaml file) instead of the embedded after/before pair
   --no-ts                skip the TypeScript (Node.js) guest
-  --append WORDS         extra kernel command-line words for every VM (repeatable)
+  --append WORDS         extra kernel command-line words for every VM (repeatable); kph.fresh_netns=1:
+                         a new network namespace for every cell (default: one reused while cells leave
+                         no TCP socket in it)
   --cases DIR            run the case files of DIR instead of ./cases
   --case NAME            only this case (repeatable)
   --filter KEY=V[,V…]    only cells whose dimension KEY (case, reuse, range, fam, addr,

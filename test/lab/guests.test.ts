@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { buildCGuest } from '../../harness/src/guests/c-guest.js';
 import { tsGuestPath, TS_GUEST_REMOTE_NAME } from '../../harness/src/guests/ts-guest.js';
 import { EXHAUSTED_RANGE, ROOMY_RANGE, type Cell, type GuestCellReport, type OpResult, type SocketSpec } from '../../harness/src/core/cell.js';
-import { encodeCell, parseReportLine } from '../../harness/src/core/wire.js';
+import { encodeCell, parseGuestLine, parseReportLine } from '../../harness/src/core/wire.js';
 import { needs, root } from '../helpers/needs.js';
 
 const hostKernelHasReuse = fs.existsSync('/proc/sys/net/ipv4/ip_autobind_reuse');
@@ -192,6 +192,22 @@ rootTest('C guest: cells share one namespace while it stays clean, and find ther
   const fresh = await runC(lines, ['--profile', '--fresh-netns']);
   t.deepEqual(fresh.reports.map((r) => (r.status === 'done' ? r.results : r)), expected);
   t.regex(fresh.stderr, /netns: 2 created, 0 cells left/);
+  // The same for a whole run: the word the harness's --append puts on every VM's command line.
+  const cmdline = path.join(tmp, 'cmdline-fresh');
+  fs.writeFileSync(cmdline, 'console=ttyS0 kph.fresh_netns=1 quiet\n');
+  const word = await runC(lines, ['--profile'], { KPH_CELLS_CMDLINE: cmdline });
+  t.deepEqual(word.reports.map((r) => (r.status === 'done' ? r.results : r)), expected);
+  t.regex(word.stderr, /netns: 2 created, 0 cells left/);
+});
+
+rootTest('C guest: kph.cells_hold=ID holds that cell 2 s (the window an emulator fault timed on it strikes in), and no other', async (t) => {
+  const cmdline = path.join(tmp, 'cmdline-hold');
+  fs.writeFileSync(cmdline, 'kph.cells_mark=1 kph.cells_hold=repro-reuse1\n');
+  const run = await runC([encodeCell(commitRepro(0)), encodeCell(commitRepro(1))], [], { KPH_CELLS_CMDLINE: cmdline, KPH_CELLS_KMSG: path.join(tmp, 'kmsg-hold') });
+  const us = run.stdout.split('\n').filter(Boolean).map((l) => parseGuestLine(l)?.us ?? -1);
+  t.deepEqual(run.reports.map((r) => [r.id, r.status]), [['repro-reuse0', 'done'], ['repro-reuse1', 'done']]);
+  t.true(us[0] >= 0 && us[0] < 1_000_000, `${us[0]} us`);
+  t.true(us[1] >= 2_000_000, `${us[1]} us`);
 });
 
 test('C guest: malformed lines answer error naming the bad token', async (t) => {
