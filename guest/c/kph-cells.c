@@ -1104,7 +1104,6 @@ static void add_field(struct buf *out, const char *key, long n)
 
 // ---------------------------------------------------------------- the cell's child
 
-
 // Makes the shared report area hold at least need bytes; -1 if mmap fails.
 static int ensure_shared(size_t need)
 {
@@ -1301,7 +1300,6 @@ static int wait_child(pid_t pid, double deadline, int *status)
 	return rc;
 }
 
-// Forks the child for one cell, relays its report or reports its failure.
 // Closes the pooled namespace (the kernel tears it down once nothing holds it).
 static void pool_close(void)
 {
@@ -1384,6 +1382,7 @@ static int pool_create(int probe)
 	return 0;
 }
 
+// Forks the child for one cell, relays its report or reports its failure.
 static void run_in_child(const struct cell *c, double timeout, struct buf *out)
 {
 	int status = 0;
