@@ -15,10 +15,11 @@
 // Each cell runs in a child process (kselftest style; cloned with CLONE_VM, see child_main)
 // that enters a network namespace holding no socket: the pooled one while the cells before
 // left it clean, else a fresh one (see "the namespace pool"; --fresh-netns: always fresh); the
-// parent relays the child's report, or reports the child's timeout / crash itself. --profile prints where the loop's time goes, per phase.
+// parent relays the child's report, or reports the child's timeout / crash itself. --profile
+// prints where the loop's time goes, per phase.
 // --exec 'PROG ARGS' hands each cell to another guest instead (the TypeScript one): the child
-// enters the fresh namespace, brings lo up and runs `PROG ARGS --in-netns '<cell line>'`, whose
-// one JSON line on stdout is the report; timeouts, crashes and faults are handled as for a C cell.
+// enters the cell's namespace (lo up, the sysctls at their fresh values) and runs
+// `PROG ARGS --in-netns '<cell line>'`, whose one JSON line on stdout is the report; timeouts, crashes and faults are handled as for a C cell.
 // Diagnostics go to stderr; stdout carries only the JSON lines.
 //
 // Build: gcc -static -O2 -Wall -Wextra -Werror -o kph-cells kph-cells.c
@@ -1156,7 +1157,7 @@ static void child_exec(const struct cell *c)
 	char reason[200];
 	struct buf *out = &child_out;
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	double t = 0;
+	double t = prof ? now_s() : 0;
 	out->len = 0;
 	if (enter_netns(reason, sizeof reason, &t)) {
 		// reason says why
@@ -1524,8 +1525,8 @@ static void usage(FILE *f)
 		"                the cells before left no TCP socket in it; or kph.fresh_netns=1)\n"
 		"  --flush-ms MS send \"done\" reports together, at most MS ms apart (default 0: each at once);\n"
 		"                other reports, and all before waiting for input, go at once\n"
-		"  --exec 'PROG ARGS'  run each cell as PROG ARGS --in-netns '<line>' in the cell's fresh network\n"
-		"                namespace (lo up) and relay the one report line it prints (the TypeScript guest:\n"
+		"  --exec 'PROG ARGS'  run each cell as PROG ARGS --in-netns '<line>' in the cell's network\n"
+		"                namespace (lo up, as fresh) and relay the one report line it prints (the TypeScript guest:\n"
 		"                --exec 'node app-guest.cjs'); words are split on spaces\n"
 		"  --version     print the protocol version and exit\n"
 		"Limits: %d sockets, %d ops, %d destinations per cell.\n"
