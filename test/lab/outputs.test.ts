@@ -273,6 +273,10 @@ xsdTest('issue 9 row 16: junit.xml validates against the Jenkins xunit XSD, with
   // A record without a measured time (never ran) has no time attribute rather than a made-up 0.
   t.regex(xml, /<testcase classname="kph\.before\.c\.other" name="other\/reuse=absent,fam=inet">/);
   t.false(xml.includes('time="0"'));
+  // A cell measured under half a millisecond keeps its microseconds rather than reading 0.000.
+  const quick = toJunit([rec('after', 'repro/reuse=0,fam=inet', 'PASS', { ms: 0.312 })], RUN_ID);
+  t.regex(quick, /name="repro\/reuse=0,fam=inet" time="0\.000312"\/>/);
+  t.regex(quick, /<testsuites [^>]*time="0\.000312">/);
   // The console excerpt's NUL and BEL cannot be in XML: replaced; ]]> is escaped text.
   t.true(xml.includes('trace\uFFFDwith a NUL\uFFFD and ]]&gt; too'));
   // Negative control: the schema does reject what the old writer produced.

@@ -33,8 +33,12 @@ function xmlText(s: string): string {
 }
 const attr = (s: string): string => xmlText(s).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
 
-/** Seconds with millisecond precision, as Surefire writes them ("0.123"). */
-const seconds = (ms: number): string => (ms / 1000).toFixed(3);
+/**
+ * Seconds with millisecond precision, as Surefire writes them ("0.123"). A measured time under
+ * half a millisecond (a C cell in a pooled namespace takes a few hundred microseconds) keeps
+ * microseconds ("0.000312") rather than reading as a made-up 0.
+ */
+const seconds = (ms: number): string => (ms / 1000).toFixed(ms > 0 && ms < 0.5 ? 6 : 3);
 
 function details(r: JunitRecord): string {
   return [
