@@ -11,7 +11,7 @@ import { LOCK_FILE, lockRunDir, ownerAlive } from '../../harness/src/run/lock.js
 import { makeDirs, RunDirError } from '../../harness/src/run/run-dir.js';
 import { StorageError, writeJson } from '../../harness/src/util/write.js';
 import { projectRoot } from '../../harness/src/util/paths.js';
-import { qemuGone, runCli, startCli, tempResults, waitFor } from '../helpers/cli.js';
+import { qemuGone, runCli, startCli, tempResults, waitFor, type CliRun } from '../helpers/cli.js';
 
 /** Serial test that mounts tmpfs: needs root; skipped locally without it, run (and failing) under CI=true. */
 const asRoot = process.getuid?.() === 0 || process.env.CI === 'true' ? test.serial : test.serial.skip;
@@ -121,16 +121,31 @@ test('issue 9 row 2: a lock whose owner is alive is refused naming it; a dead ow
 
 test.serial('issue 9 row 2: --resume of a live run exits 2 naming the owner, and touches nothing', async (t) => {
   const results = tempResults();
-  const cli = startCli(['--results', results, '--case', 'commit-repro', '--no-ts']);
+  // Six cells answer within a few hundred milliseconds of SSH being ready, so the run could end
+  // before the second command even starts. The after VM's guest holds one of its cells 2 s
+  // (kph.cells_hold, the emulator faults' window), and the owner is stopped (SIGSTOP, as a
+  // Ctrl-Z would) while the second command runs: it meets a live owner every time.
+  const held = 'commit-repro/reuse=1,range=one-port,fam=inet,addr=loopback';
+  const cli = startCli(['--results', results, '--case', 'commit-repro', '--no-ts', '--append', `kph.cells_hold=${held}`]);
   await waitFor(cli.output, (s) => /: SSH ready/.test(s), 900_000);
+  const pid = cli.child.pid!;
+  process.kill(pid, 'SIGSTOP');
   const runDir = path.join(results, fs.readdirSync(results)[0]);
-  const consoles = fs.readdirSync(runDir).filter((n) => n.startsWith('console-'));
-  t.true(consoles.length > 0);
-  const before = new Map(consoles.map((n) => [n, fs.statSync(path.join(runDir, n)).size]));
+  const before = new Map<string, number>();
   const t0 = Date.now();
-  const second = await runCli(['--resume', runDir]);
+  const second = await (async (): Promise<CliRun> => {
+    try {
+      t.true(fs.existsSync(path.join(runDir, LOCK_FILE)), `the first run still holds ${LOCK_FILE}: ${cli.output().slice(-1000)}`);
+      const consoles = fs.readdirSync(runDir).filter((n) => n.startsWith('console-'));
+      t.true(consoles.length > 0);
+      for (const n of consoles) before.set(n, fs.statSync(path.join(runDir, n)).size);
+      return await runCli(['--resume', runDir]);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  })();
   t.is(second.code, 2, second.stderr.slice(-2000));
-  t.regex(second.stderr, new RegExp(`still going, owned by PID ${cli.child.pid}\\b`));
+  t.regex(second.stderr, new RegExp(`still going, owned by PID ${pid}\\b`));
   t.true(Date.now() - t0 < 20_000, 'refused at once');
   for (const [n, size] of before) t.true(fs.statSync(path.join(runDir, n)).size >= size, `${n} not truncated`);
   const first = await cli.done;
