@@ -133,17 +133,16 @@ test.serial('issue 9 row 2: --resume of a live run exits 2 naming the owner, and
   const runDir = path.join(results, fs.readdirSync(results)[0]);
   const before = new Map<string, number>();
   const t0 = Date.now();
-  const second = await (async (): Promise<CliRun> => {
-    try {
-      t.true(fs.existsSync(path.join(runDir, LOCK_FILE)), `the first run still holds ${LOCK_FILE}: ${cli.output().slice(-1000)}`);
-      const consoles = fs.readdirSync(runDir).filter((n) => n.startsWith('console-'));
-      t.true(consoles.length > 0);
-      for (const n of consoles) before.set(n, fs.statSync(path.join(runDir, n)).size);
-      return await runCli(['--resume', runDir]);
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
-  })();
+  let second: CliRun;
+  try {
+    t.true(fs.existsSync(path.join(runDir, LOCK_FILE)), `the first run still holds ${LOCK_FILE}: ${cli.output().slice(-1000)}`);
+    const consoles = fs.readdirSync(runDir).filter((n) => n.startsWith('console-'));
+    t.true(consoles.length > 0);
+    for (const n of consoles) before.set(n, fs.statSync(path.join(runDir, n)).size);
+    second = await runCli(['--resume', runDir]);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
   t.is(second.code, 2, second.stderr.slice(-2000));
   t.regex(second.stderr, new RegExp(`still going, owned by PID ${pid}\\b`));
   t.true(Date.now() - t0 < 20_000, 'refused at once');
